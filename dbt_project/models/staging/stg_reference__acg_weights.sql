@@ -1,0 +1,5 @@
+with source as (
+    select * from {{ source('raw', 'acg_weights') }}
+)
+
+select * from source

@@ -1,0 +1,188 @@
+"""The warehouse: one embedded DuckDB file written by ingestion (Dagster) and by dbt, never at once.
+
+`raw.*` tables are the contract between the Python ingestion and dbt's staging layer
+(docs/architecture.md). Ingestion replaces exactly one month of a source at a time.
+Connections are opened per operation and closed, so the dbt subprocess can take the file.
+"""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+
+RAW_DDL = """
+create schema if not exists raw;
+
+create table if not exists raw.listing (
+    month varchar not null,              -- 'YYYY-MM' the snapshot is for (state at month end)
+    person_key varchar not null,         -- HMAC-SHA256 of the personnummer
+    sex varchar not null,                -- 'female' | 'male'
+    birth_date date not null,
+    vardcentral_hsa_id varchar not null,
+    listed_from date not null,
+    listing_type varchar not null,       -- 'aktiv' | 'passiv'
+    fast_lakare_hsa_id varchar,
+    is_sabo boolean not null,
+    deso varchar,
+    source_file varchar not null,
+    source_line bigint not null
+);
+
+create table if not exists raw.visits (
+    month varchar not null,
+    contact_id varchar not null,
+    person_key varchar not null,         -- HMAC of the normalised identity value
+    person_id_kind varchar not null,     -- 'personnummer' | 'samordningsnummer' | 'reserve'
+    sex varchar,                         -- null when unknown (reserve numbers)
+    birth_date date,
+    vardcentral_hsa_id varchar not null, -- performing unit as delivered (filial not yet mapped)
+    contact_date date not null,
+    contact_type varchar not null,
+    profession varchar not null,
+    staff_hsa_id varchar,
+    status varchar not null,
+    is_new_problem boolean not null,
+    first_contact_date date,
+    is_patient_chose_later boolean not null,
+    source_file varchar not null,
+    source_line bigint not null
+);
+
+create table if not exists raw.telephony (
+    month varchar not null,
+    call_id varchar not null,
+    vardcentral_hsa_id varchar not null,
+    called_at timestamp not null,
+    queue varchar not null,
+    outcome varchar not null,
+    callback_at timestamp,
+    is_in_opening_hours boolean not null,
+    source_file varchar not null,
+    source_line bigint not null
+);
+
+-- One row per quarantined (row, reason); the offending value is masked, never raw.
+create table if not exists raw.quarantine (
+    month varchar not null,
+    source varchar not null,             -- 'listing' | 'visits' | 'telephony'
+    source_file varchar not null,
+    source_line bigint,                  -- null for file-level findings
+    column_name varchar,
+    reason varchar not null,
+    masked_value varchar
+);
+
+-- The month's current delivery per source, with what reading it found.
+create table if not exists raw.source_files (
+    month varchar not null,
+    source varchar not null,
+    source_file varchar not null,
+    sha256 varchar not null,
+    size_bytes bigint not null,
+    file_format varchar not null,        -- 'csv' | 'xlsx'
+    encoding varchar,
+    separator varchar,
+    extra_columns varchar,               -- comma-separated, ignored and reported
+    rows_read bigint not null,
+    rows_accepted bigint not null,
+    rows_quarantined bigint not null,
+    ingested_at timestamp not null
+);
+
+-- Every delivery ever seen: 'new', 'correction' (checksum changed) or 'unchanged' (no-op).
+create table if not exists raw.delivery_ledger (
+    month varchar not null,
+    source varchar not null,
+    source_file varchar not null,
+    sha256 varchar not null,
+    status varchar not null,
+    seen_at timestamp not null
+);
+
+-- Reference data, replaced whole on each load.
+create table if not exists raw.vardcentraler (
+    hsa_id varchar not null,
+    name varchar not null,
+    unit_type varchar not null,          -- 'vardcentral' | 'filial' | 'jour' | 'digital'
+    parent_hsa_id varchar,
+    owner_type varchar not null,         -- 'offentlig' | 'privat'
+    provider_name varchar,
+    municipality_code varchar,
+    opened_on date not null,
+    closed_on date,
+    rural_tier integer not null,
+    listing_cap integer,
+    cap_from date,
+    cap_to date
+);
+
+create table if not exists raw.cni_areas (deso varchar not null, year integer not null, cni double not null);
+create table if not exists raw.acg_weights (person_key varchar not null, year integer not null, acg_weight double not null);
+create table if not exists raw.development_grants (payout_month varchar not null, pot_sek double not null, hsa_id varchar not null);
+
+-- The reimbursement model (reimbursement_model.yaml), one row set per version.
+create table if not exists raw.model_versions (
+    version_id integer not null,         -- 1, 2, ... in order of valid_from
+    valid_from date not null,
+    valid_to date,                       -- inclusive; null = open-ended
+    acg_sek_per_weight_year double not null,
+    cni_sek_per_listed_year double not null,
+    sabo_sek_per_resident_month double not null,
+    visits_elsewhere_deduction_sek double not null,
+    start_grant_sek_per_month double not null,
+    start_grant_months integer not null,
+    vat_compensation_pct double not null
+);
+create table if not exists raw.model_capitation (
+    version_id integer not null, age_from integer not null, age_to integer,
+    female_sek_year double not null, male_sek_year double not null
+);
+create table if not exists raw.model_geography (
+    version_id integer not null, rural_tier integer not null, sek_per_month double not null
+);
+create table if not exists raw.model_visit_fees (
+    version_id integer not null, rule_order integer not null,
+    contact_type varchar not null, profession varchar not null,   -- '*' matches any
+    own_listed double not null, other_listed double not null, not_listed double not null
+);
+create table if not exists raw.model_goals (
+    version_id integer not null, goal_order integer not null,
+    indicator varchar not null, profession varchar not null,
+    payout varchar not null,             -- 'all_or_nothing' | 'linear'
+    low double, high double not null, sek_per_listed_month double not null
+);
+"""
+
+MONTHLY_RAW_TABLES = ("listing", "visits", "telephony")
+
+
+class WarehouseBusy(RuntimeError):
+    pass
+
+
+@contextlib.contextmanager
+def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open, yield, close. A file held by another process becomes a clear WarehouseBusy error."""
+    if read_only and not path.exists():
+        raise FileNotFoundError(f"warehouse {path} does not exist yet: run a month first")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only,
+                             config={"preserve_insertion_order": False})
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise WarehouseBusy(
+                f"the warehouse {path} is held by another process (another run, or a tool "
+                "with it open for writing). Wait for it to finish, or close that tool."
+            ) from None
+        raise
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(RAW_DDL)
