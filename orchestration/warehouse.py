@@ -88,7 +88,25 @@ create table if not exists raw.source_files (
     rows_read bigint not null,
     rows_accepted bigint not null,
     rows_quarantined bigint not null,
+    ingest_fingerprint varchar not null, -- file checksum + registry + key: unchanged means a no-op
     ingested_at timestamp not null
+);
+
+-- File-level errors of the month's current delivery (missing file, missing column, ...):
+-- the month is blocked at the gate until a good delivery replaces them.
+create table if not exists raw.ingest_errors (
+    month varchar not null,
+    source varchar not null,
+    source_file varchar,
+    message varchar not null,
+    seen_at timestamp not null
+);
+
+-- Checksums of the reference files as last loaded (reloaded only when one changes).
+create table if not exists raw.reference_files (
+    file_name varchar not null,
+    sha256 varchar not null,
+    loaded_at timestamp not null
 );
 
 -- Every delivery ever seen: 'new', 'correction' (checksum changed) or 'unchanged' (no-op).

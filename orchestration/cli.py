@@ -1,0 +1,262 @@
+"""`vardval`: the monthly runs without the UI, through the same Dagster definitions.
+
+    vardval run --from 2025-01 [--to 2025-03] [--force]
+    vardval status
+    vardval demo [--from 2025-01] [--months 4] [--scale 1.0]
+    vardval generate --from 2025-01 --to 2025-12 [--scale 1.0]
+    vardval scenario --model FILE --from 2025-01 [--to 2025-12]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+from orchestration.months import month_range, shift_month, validate_month
+from orchestration.settings import Settings, get_settings
+
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+DEMO_FIRST_MONTH = "2025-01"
+
+
+def prepare_environment(settings: Settings) -> None:
+    """Settings every process of a run shares: data dir for dbt, quiet telemetry, a Dagster home."""
+    os.environ["VARDVAL_DATA_DIR"] = str(settings.data_dir)
+    os.environ["VARDVAL_LANDING_DIR"] = str(settings.landing_dir)
+    os.environ["DBT_SEND_ANONYMOUS_USAGE_STATS"] = "false"
+    os.environ["DAGSTER_DISABLE_TELEMETRY"] = "true"
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.data_dir / "dagster_home")))
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text("telemetry:\n  enabled: false\n")
+
+
+# --- running months -------------------------------------------------------------------
+
+def run_months(month_from: str, month_to: str, force: bool = False, quiet: bool = False) -> int:
+    """Materialise the months in one run; print progress and a summary; 0 only if all published."""
+    settings = get_settings()
+    prepare_environment(settings)
+    from rich.console import Console
+
+    console = Console(stderr=False, highlight=False)
+    months = month_range(month_from, month_to)
+    first_partition = settings.first_month
+    if months[0] < first_partition:
+        console.print(f"[red]{months[0]} is before the first partition {first_partition} "
+                      f"(set VARDVAL_FIRST_MONTH)[/red]")
+        return 2
+    from sources.pseudonym import MissingPseudonymKey, get_key
+    try:
+        get_key()
+    except MissingPseudonymKey as exc:
+        console.print(f"[red]{exc}[/red]")
+        return 2
+
+    console.print(f"[bold]vardval run[/bold] {months[0]}..{months[-1]} "
+                  f"(landing {settings.landing_dir}, data {settings.data_dir})")
+    started = time.monotonic()
+    success = _execute_job(months, force, console, quiet)
+    console.print(f"run finished in {time.monotonic() - started:.1f} s")
+
+    from orchestration.status import month_states, render_states
+    states = month_states(settings, months)
+    render_states(console, states, title="Summary")
+    all_published = all(state.is_published_current for state in states)
+    if all_published and success:
+        console.print(f"published: {settings.published_dir / 'published.duckdb'}; statements: "
+                      f"{settings.statements_dir}; report: {settings.reports_dir}")
+        return 0
+    return 1
+
+
+def _execute_job(months: list[str], force: bool, console, quiet: bool) -> bool:
+    import dagster as dg
+    from dagster._core.utils import make_new_run_id
+
+    from orchestration.warehouse import WarehouseBusy
+
+    from orchestration.definitions import defs
+
+    instance = dg.DagsterInstance.get()
+    job = defs.resolve_job_def("monthly_job")
+    run_id = make_new_run_id()
+    tags = {RANGE_START_TAG: months[0], RANGE_END_TAG: months[-1]}
+    if force:
+        tags["vardval/force"] = "1"
+    outcome: dict = {}
+
+    def target() -> None:
+        try:
+            result = job.execute_in_process(
+                instance=instance, run_id=run_id, tags=tags, raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
+            outcome["success"] = result.success
+        except WarehouseBusy as exc:
+            outcome["error"] = str(exc)
+        except Exception as exc:  # noqa: BLE001 - reported, exit status says the rest
+            outcome["error"] = f"{type(exc).__name__}: {exc}"
+
+    worker = threading.Thread(target=target, daemon=True)
+    worker.start()
+    _follow_progress(instance, run_id, worker, console, quiet)
+    worker.join()
+    if "error" in outcome:
+        console.print(f"[red]run failed: {outcome['error']}[/red]")
+        return False
+    console.print(f"Dagster run {run_id} ({'succeeded' if outcome.get('success') else 'failed'}); "
+                  "open it in the UI with `make ui`.")
+    return bool(outcome.get("success"))
+
+
+def _follow_progress(instance, run_id: str, worker: threading.Thread, console, quiet: bool) -> None:
+    """Print step starts, finishes, failures and the assets' own log lines as the run goes."""
+    from dagster import DagsterEventType
+
+    cursor = None
+    shown = {DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE}
+    while True:
+        alive = worker.is_alive()
+        try:
+            connection = instance.get_records_for_run(run_id, cursor=cursor, limit=500)
+        except Exception:  # noqa: BLE001 - the run may not be registered yet
+            time.sleep(0.3)
+            continue
+        cursor = connection.cursor
+        for record in connection.records:
+            entry = record.event_log_entry
+            stamp = time.strftime("%H:%M:%S", time.localtime(entry.timestamp))
+            step = entry.step_key or "run"
+            event = entry.dagster_event
+            if event is None:
+                if entry.level >= 20 and not quiet:
+                    style = "red" if entry.level >= 40 else ("yellow" if entry.level >= 30 else "")
+                    text = entry.user_message.splitlines()[0][:200]
+                    console.print(f"[dim]{stamp}[/dim] {step:<26} " + (f"[{style}]{text}[/{style}]" if style else text))
+            elif event.event_type in shown:
+                label = {DagsterEventType.STEP_START: "started", DagsterEventType.STEP_SUCCESS: "[green]done[/green]",
+                         DagsterEventType.STEP_FAILURE: "[red]failed[/red]"}[event.event_type]
+                if event.event_type == DagsterEventType.STEP_FAILURE:
+                    message = (event.step_failure_data.error.message if event.step_failure_data and
+                               event.step_failure_data.error else "")
+                    label += " " + message.strip().splitlines()[0][:300] if message else ""
+                console.print(f"[dim]{stamp}[/dim] {step:<26} {label}")
+        if not connection.has_more and not alive:
+            return
+        if not connection.has_more:
+            time.sleep(0.3)
+
+
+# --- commands ---------------------------------------------------------------------------
+
+def cmd_run(args: argparse.Namespace) -> int:
+    month_from = validate_month(args.month_from)
+    month_to = validate_month(args.month_to or args.month_from)
+    return run_months(month_from, month_to, force=args.force, quiet=args.quiet)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    from rich.console import Console
+
+    from orchestration.status import month_states, render_states
+    if not settings.warehouse_path.exists():
+        print(f"no warehouse at {settings.warehouse_path}: nothing has run yet")
+        return 0
+    render_states(Console(highlight=False), month_states(settings, None), title="Months")
+    return 0
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from sources.synthetic import generate_region
+
+    settings = get_settings()
+    landing = Path(args.landing).resolve() if args.landing else settings.landing_dir
+    months = month_range(validate_month(args.month_from), validate_month(args.month_to))
+    started = time.monotonic()
+    summary = generate_region(landing, months, scale=args.scale, seed=args.seed)
+    print(f"generated {len(months)} months at scale {args.scale} in {landing} "
+          f"({time.monotonic() - started:.1f} s): {summary}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from sources.pseudonym import ensure_demo_key
+    from sources.synthetic import generate_region
+
+    settings = get_settings()
+    ensure_demo_key(settings.data_dir)
+    first = validate_month(args.month_from)
+    months = month_range(first, shift_month(first, args.months - 1))
+    marker = settings.landing_dir / ".demo_generated"
+    wanted = f"{months[0]}..{months[-1]} scale={args.scale} seed={args.seed}"
+    if not marker.exists() or marker.read_text() != wanted:
+        print(f"generating the synthetic region ({len(months)} months, scale {args.scale}) in {settings.landing_dir}")
+        started = time.monotonic()
+        generate_region(settings.landing_dir, months, scale=args.scale, seed=args.seed)
+        marker.write_text(wanted)
+        print(f"generated in {time.monotonic() - started:.1f} s")
+    return run_months(months[0], months[-1], quiet=args.quiet)
+
+
+def cmd_scenario(args: argparse.Namespace) -> int:
+    from orchestration.scenario import run_scenario
+
+    return run_scenario(Path(args.model), validate_month(args.month_from),
+                        validate_month(args.month_to or args.month_from))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="vardval", description="Vårdval primärvård: monthly follow-up and reimbursement.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="materialise and publish months (one Dagster run)")
+    run.add_argument("--from", dest="month_from", required=True, help="first month, YYYY-MM")
+    run.add_argument("--to", dest="month_to", help="last month, YYYY-MM (default: --from)")
+    run.add_argument("--force", action="store_true", help="re-ingest even unchanged deliveries")
+    run.add_argument("--quiet", action="store_true", help="only steps and the summary")
+    run.set_defaults(func=cmd_run)
+
+    status = sub.add_parser("status", help="each month's state: ingested, checked, published, stale")
+    status.set_defaults(func=cmd_status)
+
+    demo = sub.add_parser("demo", help="generate the synthetic region and run it end to end")
+    demo.add_argument("--from", dest="month_from", default=DEMO_FIRST_MONTH)
+    demo.add_argument("--months", type=int, default=4)
+    demo.add_argument("--scale", type=float, default=1.0)
+    demo.add_argument("--seed", type=int, default=20250101)
+    demo.add_argument("--quiet", action="store_true")
+    demo.set_defaults(func=cmd_demo)
+
+    generate = sub.add_parser("generate", help="write the synthetic region's landing files")
+    generate.add_argument("--from", dest="month_from", required=True)
+    generate.add_argument("--to", dest="month_to", required=True)
+    generate.add_argument("--scale", type=float, default=1.0)
+    generate.add_argument("--seed", type=int, default=20250101)
+    generate.add_argument("--landing", help="landing folder (default VARDVAL_LANDING_DIR)")
+    generate.set_defaults(func=cmd_generate)
+
+    scenario = sub.add_parser("scenario", help="compare another payment model with the current one")
+    scenario.add_argument("--model", required=True)
+    scenario.add_argument("--from", dest="month_from", required=True)
+    scenario.add_argument("--to", dest="month_to")
+    scenario.set_defaults(func=cmd_scenario)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as exc:
+        print(f"vardval: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

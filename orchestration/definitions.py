@@ -1,0 +1,21 @@
+"""Everything Dagster knows about, assembled in one place (loaded by workspace.yaml and the CLI)."""
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.defs.operations.jobs import monthly_job
+from orchestration.defs.operations.schedules import monthly_schedule
+from orchestration.defs.operations.sensors import landing_sensor
+from orchestration.defs.publication.assets import month_gate, monthly_report, published_tables, statements
+from orchestration.defs.sources.assets import reference_data, source_deliveries
+from orchestration.defs.transform.assets import dbt_resource, vardval_dbt_models
+
+defs = dg.Definitions(
+    assets=[reference_data, source_deliveries, vardval_dbt_models, month_gate, published_tables,
+            statements, monthly_report],
+    jobs=[monthly_job],
+    schedules=[monthly_schedule],
+    sensors=[landing_sensor],
+    resources={"dbt": dbt_resource()},
+    executor=dg.in_process_executor,
+)

@@ -1,0 +1,15 @@
+"""The monthly job: every asset, one run per month or per range, in one process."""
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.defs.sources.assets import PARTITIONS
+
+monthly_job = dg.define_asset_job(
+    name="monthly_job",
+    selection=dg.AssetSelection.all(),
+    partitions_def=PARTITIONS,
+    description="Ingest, validate, transform, check and publish a month (or a range, in one run).",
+    # One process for the whole run: imports, dbt start-up and GE load are paid once.
+    executor_def=dg.in_process_executor,
+)

@@ -1,0 +1,178 @@
+"""Publication assets: the gate, the published tables, statements and the report.
+
+The gate runs every blocking check per month and records the outcome against the month's
+content fingerprint; publishing refuses any month without a passing record for exactly
+that content, so even a run that selects only `published_tables` is gated.
+"""
+from __future__ import annotations
+
+import subprocess
+
+import dagster as dg
+
+from orchestration.defs.sources.assets import OWNERS, PARTITIONS, SINGLE_RUN, run_months
+from orchestration.months import shift_month
+from orchestration.settings import get_settings
+
+PUBLISHED_MARTS = ["indicators_monthly", "listing_monthly", "contacts_monthly", "reimbursement_monthly",
+                   "reimbursement_person_monthly", "data_quality_monthly", "vardcentraler"]
+GATE_KEY = dg.AssetKey(["publication", "month_gate"])
+
+
+def code_version() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              check=True, cwd=str(get_settings().data_dir.parent)).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        from importlib.metadata import version
+        return f"vardval-{version('vardval')}"
+
+
+def _input_checksums(month: str) -> dict:
+    import duckdb
+    with duckdb.connect(str(get_settings().warehouse_path), read_only=True) as con:
+        rows = con.execute("select source_file, sha256 from raw.source_files where month = ? "
+                           "union all select file_name, sha256 from raw.reference_files order by 1",
+                           [month]).fetchall()
+    return dict(rows)
+
+
+@dg.asset(
+    key=GATE_KEY,
+    group_name="publication",
+    partitions_def=PARTITIONS,
+    backfill_policy=SINGLE_RUN,
+    pool="warehouse",
+    owners=OWNERS,
+    kinds={"great_expectations", "duckdb"},
+    deps=[dg.AssetKey(["marts", name]) for name in PUBLISHED_MARTS],
+    description="Every blocking check of a month: source contracts, Great Expectations suites on the "
+                "marts and the reconciliations of SPEC §7, recorded against the month's content.",
+    check_specs=[dg.AssetCheckSpec("blocking_checks_passed", asset=GATE_KEY,
+                                   description="Every month of the run passed all blocking checks.")],
+)
+def month_gate(context: dg.AssetExecutionContext):
+    from orchestration.defs.publication.gate import month_fingerprint, record_checks
+    from validations.deliveries import delivery_outcomes
+    from validations.expectations import run_month_checks
+
+    settings = get_settings()
+    lines = ["| month | result | failed checks |", "|---|---|---|"]
+    blocked = {}
+    for month in run_months(context):
+        outcomes = delivery_outcomes(settings.warehouse_path, month, settings.max_quarantine_share)
+        outcomes += run_month_checks(settings.warehouse_path, month, previous_month=shift_month(month, -1))
+        record_checks(settings.data_dir, month, month_fingerprint(settings.warehouse_path, month), outcomes)
+        failed = [o for o in outcomes if o.blocking and not o.passed]
+        warnings = [o for o in outcomes if not o.blocking and not o.passed]
+        for o in failed:
+            context.log.error(f"{month} BLOCKED by {o.name}: {o.description}")
+        for o in warnings:
+            context.log.warning(f"{month} warning {o.name}: {o.description}")
+        if failed:
+            blocked[month] = "; ".join(f"{o.name}: {o.description}" for o in failed)
+        lines.append(f"| {month} | {'blocked' if failed else 'passed'} | "
+                     f"{', '.join(o.name for o in failed) or '—'} |")
+    yield dg.MaterializeResult(metadata={"months": dg.MetadataValue.md("\n".join(lines)),
+                                         "blocked_months": len(blocked)})
+    yield dg.AssetCheckResult(
+        check_name="blocking_checks_passed", asset_key=GATE_KEY, passed=not blocked,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(f"{m}: {why}" for m, why in blocked.items())[:4000] or None,
+        metadata={"blocked": dg.MetadataValue.json(blocked)},
+    )
+
+
+@dg.asset(
+    key=["publication", "published_tables"],
+    group_name="publication",
+    partitions_def=PARTITIONS,
+    backfill_policy=SINGLE_RUN,
+    pool="warehouse",
+    owners=OWNERS,
+    kinds={"duckdb", "parquet"},
+    deps=[GATE_KEY],
+    description="The published tables of SPEC §7 for BI readers: published/published.duckdb and Parquet "
+                "per table and month, as numbered versions with a manifest and a diff.",
+)
+def published_tables(context: dg.AssetExecutionContext):
+    from orchestration.defs.publication.gate import PublicationRefused, assert_may_publish, month_fingerprint
+    from orchestration.defs.publication.gate import load_check_record
+    from orchestration.defs.publication.publisher import publish_month
+
+    settings = get_settings()
+    version = code_version()
+    lines = ["| month | version | new | change |", "|---|---:|---|---|"]
+    refused = {}
+    for month in run_months(context):
+        fingerprint = month_fingerprint(settings.warehouse_path, month)
+        try:
+            assert_may_publish(settings.data_dir, month, fingerprint)
+        except PublicationRefused as exc:
+            refused[month] = str(exc)
+            context.log.error(f"{month} not published: {exc}")
+            continue
+        record = load_check_record(settings.data_dir, month)
+        result = publish_month(settings.warehouse_path, settings.data_dir, month,
+                               input_checksums=_input_checksums(month),
+                               check_outcomes=record.get("outcomes", []), code_version=version)
+        change = "unchanged" if not result.is_new_version else ("first version" if result.version == 1
+                                                                 else f"diff against v{result.version - 1}")
+        context.log.info(f"{month} published as v{result.version} ({change})")
+        lines.append(f"| {month} | {result.version} | {'yes' if result.is_new_version else 'no'} | {change} |")
+    if refused:
+        raise dg.Failure(
+            description="months blocked: " + "; ".join(f"{m}: {why}" for m, why in refused.items())[:2000],
+            metadata={"published": dg.MetadataValue.md("\n".join(lines)),
+                      "blocked": dg.MetadataValue.json(refused)},
+        )
+    return dg.MaterializeResult(metadata={
+        "published": dg.MetadataValue.md("\n".join(lines)),
+        "published_db": dg.MetadataValue.path(str(settings.published_dir / "published.duckdb")),
+    })
+
+
+@dg.asset(
+    key=["publication", "statements"],
+    group_name="publication",
+    partitions_def=PARTITIONS,
+    backfill_policy=SINGLE_RUN,
+    owners=OWNERS,
+    kinds={"excel"},
+    deps=[dg.AssetKey(["publication", "published_tables"])],
+    description="Ersättningsunderlag: one formatted Excel workbook per VC and month, and a region summary.",
+)
+def statements(context: dg.AssetExecutionContext):
+    from orchestration.defs.publication.statements import write_statements
+
+    settings = get_settings()
+    written = []
+    for month in run_months(context):
+        written += write_statements(settings.warehouse_path, month, settings.statements_dir)
+    context.log.info(f"{len(written)} workbooks in {settings.statements_dir}")
+    return dg.MaterializeResult(metadata={"workbooks": len(written),
+                                          "folder": dg.MetadataValue.path(str(settings.statements_dir))})
+
+
+@dg.asset(
+    key=["publication", "monthly_report"],
+    group_name="publication",
+    partitions_def=PARTITIONS,
+    backfill_policy=SINGLE_RUN,
+    owners=OWNERS,
+    kinds={"html", "matplotlib"},
+    deps=[dg.AssetKey(["publication", "published_tables"])],
+    description="The monthly report with charts: listed per VC, indicators against targets over 13 "
+                "months, reimbursement per VC by component.",
+)
+def monthly_report(context: dg.AssetExecutionContext):
+    from orchestration.defs.publication.report import write_report
+
+    settings = get_settings()
+    for month in run_months(context):
+        result = write_report(settings.warehouse_path, month, settings.reports_dir)
+    # The metadata shows the run's last month, the one a person opens first.
+    return dg.MaterializeResult(metadata={
+        "report": dg.MetadataValue.path(str(result.html_path)),
+        "summary": dg.MetadataValue.md(result.markdown_summary),
+    })

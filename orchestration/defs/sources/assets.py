@@ -1,0 +1,105 @@
+"""Source assets: the reference data and each month's three deliveries, landed in raw.*.
+
+Asset keys match the dbt sources (`raw/<table>`), so dbt's staging models hang below them.
+Both assets take a month range in one execution (single-run backfills).
+"""
+from __future__ import annotations
+
+import dagster as dg
+
+from orchestration.defs.sources.checks import CONTRACT_CHECK_SPECS, contract_check_results
+from orchestration.defs.sources.ingestion import ingest_month, load_reference
+from orchestration.months import month_range, monthly_partitions
+from orchestration.settings import get_settings
+
+PARTITIONS = monthly_partitions()
+SINGLE_RUN = dg.BackfillPolicy.single_run()
+OWNERS = ["team:vardval-data"]
+
+REFERENCE_TABLES = ["vardcentraler", "cni_areas", "acg_weights", "development_grants",
+                    "model_versions", "model_capitation", "model_geography", "model_visit_fees",
+                    "model_goals"]
+
+
+def run_months(context: dg.AssetExecutionContext) -> list[str]:
+    window = context.partition_key_range
+    return month_range(window.start, window.end)
+
+
+@dg.multi_asset(
+    name="reference_data",
+    group_name="sources",
+    partitions_def=PARTITIONS,
+    backfill_policy=SINGLE_RUN,
+    pool="warehouse",
+    specs=[dg.AssetSpec(["raw", table], kinds={"python", "duckdb"}, owners=OWNERS,
+                        description=f"Reference table raw.{table} from <landing>/reference/ "
+                                    "(the region's configuration; replaced whole when a file changes).")
+           for table in REFERENCE_TABLES],
+)
+def reference_data(context: dg.AssetExecutionContext):
+    settings = get_settings()
+    summary = load_reference(settings, force=bool(context.run.tags.get("vardval/force")))
+    context.log.info(f"reference data {summary['status']}: {', '.join(summary['files'])}")
+    for table in REFERENCE_TABLES:
+        rows = summary.get("rows", {}).get(table)
+        yield dg.MaterializeResult(asset_key=["raw", table],
+                                   metadata={"status": summary["status"],
+                                             **({"rows": rows} if rows is not None else {})})
+
+
+@dg.multi_asset(
+    name="source_deliveries",
+    group_name="sources",
+    partitions_def=PARTITIONS,
+    backfill_policy=SINGLE_RUN,
+    pool="warehouse",
+    deps=[dg.AssetKey(["raw", "vardcentraler"])],
+    specs=[
+        dg.AssetSpec(["raw", "listing"], kinds={"python", "duckdb"}, owners=OWNERS,
+                     description="Listing register snapshot at month end (listing.csv/.xlsx): accepted "
+                                 "rows, personnummer replaced by person_key."),
+        dg.AssetSpec(["raw", "visits"], kinds={"python", "duckdb"}, owners=OWNERS,
+                     description="Contacts from the journal systems (visits.csv): accepted rows."),
+        dg.AssetSpec(["raw", "telephony"], kinds={"python", "duckdb"}, owners=OWNERS,
+                     description="Calls to the callback system (telephony.csv): accepted rows."),
+        dg.AssetSpec(["raw", "quarantine"], kinds={"python", "duckdb"}, owners=OWNERS,
+                     description="Rejected rows of every source with file, line, column, reason and a masked value."),
+        dg.AssetSpec(["raw", "source_files"], kinds={"python", "duckdb"}, owners=OWNERS,
+                     description="The month's current delivery per source: checksum, format, counts."),
+    ],
+    check_specs=CONTRACT_CHECK_SPECS,
+)
+def source_deliveries(context: dg.AssetExecutionContext):
+    settings = get_settings()
+    force = bool(context.run.tags.get("vardval/force"))
+    outcomes = []
+    for month in run_months(context):
+        for outcome in ingest_month(settings, month, force=force):
+            context.log.info(
+                f"{month} {outcome.source}: {outcome.status}"
+                + (f" — {outcome.message}" if outcome.message else
+                   f" — {outcome.rows_read:,} read, {outcome.rows_accepted:,} accepted, "
+                   f"{outcome.rows_quarantined:,} quarantined"))
+            outcomes.append(outcome)
+    months = run_months(context)
+    broken = {o.month for o in outcomes if o.status == "file_error"}
+    if broken == set(months):
+        # Nothing to build: stop here with the reasons rather than run dbt on stale data.
+        raise dg.Failure(
+            description="no month of this run could be ingested",
+            metadata={"errors": dg.MetadataValue.md(
+                "\n".join(f"- {o.month} {o.source}: {o.message}" for o in outcomes if o.status == "file_error"))},
+        )
+    for source in ("listing", "visits", "telephony"):
+        mine = [o for o in outcomes if o.source == source]
+        yield dg.MaterializeResult(asset_key=["raw", source], metadata={
+            "rows_accepted": sum(o.rows_accepted for o in mine),
+            "rows_quarantined": sum(o.rows_quarantined for o in mine),
+            "deliveries": dg.MetadataValue.json({o.month: o.status for o in mine}),
+        })
+    yield dg.MaterializeResult(asset_key=["raw", "quarantine"],
+                               metadata={"rows": sum(o.rows_quarantined for o in outcomes)})
+    yield dg.MaterializeResult(asset_key=["raw", "source_files"],
+                               metadata={"files": sum(1 for o in outcomes if o.source_file)})
+    yield from contract_check_results(outcomes, settings.max_quarantine_share)

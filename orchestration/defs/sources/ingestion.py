@@ -1,0 +1,254 @@
+"""Ingestion into the warehouse: reference data, and each month's three source files.
+
+Plain functions (no Dagster) so the assets, the CLI and the tests share one code path.
+A month's source is replaced whole, in one transaction; an identical redelivery is a no-op;
+a file-level error is recorded in raw.ingest_errors (the gate blocks the month) and leaves
+the month's previously accepted rows in place.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from orchestration.settings import Settings
+from orchestration.warehouse import connect, ensure_schema
+from sources import reference
+from sources.listing import read_listing
+from sources.pseudonym import get_key
+from sources.reading import IngestResult, SourceFileError
+from sources.reimbursement_model import load_model, model_tables
+from sources.telephony import read_telephony
+from sources.visits import read_visits
+
+SOURCES = ("listing", "visits", "telephony")
+REFERENCE_FILES = ("vardcentraler.csv", "cni_areas.csv", "acg_weights.csv",
+                   "development_grants.csv", "reimbursement_model.yaml")
+# Ids must be unique across all months (SPEC §3.3, §3.4).
+_ID_COLUMN = {"visits": "contact_id", "telephony": "call_id"}
+
+
+@dataclass
+class SourceOutcome:
+    """What ingesting one source of one month did, for metadata and the summary."""
+    month: str
+    source: str
+    status: str                       # 'new' | 'correction' | 'unchanged' | 'file_error'
+    source_file: str | None = None
+    rows_read: int = 0
+    rows_accepted: int = 0
+    rows_quarantined: int = 0
+    quarantine_share: float = 0.0
+    reasons: dict[str, int] = field(default_factory=dict)
+    masked_sample: list[dict] = field(default_factory=list)
+    message: str = ""
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _key_fingerprint(key: bytes) -> str:
+    # Identifies the key without revealing it: a re-keyed warehouse must re-ingest.
+    return hashlib.sha256(b"vardval-key-id:" + key).hexdigest()[:16]
+
+
+# --- reference data -------------------------------------------------------------------
+
+def load_reference(settings: Settings, force: bool = False) -> dict:
+    """Load the registry, CNI, ACG, grants and the payment model; skip if none changed."""
+    ref_dir = settings.landing_dir / "reference"
+    present = {name: ref_dir / name for name in REFERENCE_FILES if (ref_dir / name).exists()}
+    for required in ("vardcentraler.csv", "reimbursement_model.yaml", "cni_areas.csv"):
+        if required not in present:
+            raise SourceFileError(f"{ref_dir / required}: reference file missing")
+    key = get_key()
+    checksums = {name: sha256_of(path) for name, path in present.items()}
+    checksums["pseudonym-key"] = _key_fingerprint(key)
+
+    with connect(settings.warehouse_path) as con:
+        ensure_schema(con)
+        loaded = dict(con.execute("select file_name, sha256 from raw.reference_files").fetchall())
+    if loaded == checksums and not force:
+        return {"status": "unchanged", "files": sorted(present)}
+
+    # Parse and validate everything before touching the warehouse.
+    tables: dict[str, pd.DataFrame] = {
+        "vardcentraler": reference.load_units(present["vardcentraler.csv"]),
+        "cni_areas": reference.load_cni_areas(present["cni_areas.csv"]),
+        "acg_weights": reference.load_acg_weights(ref_dir / "acg_weights.csv", key),
+        "development_grants": reference.load_development_grants(ref_dir / "development_grants.csv"),
+    }
+    tables.update(model_tables(load_model(present["reimbursement_model.yaml"])))
+
+    now = dt.datetime.now()
+    with connect(settings.warehouse_path) as con:
+        con.execute("begin")
+        for table, frame in tables.items():
+            con.execute(f"delete from raw.{table}")
+            _insert(con, f"raw.{table}", frame)
+        con.execute("delete from raw.reference_files")
+        con.executemany("insert into raw.reference_files values (?, ?, ?)",
+                        [(name, sha, now) for name, sha in checksums.items()])
+        con.execute("commit")
+    return {"status": "loaded", "files": sorted(present),
+            "rows": {table: len(frame) for table, frame in tables.items()}}
+
+
+def read_units(settings: Settings) -> pd.DataFrame:
+    with connect(settings.warehouse_path, read_only=True) as con:
+        return con.execute("select * from raw.vardcentraler").df()
+
+
+# --- monthly sources ------------------------------------------------------------------
+
+def _delivered_file(landing_dir: Path, month: str, source: str) -> Path | None:
+    candidates = [landing_dir / month / f"{source}.{ext}" for ext in ("csv", "xlsx")]
+    found = [path for path in candidates if path.exists()]
+    return found[0] if len(found) == 1 else None
+
+
+def ingest_month(settings: Settings, month: str, force: bool = False) -> list[SourceOutcome]:
+    """Ingest the three sources of one month; returns one outcome per source."""
+    key = get_key()
+    registry_sha = _registry_fingerprint(settings)
+    units = read_units(settings)
+    return [
+        _ingest_source(settings, month, source, units, key, registry_sha, force)
+        for source in SOURCES
+    ]
+
+
+def _registry_fingerprint(settings: Settings) -> str:
+    with connect(settings.warehouse_path, read_only=True) as con:
+        rows = con.execute("select file_name, sha256 from raw.reference_files order by 1").fetchall()
+    return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
+
+
+def _ingest_source(settings: Settings, month: str, source: str, units: pd.DataFrame,
+                   key: bytes, registry_sha: str, force: bool) -> SourceOutcome:
+    path = _delivered_file(settings.landing_dir, month, source)
+    fingerprint = None
+    if path is not None:
+        fingerprint = f"{sha256_of(path)}:{registry_sha}:{_key_fingerprint(key)}"
+        with connect(settings.warehouse_path) as con:
+            current = con.execute(
+                "select source_file, ingest_fingerprint, rows_read, rows_accepted, rows_quarantined "
+                "from raw.source_files where month = ? and source = ?", [month, source]).fetchone()
+            has_errors = con.execute("select count(*) from raw.ingest_errors where month = ? and source = ?",
+                                     [month, source]).fetchone()[0]
+        if current and current[0] == path.name and current[1] == fingerprint and not has_errors and not force:
+            _record_delivery(settings, month, source, path.name, fingerprint.split(":")[0], "unchanged")
+            return SourceOutcome(month, source, "unchanged", path.name, *current[2:5],
+                                 message=f"{path.name} for {month} is identical to the last delivery: nothing to do")
+    try:
+        result = _read(settings.landing_dir, month, source, units, key)
+    except SourceFileError as exc:
+        _record_file_error(settings, month, source, path.name if path else None, str(exc))
+        return SourceOutcome(month, source, "file_error", path.name if path else None, message=str(exc))
+
+    with connect(settings.warehouse_path) as con:
+        _quarantine_ids_used_in_other_months(con, result)
+        status = _write_month(con, result, fingerprint)
+    outcome = _outcome(result, status)
+    return outcome
+
+
+def _read(landing_dir: Path, month: str, source: str, units: pd.DataFrame, key: bytes) -> IngestResult:
+    if source == "listing":
+        return read_listing(landing_dir, month, units, key)
+    if source == "visits":
+        return read_visits(landing_dir, month, units, key)
+    return read_telephony(landing_dir, month, units)
+
+
+def _quarantine_ids_used_in_other_months(con: duckdb.DuckDBPyConnection, result: IngestResult) -> None:
+    id_column = _ID_COLUMN.get(result.source)
+    if id_column is None or result.accepted.empty:
+        return
+    ids = result.accepted[[id_column]]
+    con.register("incoming_ids", ids)
+    taken = con.execute(
+        f"select distinct t.{id_column}, t.month from raw.{result.source} t "
+        f"join incoming_ids i using ({id_column}) where t.month <> ?", [result.month]).df()
+    con.unregister("incoming_ids")
+    if taken.empty:
+        return
+    first_month = taken.groupby(id_column)["month"].min()
+    mask = result.accepted[id_column].isin(first_month.index)
+    months = ", ".join(sorted(first_month.unique())[:3])
+    result.move_to_quarantine(mask, id_column, f"duplicate {id_column}: already delivered for {months}")
+
+
+def _write_month(con: duckdb.DuckDBPyConnection, result: IngestResult, fingerprint: str) -> str:
+    month, source, info = result.month, result.source, result.file
+    previous = con.execute("select sha256 from raw.source_files where month = ? and source = ?",
+                           [month, source]).fetchone()
+    status = "new" if previous is None else ("correction" if previous[0] != info.sha256 else "reingested")
+    now = dt.datetime.now()
+    con.execute("begin")
+    con.execute(f"delete from raw.{source} where month = ?", [month])
+    _insert(con, f"raw.{source}", result.accepted)
+    con.execute("delete from raw.quarantine where month = ? and source = ?", [month, source])
+    _insert(con, "raw.quarantine", result.quarantine)
+    con.execute("delete from raw.ingest_errors where month = ? and source = ?", [month, source])
+    con.execute("delete from raw.source_files where month = ? and source = ?", [month, source])
+    con.execute(
+        "insert into raw.source_files values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [month, source, info.name, info.sha256, info.size_bytes, info.file_format, info.encoding,
+         info.separator, ",".join(info.extra_columns) or None, result.rows_read,
+         len(result.accepted), _quarantined_lines(result), fingerprint, now])
+    con.execute("insert into raw.delivery_ledger values (?, ?, ?, ?, ?, ?)",
+                [month, source, info.name, info.sha256, status, now])
+    con.execute("commit")
+    return status
+
+
+def _quarantined_lines(result: IngestResult) -> int:
+    if result.quarantine.empty:
+        return 0
+    return int(result.quarantine["source_line"].nunique(dropna=False))
+
+
+def _record_file_error(settings: Settings, month: str, source: str, file_name: str | None, message: str) -> None:
+    with connect(settings.warehouse_path) as con:
+        con.execute("begin")
+        con.execute("delete from raw.ingest_errors where month = ? and source = ?", [month, source])
+        con.execute("insert into raw.ingest_errors values (?, ?, ?, ?, ?)",
+                    [month, source, file_name, message, dt.datetime.now()])
+        con.execute("commit")
+
+
+def _record_delivery(settings: Settings, month: str, source: str, file_name: str, sha: str, status: str) -> None:
+    with connect(settings.warehouse_path) as con:
+        con.execute("insert into raw.delivery_ledger values (?, ?, ?, ?, ?, ?)",
+                    [month, source, file_name, sha, status, dt.datetime.now()])
+
+
+def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> None:
+    if frame.empty:
+        return
+    con.register("incoming", frame)
+    con.execute(f"insert into {table} by name select * from incoming")
+    con.unregister("incoming")
+
+
+def _outcome(result: IngestResult, status: str) -> SourceOutcome:
+    quarantined = _quarantined_lines(result)
+    reasons = (result.quarantine["reason"].value_counts().to_dict() if quarantined else {})
+    sample = (result.quarantine.head(5)[["source_line", "column_name", "reason", "masked_value"]]
+              .astype(str).to_dict("records") if quarantined else [])
+    return SourceOutcome(
+        month=result.month, source=result.source, status=status, source_file=result.file.name,
+        rows_read=result.rows_read, rows_accepted=len(result.accepted), rows_quarantined=quarantined,
+        quarantine_share=quarantined / result.rows_read if result.rows_read else 0.0,
+        reasons={str(k): int(v) for k, v in reasons.items()}, masked_sample=sample,
+    )

@@ -1,0 +1,65 @@
+"""dbt models as monthly assets: one dbt build per run, over the run's month range.
+
+Groups follow the dbt folders' domains (staging, indicators, reimbursement, quality);
+dbt tests load as asset checks beside their models.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from orchestration.defs.sources.assets import OWNERS, PARTITIONS, SINGLE_RUN, run_months
+from orchestration.defs.transform.project import dbt_project, dbt_vars, ensure_manifest
+from orchestration.settings import get_settings
+
+DOMAINS = ("indicators", "reimbursement", "quality")
+
+
+class VardvalDbtTranslator(DagsterDbtTranslator):
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return dg.AssetKey([dbt_resource_props["source_name"], dbt_resource_props["name"]])
+        schema = dbt_resource_props.get("config", {}).get("schema") or "main"
+        return dg.AssetKey([schema, dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        folders = dbt_resource_props.get("fqn", [])[1:-1]
+        if folders and folders[0] == "staging":
+            return "staging"
+        for domain in DOMAINS:
+            if domain in folders:
+                return domain
+        return "quality"
+
+    def get_owners(self, dbt_resource_props: Mapping[str, Any]):
+        return OWNERS
+
+
+TRANSLATOR = VardvalDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+@dbt_assets(
+    manifest=ensure_manifest(),
+    project=dbt_project,
+    partitions_def=PARTITIONS,
+    backfill_policy=SINGLE_RUN,
+    dagster_dbt_translator=TRANSLATOR,
+    pool="warehouse",
+)
+def vardval_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    settings = get_settings()
+    # The dbt subprocess finds the warehouse through the same variable as Dagster.
+    os.environ["VARDVAL_DATA_DIR"] = str(settings.data_dir)
+    months = run_months(context)
+    variables = dbt_vars(months[0], months[-1], settings.min_cell)
+    context.log.info(f"dbt build for {months[0]}..{months[-1]}")
+    yield from dbt.cli(["build", "--vars", json.dumps(variables)], context=context).stream()
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir))
