@@ -51,7 +51,7 @@ def pseudonymise(values: Iterable[str], key: bytes) -> list[str]:
     out = []
     for value in values:
         inner = inner_base.copy()
-        inner.update(value.encode("ascii"))
+        inner.update(value.encode("utf-8"))
         outer = outer_base.copy()
         outer.update(inner.digest())
         out.append(outer.hexdigest())

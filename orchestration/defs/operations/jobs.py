@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.defs.sources.assets import PARTITIONS
+from orchestration.defs.partitions import PARTITIONS
 
 monthly_job = dg.define_asset_job(
     name="monthly_job",

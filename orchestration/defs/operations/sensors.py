@@ -5,7 +5,6 @@ relisting: 12 months; coverage: 6; ended listings: 1), as one run over M..M+12 l
 already delivered. The sensor reads only the landing folder, never the warehouse: a run may be
 writing it, and DuckDB allows one writer.
 """
-from __future__ import annotations
 
 import hashlib
 import json

@@ -4,13 +4,12 @@ The gate runs every blocking check per month and records the outcome against the
 content fingerprint; publishing refuses any month without a passing record for exactly
 that content, so even a run that selects only `published_tables` is gated.
 """
-from __future__ import annotations
 
 import subprocess
 
 import dagster as dg
 
-from orchestration.defs.sources.assets import OWNERS, PARTITIONS, SINGLE_RUN, run_months
+from orchestration.defs.partitions import OWNERS, PARTITIONS, SINGLE_RUN, run_months
 from orchestration.months import shift_month
 from orchestration.settings import get_settings
 

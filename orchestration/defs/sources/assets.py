@@ -3,27 +3,18 @@
 Asset keys match the dbt sources (`raw/<table>`), so dbt's staging models hang below them.
 Both assets take a month range in one execution (single-run backfills).
 """
-from __future__ import annotations
 
 import dagster as dg
 
+from orchestration.defs.partitions import OWNERS, PARTITIONS, SINGLE_RUN, run_months
 from orchestration.defs.sources.checks import CONTRACT_CHECK_SPECS, contract_check_results
 from orchestration.defs.sources.ingestion import ingest_month, load_reference
-from orchestration.months import month_range, monthly_partitions
 from orchestration.settings import get_settings
 
-PARTITIONS = monthly_partitions()
-SINGLE_RUN = dg.BackfillPolicy.single_run()
-OWNERS = ["team:vardval-data"]
-
+REGISTRY = [dg.AssetKey(["raw", "vardcentraler"])]
 REFERENCE_TABLES = ["vardcentraler", "cni_areas", "acg_weights", "development_grants",
                     "model_versions", "model_capitation", "model_geography", "model_visit_fees",
                     "model_goals"]
-
-
-def run_months(context: dg.AssetExecutionContext) -> list[str]:
-    window = context.partition_key_range
-    return month_range(window.start, window.end)
 
 
 @dg.multi_asset(
@@ -54,18 +45,17 @@ def reference_data(context: dg.AssetExecutionContext):
     partitions_def=PARTITIONS,
     backfill_policy=SINGLE_RUN,
     pool="warehouse",
-    deps=[dg.AssetKey(["raw", "vardcentraler"])],
     specs=[
-        dg.AssetSpec(["raw", "listing"], kinds={"python", "duckdb"}, owners=OWNERS,
+        dg.AssetSpec(["raw", "listing"], kinds={"python", "duckdb"}, owners=OWNERS, deps=REGISTRY,
                      description="Listing register snapshot at month end (listing.csv/.xlsx): accepted "
                                  "rows, personnummer replaced by person_key."),
-        dg.AssetSpec(["raw", "visits"], kinds={"python", "duckdb"}, owners=OWNERS,
+        dg.AssetSpec(["raw", "visits"], kinds={"python", "duckdb"}, owners=OWNERS, deps=REGISTRY,
                      description="Contacts from the journal systems (visits.csv): accepted rows."),
-        dg.AssetSpec(["raw", "telephony"], kinds={"python", "duckdb"}, owners=OWNERS,
+        dg.AssetSpec(["raw", "telephony"], kinds={"python", "duckdb"}, owners=OWNERS, deps=REGISTRY,
                      description="Calls to the callback system (telephony.csv): accepted rows."),
-        dg.AssetSpec(["raw", "quarantine"], kinds={"python", "duckdb"}, owners=OWNERS,
+        dg.AssetSpec(["raw", "quarantine"], kinds={"python", "duckdb"}, owners=OWNERS, deps=REGISTRY,
                      description="Rejected rows of every source with file, line, column, reason and a masked value."),
-        dg.AssetSpec(["raw", "source_files"], kinds={"python", "duckdb"}, owners=OWNERS,
+        dg.AssetSpec(["raw", "source_files"], kinds={"python", "duckdb"}, owners=OWNERS, deps=REGISTRY,
                      description="The month's current delivery per source: checksum, format, counts."),
     ],
     check_specs=CONTRACT_CHECK_SPECS,

@@ -142,9 +142,10 @@ def _ingest_source(settings: Settings, month: str, source: str, units: pd.DataFr
         with connect(settings.warehouse_path) as con:
             current = con.execute(
                 "select source_file, ingest_fingerprint, rows_read, rows_accepted, rows_quarantined "
-                "from raw.source_files where month = ? and source = ?", [month, source]).fetchone()
+                "from raw.source_files where month = ? and source = ?", [month, source]).fetchall()
+            current = current[0] if current else None
             has_errors = con.execute("select count(*) from raw.ingest_errors where month = ? and source = ?",
-                                     [month, source]).fetchone()[0]
+                                     [month, source]).fetchall()[0][0]
         if current and current[0] == path.name and current[1] == fingerprint and not has_errors and not force:
             _record_delivery(settings, month, source, path.name, fingerprint.split(":")[0], "unchanged")
             return SourceOutcome(month, source, "unchanged", path.name, *current[2:5],
@@ -191,7 +192,8 @@ def _quarantine_ids_used_in_other_months(con: duckdb.DuckDBPyConnection, result:
 def _write_month(con: duckdb.DuckDBPyConnection, result: IngestResult, fingerprint: str) -> str:
     month, source, info = result.month, result.source, result.file
     previous = con.execute("select sha256 from raw.source_files where month = ? and source = ?",
-                           [month, source]).fetchone()
+                           [month, source]).fetchall()
+    previous = previous[0] if previous else None
     status = "new" if previous is None else ("correction" if previous[0] != info.sha256 else "reingested")
     now = dt.datetime.now()
     con.execute("begin")

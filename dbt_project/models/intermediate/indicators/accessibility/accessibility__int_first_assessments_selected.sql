@@ -1,0 +1,64 @@
+-- One row per first assessment (SPEC §5) whose contact lies in a run month.
+-- Candidates: completed contacts with new_problem, a licensed profession (not `ovrig`),
+-- patient_chose_later false and a first_contact_date. Per person, performing care unit
+-- (filials as parent) and first_contact_date the earliest candidate across all months
+-- (ties: lowest contact_id) is the first assessment; it counts in the month of its
+-- contact_date. wait_days = contact_date - first_contact_date in calendar days.
+-- The profession split uses the profession of the selected contact.
+-- History: because first_contact_date <= contact_date, every rival of a run-month candidate
+-- has contact_date >= its first_contact_date, so history is read from the earliest
+-- first_contact_date among the run's candidates; bounded by var assessment_history_months
+-- (default 24) months before month_from so that one bad date cannot scan all history.
+with candidates as (
+    select * from {{ ref('stg_journal__contacts') }}
+    where is_completed
+        and is_new_problem
+        and profession <> 'ovrig'
+        and not is_patient_chose_later
+        and first_contact_date is not null
+),
+
+history_bound as (
+    select greatest(
+        min(first_contact_date),
+        cast({{ window_start_date(var('assessment_history_months', 24)) }} as date)
+    ) as history_from_date
+    from candidates
+    where month between {{ month_from() }} and {{ month_to() }}
+),
+
+history as (
+    select candidates.*
+    from candidates
+    cross join history_bound
+    where candidates.month between strftime(history_bound.history_from_date, '%Y-%m') and {{ month_to() }}
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by person_key, care_unit_hsa_id, first_contact_date
+            order by contact_date, contact_id
+        ) as assessment_rank
+    from history
+),
+
+final as (
+    select
+        month,
+        contact_id,
+        person_key,
+        sex,
+        unit_hsa_id,
+        care_unit_hsa_id,
+        profession,
+        first_contact_date,
+        contact_date,
+        date_diff('day', first_contact_date, contact_date) as wait_days
+    from ranked
+    where assessment_rank = 1
+        and month between {{ month_from() }} and {{ month_to() }}
+)
+
+select * from final

@@ -1,0 +1,112 @@
+-- Step 9. Completed contacts performed at an open VC in the run's months (filials count for
+-- their parent through care_unit_hsa_id; jour and digital units are not VCs and earn none),
+-- with the patient category and the fee of the first matching visit-fee rule (SPEC §6):
+--   own_listed   = the patient is listed at this VC at month end
+--   other_listed = listed at another VC
+--   not_listed   = not listed anywhere (also samordningsnummer and reserve numbers)
+-- Rules are resolved once per (version, contact_type, profession) seen in the month: the
+-- lowest rule_order whose contact_type and profession are equal or "*". Contacts then get
+-- their fee by an equi-join. fee_sek and rule_order are null when no rule matches (reported
+-- as visit_fee_no_rule, never priced silently).
+-- Grain: one row per contact.
+with contacts as (
+    select * from {{ ref('stg_journal__contacts') }}
+    where month between {{ month_from() }} and {{ month_to() }}
+        and is_completed
+),
+
+open_vardcentraler as (
+    select * from {{ ref('reimbursement__int_vardcentraler_opened') }}
+),
+
+listing as (
+    select month, person_key, vardcentral_hsa_id
+    from {{ ref('reimbursement__int_person_months_listed') }}
+),
+
+months as (
+    select * from {{ ref('reimbursement__int_months_versioned') }}
+),
+
+rules as (
+    select * from {{ ref('stg_model__visit_fees') }}
+),
+
+categorised as (
+    select
+        contacts.month,
+        contacts.contact_id,
+        contacts.care_unit_hsa_id as vardcentral_hsa_id,
+        contacts.contact_type,
+        contacts.profession,
+        case
+            when listing.vardcentral_hsa_id = contacts.care_unit_hsa_id then 'own_listed'
+            when listing.vardcentral_hsa_id is not null then 'other_listed'
+            else 'not_listed'
+        end as patient_category,
+        months.version_id
+    from contacts
+    inner join open_vardcentraler
+        on open_vardcentraler.month = contacts.month
+        and open_vardcentraler.vardcentral_hsa_id = contacts.care_unit_hsa_id
+    inner join months on months.month = contacts.month
+    left join listing
+        on listing.month = contacts.month
+        and listing.person_key = contacts.person_key
+),
+
+pairs as (
+    select distinct version_id, contact_type, profession from categorised
+),
+
+first_matching_rule as (
+    select
+        pairs.version_id,
+        pairs.contact_type,
+        pairs.profession,
+        min(rules.rule_order) as rule_order
+    from pairs
+    inner join rules
+        on rules.version_id = pairs.version_id
+        and rules.contact_type in ('*', pairs.contact_type)
+        and rules.profession in ('*', pairs.profession)
+    group by pairs.version_id, pairs.contact_type, pairs.profession
+),
+
+fees as (
+    select
+        first_matching_rule.version_id,
+        first_matching_rule.contact_type,
+        first_matching_rule.profession,
+        rules.rule_order,
+        rules.own_listed,
+        rules.other_listed,
+        rules.not_listed
+    from first_matching_rule
+    inner join rules
+        on rules.version_id = first_matching_rule.version_id
+        and rules.rule_order = first_matching_rule.rule_order
+),
+
+final as (
+    select
+        categorised.month,
+        categorised.contact_id,
+        categorised.vardcentral_hsa_id,
+        categorised.contact_type,
+        categorised.profession,
+        categorised.patient_category,
+        fees.rule_order,
+        case categorised.patient_category
+            when 'own_listed' then fees.own_listed
+            when 'other_listed' then fees.other_listed
+            when 'not_listed' then fees.not_listed
+        end as fee_sek
+    from categorised
+    left join fees
+        on fees.version_id = categorised.version_id
+        and fees.contact_type = categorised.contact_type
+        and fees.profession = categorised.profession
+)
+
+select * from final

@@ -1,0 +1,57 @@
+{{ config(materialized='table') }}
+-- Step 6. Each listed person-month with what prices it: the capitation band's annual amount
+-- for the person's sex, the ACG weight and the area CNI of the year the month uses.
+-- Missing ACG weight or unknown area stays null here (flags say so); the amounts step applies
+-- the defaults of SPEC §6 (weight 1.0, CNI 1.0) and the exceptions mart reports them.
+-- Grain: month, person_key. Only equi-joins. A table (the run's months only), because the VC
+-- CNI, the person amounts and the exceptions all read it: the joins run once per run.
+with persons as (
+    select * from {{ ref('reimbursement__int_person_months_listed') }}
+),
+
+reference_years as (
+    select * from {{ ref('reimbursement__int_reference_years_selected') }}
+),
+
+capitation as (
+    select * from {{ ref('reimbursement__int_capitation_ages_expanded') }}
+),
+
+acg_weights as (
+    select * from {{ ref('stg_reference__acg_weights') }}
+),
+
+cni_areas as (
+    select * from {{ ref('stg_reference__cni_areas') }}
+),
+
+final as (
+    select
+        persons.month,
+        persons.person_key,
+        persons.vardcentral_hsa_id,
+        persons.sex,
+        persons.age,
+        persons.is_sabo,
+        persons.version_id,
+        capitation.age_band,
+        case persons.sex when 'female' then capitation.female_sek_year
+                         when 'male' then capitation.male_sek_year end as capitation_sek_year,
+        acg_weights.acg_weight,
+        acg_weights.acg_weight is not null as has_acg_weight,
+        cni_areas.cni as area_cni,
+        cni_areas.cni is not null as has_area_cni
+    from persons
+    inner join reference_years on reference_years.month = persons.month
+    left join capitation
+        on capitation.version_id = persons.version_id
+        and capitation.age = least(persons.age, 120)
+    left join acg_weights
+        on acg_weights.person_key = persons.person_key
+        and acg_weights.year = reference_years.acg_year
+    left join cni_areas
+        on cni_areas.deso = persons.deso
+        and cni_areas.year = reference_years.cni_year
+)
+
+select * from final

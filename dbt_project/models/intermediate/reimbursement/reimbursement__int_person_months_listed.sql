@@ -1,0 +1,32 @@
+-- Step 5. Listed person-months of the run: who is listed where at month end, with age on the
+-- month's last day (whole years; a 29 February birthday falls on 1 March in other years,
+-- which comparing month*100+day gives for free), sex, SÄBO, DeSO and the model version.
+-- Grain: month, person_key.
+with listing as (
+    select * from {{ ref('stg_listing__snapshots') }}
+    where month between {{ month_from() }} and {{ month_to() }}
+),
+
+months as (
+    select * from {{ ref('reimbursement__int_months_versioned') }}
+),
+
+final as (
+    select
+        listing.month,
+        listing.person_key,
+        listing.vardcentral_hsa_id,
+        listing.sex,
+        listing.birth_date,
+        year(listing.month_end) - year(listing.birth_date)
+            - case when month(listing.month_end) * 100 + day(listing.month_end)
+                        < month(listing.birth_date) * 100 + day(listing.birth_date)
+                   then 1 else 0 end as age,
+        listing.is_sabo,
+        listing.deso,
+        months.version_id
+    from listing
+    inner join months on months.month = listing.month
+)
+
+select * from final

@@ -1,0 +1,28 @@
+-- Step 3. Every open VC in every run month: type vardcentral, opened_on <= month end,
+-- closed_on null or >= month start (SPEC §5). Each gets a reimbursement row.
+-- Grain: month, vardcentral_hsa_id. months_open counts the opening month as month 1.
+with months as (
+    select * from {{ ref('reimbursement__int_months_versioned') }}
+),
+
+units as (
+    select * from {{ ref('stg_registry__units') }}
+    where unit_type = 'vardcentral'
+),
+
+final as (
+    select
+        months.month,
+        units.hsa_id as vardcentral_hsa_id,
+        units.owner_type,
+        units.rural_tier,
+        units.opened_on_date,
+        (year(months.month_start) - year(units.opened_on_date)) * 12
+            + month(months.month_start) - month(units.opened_on_date) + 1 as months_open
+    from months
+    inner join units
+        on units.opened_on_date <= months.month_end
+        and (units.closed_on_date is null or units.closed_on_date >= months.month_start)
+)
+
+select * from final

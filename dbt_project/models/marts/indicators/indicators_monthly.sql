@@ -1,0 +1,147 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_run_months() }}"
+    )
+}}
+-- Every SPEC §5 indicator per month, open VC, code, sex and profession, plus the REGION row.
+-- The scaffold (open VCs x codes x sexes x professions) guarantees a row even when nothing
+-- was counted: counts become 0, shares get denominator 0 and value null.
+with units as (
+    select * from {{ ref('indicators__int_units_opened') }}
+),
+
+codes as (
+    select * from {{ ref('indicators__int_codes_defined') }}
+),
+
+windows as (
+    select * from {{ ref('indicators__int_windows_measured') }}
+),
+
+computed as (
+    select * from {{ ref('indicators__int_indicators_computed') }}
+),
+
+sexes as (
+    select unnest(['all', 'female', 'male']) as sex
+),
+
+professions as (
+    select unnest([
+        'all', 'lakare', 'sjukskoterska', 'fysioterapeut', 'arbetsterapeut', 'psykolog',
+        'kurator', 'dietist', 'barnmorska', 'fotterapeut'
+    ]) as profession
+),
+
+scaffold as (
+    select
+        units.month,
+        units.vardcentral_hsa_id,
+        codes.indicator_code,
+        sexes.sex,
+        professions.profession,
+        codes.unit_basis,
+        codes.value_kind,
+        codes.window_kind
+    from units
+    cross join codes
+    inner join sexes on codes.is_split_by_sex or sexes.sex = 'all'
+    inner join professions on codes.is_split_by_profession or professions.profession = 'all'
+),
+
+-- Unknown sex (null) only reaches `all`.
+computed_by_sex as (
+    select month, vardcentral_hsa_id, indicator_code, sex, profession,
+        sum(numerator) as numerator, sum(denominator) as denominator
+    from computed
+    where sex in ('female', 'male')
+    group by all
+    union all
+    select month, vardcentral_hsa_id, indicator_code, 'all' as sex, profession,
+        sum(numerator), sum(denominator)
+    from computed
+    group by month, vardcentral_hsa_id, indicator_code, profession
+),
+
+vardcentral_rows as (
+    select
+        scaffold.month,
+        scaffold.vardcentral_hsa_id,
+        scaffold.indicator_code,
+        scaffold.sex,
+        scaffold.profession,
+        scaffold.unit_basis,
+        scaffold.value_kind,
+        case
+            when scaffold.indicator_code = 'ended_listings' and not windows.has_previous_snapshot then null
+            else coalesce(computed_by_sex.numerator, 0)
+        end as numerator,
+        case
+            when scaffold.value_kind = 'count' then null
+            else coalesce(computed_by_sex.denominator, 0)
+        end as denominator,
+        case scaffold.window_kind
+            when 'ended' then windows.ended_window_months
+            when 'relisting' then windows.relisting_window_months
+            when 'coverage' then windows.coverage_window_months
+            when 'continuity' then windows.continuity_window_months
+        end as window_months
+    from scaffold
+    inner join windows on windows.month = scaffold.month
+    left join computed_by_sex
+        on computed_by_sex.month = scaffold.month
+        and computed_by_sex.vardcentral_hsa_id = scaffold.vardcentral_hsa_id
+        and computed_by_sex.indicator_code = scaffold.indicator_code
+        and computed_by_sex.sex = scaffold.sex
+        and computed_by_sex.profession = scaffold.profession
+),
+
+-- The region is its VCs: sums of the VC rows (continuity: Σ COC / Σ persons = the mean
+-- over all persons in the VC rows).
+region_rows as (
+    select
+        month,
+        'REGION' as vardcentral_hsa_id,
+        indicator_code,
+        sex,
+        profession,
+        any_value(unit_basis) as unit_basis,
+        any_value(value_kind) as value_kind,
+        sum(numerator) as numerator,
+        sum(denominator) as denominator,
+        any_value(window_months) as window_months
+    from vardcentral_rows
+    group by month, indicator_code, sex, profession
+),
+
+unioned as (
+    select * from vardcentral_rows
+    union all by name
+    select * from region_rows
+),
+
+final as (
+    select
+        month,
+        vardcentral_hsa_id,
+        indicator_code,
+        sex,
+        profession,
+        cast(numerator as double) as numerator,
+        cast(denominator as bigint) as denominator,
+        cast(case
+            when value_kind = 'count' then numerator
+            else numerator / nullif(denominator, 0)
+        end as double) as value,
+        case
+            when value_kind = 'count' then coalesce(numerator between 1 and {{ var('min_cell') }} - 1, false)
+            else denominator < {{ var('min_cell') }}
+        end as is_suppressed,
+        cast(window_months as integer) as window_months,
+        unit_basis
+    from unioned
+)
+
+select * from final

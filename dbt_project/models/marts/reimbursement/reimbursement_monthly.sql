@@ -1,0 +1,133 @@
+{{ config(materialized='incremental', incremental_strategy='append', pre_hook="{{ delete_run_months() }}") }}
+-- The reimbursement base (ersättningsunderlag) per open VC and month, one column per component
+-- of SPEC §6, unrounded SEK. Person-based components are the sums of reimbursement_person_monthly,
+-- visit fees and goal payments the sums of their supporting marts, so every figure traces down.
+-- vat_compensation = vat_compensation_pct / 100 * the sum of the components before it (privat only);
+-- total = the sum of all components. Grain: month, vardcentral_hsa_id (every open VC).
+with open_vardcentraler as (
+    select * from {{ ref('reimbursement__int_vardcentraler_opened') }}
+),
+
+months as (
+    select * from {{ ref('reimbursement__int_months_versioned') }}
+),
+
+geography as (
+    select * from {{ ref('stg_model__geography') }}
+),
+
+person_sums as (
+    select
+        month,
+        vardcentral_hsa_id,
+        count(*) as listed_count,
+        sum(capitation) as capitation,
+        sum(acg) as acg,
+        sum(cni) as cni,
+        sum(sabo) as sabo
+    from {{ ref('reimbursement_person_monthly') }}
+    where month between {{ month_from() }} and {{ month_to() }}
+    group by month, vardcentral_hsa_id
+),
+
+visit_fees as (
+    select month, vardcentral_hsa_id, sum(amount) as visit_fees
+    from {{ ref('reimbursement_visit_fees_monthly') }}
+    where month between {{ month_from() }} and {{ month_to() }}
+    group by month, vardcentral_hsa_id
+),
+
+goal_payments as (
+    select month, vardcentral_hsa_id, sum(amount) as goal_payment
+    from {{ ref('reimbursement_goals_monthly') }}
+    where month between {{ month_from() }} and {{ month_to() }}
+    group by month, vardcentral_hsa_id
+),
+
+visits_elsewhere as (
+    select * from {{ ref('reimbursement__int_visits_elsewhere_counted') }}
+),
+
+development_grants as (
+    select * from {{ ref('reimbursement__int_development_grants_split') }}
+),
+
+components as (
+    select
+        open_vardcentraler.month,
+        open_vardcentraler.vardcentral_hsa_id,
+        open_vardcentraler.owner_type,
+        months.version_id as model_version_id,
+        months.model_valid_from,
+        coalesce(person_sums.listed_count, 0) as listed_count,
+        coalesce(person_sums.capitation, 0.0) as capitation,
+        coalesce(person_sums.acg, 0.0) as acg,
+        coalesce(person_sums.cni, 0.0) as cni,
+        coalesce(geography.sek_per_month, 0.0) as geography,
+        coalesce(person_sums.sabo, 0.0) as sabo,
+        coalesce(visit_fees.visit_fees, 0.0) as visit_fees,
+        -1.0 * coalesce(visits_elsewhere.visits_elsewhere_count, 0)
+            * coalesce(months.visits_elsewhere_deduction_sek, 0.0) as visits_elsewhere_deduction,
+        coalesce(goal_payments.goal_payment, 0.0) as goal_payment,
+        case when open_vardcentraler.months_open between 1 and months.start_grant_months
+             then months.start_grant_sek_per_month else 0.0 end as start_grant,
+        coalesce(development_grants.development_grant, 0.0) as development_grant,
+        case when open_vardcentraler.owner_type = 'privat'
+             then coalesce(months.vat_compensation_pct, 0.0) / 100.0 else 0.0 end as vat_rate
+    from open_vardcentraler
+    inner join months on months.month = open_vardcentraler.month
+    left join geography
+        on geography.version_id = months.version_id
+        and geography.rural_tier = open_vardcentraler.rural_tier
+    left join person_sums
+        on person_sums.month = open_vardcentraler.month
+        and person_sums.vardcentral_hsa_id = open_vardcentraler.vardcentral_hsa_id
+    left join visit_fees
+        on visit_fees.month = open_vardcentraler.month
+        and visit_fees.vardcentral_hsa_id = open_vardcentraler.vardcentral_hsa_id
+    left join goal_payments
+        on goal_payments.month = open_vardcentraler.month
+        and goal_payments.vardcentral_hsa_id = open_vardcentraler.vardcentral_hsa_id
+    left join visits_elsewhere
+        on visits_elsewhere.month = open_vardcentraler.month
+        and visits_elsewhere.vardcentral_hsa_id = open_vardcentraler.vardcentral_hsa_id
+    left join development_grants
+        on development_grants.month = open_vardcentraler.month
+        and development_grants.vardcentral_hsa_id = open_vardcentraler.vardcentral_hsa_id
+),
+
+with_vat as (
+    select
+        *,
+        vat_rate * (capitation + acg + cni + geography + sabo + visit_fees + visits_elsewhere_deduction
+                    + goal_payment + start_grant + development_grant) as vat_compensation
+    from components
+),
+
+final as (
+    select
+        month,
+        vardcentral_hsa_id,
+        owner_type,
+        model_version_id,
+        model_valid_from,
+        listed_count,
+        capitation,
+        acg,
+        cni,
+        geography,
+        sabo,
+        visit_fees,
+        visits_elsewhere_deduction,
+        goal_payment,
+        start_grant,
+        development_grant,
+        vat_compensation,
+        capitation + acg + cni + geography + sabo + visit_fees + visits_elsewhere_deduction
+            + goal_payment + start_grant + development_grant + vat_compensation as total
+    from with_vat
+)
+
+-- Only the run's months, whatever an upstream view was last compiled with.
+select * from final
+where month between {{ month_from() }} and {{ month_to() }}

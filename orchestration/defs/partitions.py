@@ -1,0 +1,15 @@
+"""What every domain's assets share: the monthly partitions and single-run backfills."""
+import dagster as dg
+
+from orchestration.months import month_range, monthly_partitions
+
+PARTITIONS = monthly_partitions()
+# A range of months is one run: imports, dbt start-up and GE load are paid once.
+SINGLE_RUN = dg.BackfillPolicy.single_run()
+OWNERS = ["team:vardval-data"]
+
+
+def run_months(context: dg.AssetExecutionContext) -> list[str]:
+    """The months of this run (one, or a backfill range)."""
+    window = context.partition_key_range
+    return month_range(window.start, window.end)

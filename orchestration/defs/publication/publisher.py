@@ -1,0 +1,461 @@
+"""Versioned publication of a month (SPEC §7, §10).
+
+Layout under `<data_dir>/published/`:
+
+    versions/<YYYY-MM>/v<NNNN>/<table>.parquet     immutable, one per published table
+    versions/<YYYY-MM>/v<NNNN>/manifest.json       version, inputs, row counts, checks, hashes
+    versions/<YYYY-MM>/v<NNNN>/diff_from_v<N-1>.md from the second version on
+    <table>/month=<YYYY-MM>/data.parquet           current version for BI (monthly tables)
+    vardcentraler/data.parquet                     the registry: every unit of any published month
+    open_data/indicators_monthly_<YYYY-MM>.csv     suppressed cells nulled
+    published.duckdb                               latest version of every month (+ published_versions)
+    catalog.json                                   months and their latest versions — the commit point
+
+Order of a publication: export into a temp dir beside the versions → gate on the content's
+fingerprint → unchanged content ends here (nothing rewritten) → the temp dir is renamed to
+the new version → current Parquet replaced (os.replace) → open data → published.duckdb built
+in a temp file and os.replace'd → catalog.json (atomic). The catalog is the commit: a version
+dir the catalog does not list comes from a crashed publication and is removed (and the
+current files repaired) by the next publication. A publication that fails after the rename
+rolls back to the catalog's state. Publications are serialised by a lock file.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pyarrow.parquet as pq
+
+from orchestration.defs.publication.gate import PublicationRefused, assert_may_publish, write_json_atomic
+from orchestration.defs.publication.tables import (
+    NON_MONTHLY, PARQUET_OPTIONS, PUBLISHED_TABLES, check_month, combine_hashes, export_month_table,
+    table_exists,
+)
+from orchestration.warehouse import connect
+
+MONTHLY_TABLES = [t for t in PUBLISHED_TABLES if t not in NON_MONTHLY]
+DIFF_ROW_LIMIT = 200
+AMOUNT_TOLERANCE = 0.005
+
+
+@dataclass
+class PublishResult:
+    month: str
+    version: int
+    is_new_version: bool
+    diff_markdown: str | None
+    files: list[Path] = field(default_factory=list)
+
+
+def version_dir(published: Path, month: str, version: int) -> Path:
+    return published / "versions" / month / f"v{version:04d}"
+
+
+def read_catalog(published: Path) -> dict:
+    path = published / "catalog.json"
+    if not path.exists():
+        return {"months": {}}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@contextlib.contextmanager
+def _lock(published: Path):
+    published.mkdir(parents=True, exist_ok=True)
+    with open(published / ".publish.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _outcome_dict(o) -> dict:
+    return o.to_dict() if hasattr(o, "to_dict") else dict(o)
+
+
+def _replace_copy(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        shutil.copyfile(src, tmp)
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _current_path(published: Path, table: str, month: str) -> Path:
+    return published / table / f"month={month}" / "data.parquet"
+
+
+def _open_data_path(published: Path, month: str) -> Path:
+    return published / "open_data" / f"indicators_monthly_{month}.csv"
+
+
+def _latest_dirs(published: Path, catalog: dict) -> dict[str, Path]:
+    return {m: version_dir(published, m, int(e["latest_version"])) for m, e in sorted(catalog["months"].items())}
+
+
+# ----------------------------------------------------------------------------------------- outputs
+
+def _write_registry(published: Path, catalog: dict) -> Path:
+    """vardcentraler/data.parquet: every unit of any published month, the row of its latest month."""
+    dirs = _latest_dirs(published, catalog)
+    dst = published / "vardcentraler" / "data.parquet"
+    if not dirs:
+        dst.unlink(missing_ok=True)
+        return dst
+    files = [str(d / "vardcentraler.parquet") for d in dirs.values()]
+    months = {str(d / "vardcentraler.parquet"): m for m, d in dirs.items()}
+    con = duckdb.connect()
+    try:
+        con.register("file_months", pd.DataFrame(
+            {"filename": list(months), "file_month": list(months.values())}))
+        table = con.sql(f"""
+            select * exclude (filename, file_month) from (
+                select r.*, f.file_month from read_parquet({files!r}, union_by_name = true, filename = true) r
+                join file_months f using (filename))
+            qualify row_number() over (partition by hsa_id order by file_month desc) = 1
+            order by hsa_id""").to_arrow_table()
+    finally:
+        con.close()
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".data.parquet.{uuid.uuid4().hex}.tmp")
+    try:
+        pq.write_table(table, str(tmp), **PARQUET_OPTIONS)
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dst
+
+
+def _write_open_data(published: Path, month: str, source_dir: Path) -> Path:
+    dst = _open_data_path(published, month)
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex}.tmp")
+    keys = ", ".join(PUBLISHED_TABLES["indicators_monthly"])
+    con = duckdb.connect()
+    try:
+        con.execute(f"""
+            copy (select * replace (
+                      case when is_suppressed then null else numerator end as numerator,
+                      case when is_suppressed then null else denominator end as denominator,
+                      case when is_suppressed then null else value end as value)
+                  from read_parquet('{source_dir / "indicators_monthly.parquet"}') order by {keys})
+            to '{tmp}' (format csv, header true, delimiter ',')""")
+        os.replace(tmp, dst)
+    finally:
+        con.close()
+        tmp.unlink(missing_ok=True)
+    return dst
+
+
+def _build_published_db(published: Path, catalog: dict) -> Path:
+    """published.duckdb from the latest version of every month, built aside and swapped in."""
+    dst = published / "published.duckdb"
+    tmp = published / f".published.{uuid.uuid4().hex}.duckdb"
+    dirs = _latest_dirs(published, catalog)
+    try:
+        con = duckdb.connect(str(tmp))
+        try:
+            for table in MONTHLY_TABLES:
+                keys = ", ".join(f'"{k}"' for k in PUBLISHED_TABLES[table])
+                files = [str(d / f"{table}.parquet") for d in dirs.values()]
+                if files:
+                    con.execute(f'create table "{table}" as select * from read_parquet({files!r}, '
+                                f'union_by_name = true) order by {keys}')
+            registry = published / "vardcentraler" / "data.parquet"
+            if registry.exists():
+                con.execute(f"create table vardcentraler as select * from read_parquet('{registry}') order by hsa_id")
+            con.execute("create table published_versions (month varchar, version integer, content_hash varchar, "
+                        "published_at varchar)")
+            for month, entry in sorted(catalog["months"].items()):
+                con.execute("insert into published_versions values (?, ?, ?, ?)",
+                            [month, int(entry["latest_version"]), entry["content_hash"], entry["published_at"]])
+            con.execute("checkpoint")
+        finally:
+            con.close()
+        os.replace(tmp, dst)
+    finally:
+        tmp.unlink(missing_ok=True)
+        Path(f"{tmp}.wal").unlink(missing_ok=True)
+    return dst
+
+
+def _refresh_month(published: Path, month: str, catalog: dict) -> list[Path]:
+    """Make the month's current Parquet and open data match the catalog's latest version (or remove them)."""
+    entry = catalog["months"].get(month)
+    written = []
+    if entry is None:
+        for table in MONTHLY_TABLES:
+            shutil.rmtree(_current_path(published, table, month).parent, ignore_errors=True)
+        _open_data_path(published, month).unlink(missing_ok=True)
+        return written
+    source = version_dir(published, month, int(entry["latest_version"]))
+    for table in MONTHLY_TABLES:
+        dst = _current_path(published, table, month)
+        _replace_copy(source / f"{table}.parquet", dst)
+        written.append(dst)
+    written.append(_write_open_data(published, month, source))
+    return written
+
+
+def _recover(published: Path, catalog: dict) -> set[str]:
+    """Remove version dirs the catalog does not list (crashed publications); return months to repair."""
+    repair = set()
+    versions_root = published / "versions"
+    if not versions_root.exists():
+        return repair
+    for month_dir in versions_root.iterdir():
+        if not month_dir.is_dir():
+            continue
+        latest = int(catalog["months"].get(month_dir.name, {}).get("latest_version", 0))
+        for child in month_dir.iterdir():
+            if child.name.startswith(".tmp-"):
+                shutil.rmtree(child, ignore_errors=True)
+            elif child.is_dir() and child.name.startswith("v") and child.name[1:].isdigit() \
+                    and int(child.name[1:]) > latest:
+                shutil.rmtree(child, ignore_errors=True)
+                repair.add(month_dir.name)
+    return repair
+
+
+# -------------------------------------------------------------------------------------------- diff
+
+def _fmt(value) -> str:
+    if value is None:
+        return "—"
+    if isinstance(value, float):
+        if abs(value) >= 100:
+            return f"{value:,.2f}".replace(",", " ")
+        return f"{value:.4f}".rstrip("0").rstrip(".") if value != int(value) else f"{int(value)}"
+    return str(value)
+
+
+def _delta(old, new) -> str:
+    if old is None or new is None:
+        return "—"
+    change = new - old
+    text = _fmt(float(change))
+    text = f"+{text}" if change > 0 else text
+    if old:
+        text += f" ({change / abs(old):+.2%})"
+    return text
+
+
+def build_diff(old_dir: Path, new_dir: Path, month: str, old_version: int, new_version: int,
+               names: dict[str, str] | None = None) -> str:
+    """A readable markdown diff between two versions of a month."""
+    names = names or {}
+    con = duckdb.connect()
+    lines = [f"# {month}: ändringar v{old_version} → v{new_version}", ""]
+    try:
+        def rel(directory: Path, table: str) -> str:
+            return f"read_parquet('{directory / f'{table}.parquet'}')"
+
+        lines += ["## Rader per tabell", "", "| tabell | rader v%d | rader v%d | ändrade rader |" % (old_version, new_version),
+                  "|---|---:|---:|---:|"]
+        for table in PUBLISHED_TABLES:
+            old_rows = con.execute(f"select count(*) from {rel(old_dir, table)}").fetchall()[0][0]
+            new_rows = con.execute(f"select count(*) from {rel(new_dir, table)}").fetchall()[0][0]
+            try:
+                changed = con.execute(f"select count(*) from (select * from {rel(new_dir, table)} except all "
+                                      f"select * from {rel(old_dir, table)})").fetchall()[0][0]
+            except duckdb.Error:
+                changed = "schema changed"
+            lines.append(f"| {table} | {old_rows} | {new_rows} | {changed} |")
+        lines.append("")
+
+        # reimbursement per VC and figure
+        figures = ["listed_count", "capitation", "acg", "cni", "geography", "sabo", "visit_fees",
+                   "visits_elsewhere_deduction", "goal_payment", "start_grant", "development_grant",
+                   "vat_compensation", "total"]
+        o = con.sql(f"select * from {rel(old_dir, 'reimbursement_monthly')}").df().set_index("vardcentral_hsa_id")
+        n = con.sql(f"select * from {rel(new_dir, 'reimbursement_monthly')}").df().set_index("vardcentral_hsa_id")
+        changes = []
+        for vc in sorted(set(o.index) | set(n.index)):
+            if vc not in o.index:
+                changes.append((vc, "(ny vårdcentral)", None, float(n.at[vc, "total"])))
+                continue
+            if vc not in n.index:
+                changes.append((vc, "(vårdcentral borttagen)", float(o.at[vc, "total"]), None))
+                continue
+            for f in figures:
+                if f not in o.columns or f not in n.columns:
+                    continue
+                a, b = o.at[vc, f], n.at[vc, f]
+                a = None if a is None or a != a else float(a)
+                b = None if b is None or b != b else float(b)
+                if (a is None) != (b is None) or (a is not None and abs(a - b) >= AMOUNT_TOLERANCE):
+                    changes.append((vc, f, a, b))
+        lines += ["## Ersättning per vårdcentral (reimbursement_monthly)", ""]
+        if changes:
+            lines += ["| vårdcentral | namn | belopp | gammalt | nytt | förändring |", "|---|---|---|---:|---:|---:|"]
+            for vc, f, a, b in changes:
+                lines.append(f"| {vc} | {names.get(vc, '')} | {f} | {_fmt(a)} | {_fmt(b)} | {_delta(a, b)} |")
+        else:
+            lines.append("Inga ändringar.")
+        lines.append("")
+
+        # indicators per VC
+        keys = ["vardcentral_hsa_id", "indicator_code", "sex", "profession"]
+        join = " and ".join(f"o.{k} is not distinct from n.{k}" for k in keys)
+        ind = con.sql(f"""
+            select coalesce(n.vardcentral_hsa_id, o.vardcentral_hsa_id) as vc,
+                   coalesce(n.indicator_code, o.indicator_code) as code, coalesce(n.sex, o.sex) as sex,
+                   coalesce(n.profession, o.profession) as profession,
+                   o.numerator as old_num, n.numerator as new_num, o.denominator as old_den,
+                   n.denominator as new_den, o.value as old_value, n.value as new_value,
+                   o.month is null as added, n.month is null as removed
+            from {rel(old_dir, 'indicators_monthly')} o full outer join {rel(new_dir, 'indicators_monthly')} n
+              on {join}
+            where o.month is null or n.month is null
+               or o.numerator is distinct from n.numerator or o.denominator is distinct from n.denominator
+               or (o.value is distinct from n.value and coalesce(abs(o.value - n.value), 1) > 1e-12)
+            order by vc, code, sex, profession""").fetchall()
+        lines += ["## Indikatorer per vårdcentral (indicators_monthly)", ""]
+        if ind:
+            lines += ["| vårdcentral | indikator | kön | yrke | gammalt värde (täljare/nämnare) | nytt värde "
+                      "(täljare/nämnare) | förändring |", "|---|---|---|---|---:|---:|---:|"]
+            for row in ind[:DIFF_ROW_LIMIT]:
+                vc, code, sex, prof, on, nn, od, nd, ov, nv, added, removed = row
+                old = "—" if added else f"{_fmt(ov)} ({_fmt(on)}/{_fmt(od)})"
+                new = "—" if removed else f"{_fmt(nv)} ({_fmt(nn)}/{_fmt(nd)})"
+                lines.append(f"| {vc} | {code} | {sex} | {prof} | {old} | {new} | {_delta(ov, nv)} |")
+            if len(ind) > DIFF_ROW_LIMIT:
+                lines.append(f"\n… och {len(ind) - DIFF_ROW_LIMIT} ändrade indikatorrader till.")
+        else:
+            lines.append("Inga ändringar.")
+        lines.append("")
+    finally:
+        con.close()
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------- publication
+
+def _refuse_on_failed_checks(month: str, check_outcomes: list) -> None:
+    failing = [d for d in map(_outcome_dict, check_outcomes) if d.get("blocking") and not d.get("passed")]
+    if failing:
+        reasons = "; ".join(f"{d['name']}: {d['description']}" for d in failing[:5])
+        raise PublicationRefused(f"{month} was not published: {len(failing)} blocking check(s) failed — "
+                                 f"{reasons}. The previously published version is kept.")
+
+
+def publish_month(warehouse_path: Path, data_dir: Path, month: str, *, input_checksums: dict,
+                  check_outcomes: list, code_version: str) -> PublishResult:
+    """Publish the month's marts as a new version if the content changed and the checks passed.
+
+    Raises PublicationRefused (nothing written, previous version intact) when a blocking check
+    failed or there is no passing check record for exactly this content.
+    """
+    check_month(month)
+    _refuse_on_failed_checks(month, check_outcomes)
+    published = Path(data_dir) / "published"
+    month_root = published / "versions" / month
+    with _lock(published):
+        catalog = read_catalog(published)
+        repair = _recover(published, catalog)
+        month_root.mkdir(parents=True, exist_ok=True)
+        staging = month_root / f".tmp-{uuid.uuid4().hex}"
+        staging.mkdir()
+        try:
+            exported = {}
+            with connect(Path(warehouse_path), read_only=True) as con:
+                for table in PUBLISHED_TABLES:
+                    if not table_exists(con, "marts", table):
+                        raise PublicationRefused(f"{month} was not published: marts.{table} is missing from "
+                                                 "the warehouse.")
+                    exported[table] = export_month_table(con, table, month, staging / f"{table}.parquet")
+                names = dict(con.execute("select hsa_id, name from marts.vardcentraler").fetchall())
+            fingerprint = combine_hashes({t: e.content_hash for t, e in exported.items()})
+            check_record = assert_may_publish(data_dir, month, fingerprint)
+
+            latest = catalog["months"].get(month)
+            if latest is not None and latest["content_hash"] == fingerprint:
+                shutil.rmtree(staging, ignore_errors=True)
+                if repair:
+                    for m in repair:
+                        _refresh_month(published, m, catalog)
+                    _write_registry(published, catalog)
+                    _build_published_db(published, catalog)
+                existing = version_dir(published, month, int(latest["latest_version"]))
+                return PublishResult(month, int(latest["latest_version"]), False, None,
+                                     sorted(p for p in existing.iterdir() if p.is_file()))
+
+            previous = int(latest["latest_version"]) if latest else 0
+            version = previous + 1
+            published_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            diff = None
+            files_in_version = []
+            if previous:
+                diff = build_diff(version_dir(published, month, previous), staging, month, previous, version, names)
+                (staging / f"diff_from_v{previous:04d}.md").write_text(diff + "\n", encoding="utf-8")
+            outcomes = [_outcome_dict(o) for o in check_outcomes] or check_record.get("outcomes", [])
+            manifest = {
+                "month": month,
+                "version": version,
+                "previous_version": previous or None,
+                "published_at": published_at,
+                "code_version": code_version,
+                "content_hash": fingerprint,
+                "input_checksums": dict(sorted((input_checksums or {}).items())),
+                "tables": {t: {"rows": e.rows, "content_hash": e.content_hash, "file": f"{t}.parquet",
+                               "file_sha256": _sha256_file(e.path)} for t, e in exported.items()},
+                "checks": {
+                    "checked_at": check_record.get("recorded_at"),
+                    "passed": True,
+                    "count": len(outcomes),
+                    "warnings": [o["name"] for o in outcomes if not o.get("passed") and not o.get("blocking")],
+                    "outcomes": outcomes,
+                },
+            }
+            write_json_atomic(staging / "manifest.json", manifest)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+        target = version_dir(published, month, version)
+        os.rename(staging, target)
+        new_catalog = json.loads(json.dumps(catalog))
+        new_catalog["months"][month] = {"latest_version": version, "content_hash": fingerprint,
+                                        "published_at": published_at,
+                                        "path": str(target.relative_to(published))}
+        new_catalog["months"] = dict(sorted(new_catalog["months"].items()))
+        try:
+            files = sorted(p for p in target.iterdir() if p.is_file())
+            for m in sorted(repair | {month}):
+                files += _refresh_month(published, m, new_catalog) if m == month else \
+                    (_refresh_month(published, m, catalog) and [])
+            files.append(_write_registry(published, new_catalog))
+            files.append(_build_published_db(published, new_catalog))
+            new_catalog["updated_at"] = published_at
+            new_catalog["tables"] = list(PUBLISHED_TABLES)
+            write_json_atomic(published / "catalog.json", new_catalog)
+            files.append(published / "catalog.json")
+        except BaseException:
+            # roll back to the catalog's state: the new version never becomes visible
+            shutil.rmtree(target, ignore_errors=True)
+            with contextlib.suppress(Exception):
+                _refresh_month(published, month, catalog)
+                _write_registry(published, catalog)
+                _build_published_db(published, catalog)
+            raise
+        return PublishResult(month, version, True, diff, files)

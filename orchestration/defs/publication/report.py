@@ -1,0 +1,201 @@
+"""The monthly report: a self-contained HTML page with charts (matplotlib, Agg, imported lazily).
+
+Charts: listed per VC (horizontal bars, sorted); each goal indicator and the key indicators for
+the region over the last 13 months against the target (region line + target line);
+reimbursement per VC by component (stacked bars). The PNGs are written beside the HTML and
+embedded in it as base64, so the HTML can be mailed alone.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import io
+import os
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from orchestration.defs.publication.statements import COMPONENTS, INDICATOR_SV, PROFESSION_SV, _month_sv
+from orchestration.defs.publication.tables import check_month, previous_month, table_exists
+
+KEY_INDICATORS = [("phone_same_day_share", "all"), ("assessment_3d_share", "all"), ("fast_lakare_share", "all"),
+                  ("coverage_ratio", "all"), ("continuity_doctor", "all")]
+
+
+@dataclass
+class ReportResult:
+    html_path: Path
+    png_paths: list[Path] = field(default_factory=list)
+    markdown_summary: str = ""
+
+
+def _months_back(month: str, n: int) -> list[str]:
+    months = [month]
+    while len(months) < n:
+        months.append(previous_month(months[-1]))
+    return list(reversed(months))
+
+
+def _kr(value: float) -> str:
+    return f"{value:,.0f} kr".replace(",", "\u00a0")
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save_fig(fig, path: Path) -> bytes:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight", metadata={"Software": None})
+    data = buffer.getvalue()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return data
+
+
+def write_report(warehouse_path: Path, month: str, out_dir: Path) -> ReportResult:
+    """Write <out_dir>/<YYYY-MM>/rapport_<YYYY-MM>.html and its PNG charts."""
+    check_month(month)
+    plt = _plt()
+    months = _months_back(month, 13)
+    con = duckdb.connect(str(warehouse_path), read_only=True)
+    try:
+        schema = "marts" if table_exists(con, "marts", "reimbursement_monthly") else "main"
+        reimb = con.sql(f"select * from {schema}.reimbursement_monthly where month = '{month}'").df()
+        units = con.sql(f"select hsa_id, name from {schema}.vardcentraler").df()
+        month_list = ", ".join(f"'{m}'" for m in months)
+        region = con.sql(f"select month, indicator_code, profession, value, numerator, denominator "
+                         f"from {schema}.indicators_monthly where vardcentral_hsa_id = 'REGION' and sex = 'all' "
+                         f"and month in ({month_list})").df()
+        goals = None
+        if table_exists(con, schema, "reimbursement_goals_monthly"):
+            goals = con.sql(f"select month, indicator, profession, payout, any_value(low) as low, "
+                            f"any_value(high) as high from {schema}.reimbursement_goals_monthly "
+                            f"where month in ({month_list}) group by all").df()
+    finally:
+        con.close()
+
+    names = dict(zip(units["hsa_id"], units["name"]))
+    folder = Path(out_dir) / month
+    pngs: list[Path] = []
+    sections: list[str] = []
+
+    def add_chart(fig, filename: str, title: str, caption: str = "") -> None:
+        path = folder / filename
+        data = _save_fig(fig, path)
+        plt.close(fig)
+        pngs.append(path)
+        sections.append(f"<h2>{html.escape(title)}</h2>"
+                        f"<img alt='{html.escape(title)}' src='data:image/png;base64,"
+                        f"{base64.b64encode(data).decode()}'/>"
+                        + (f"<p class='note'>{html.escape(caption)}</p>" if caption else ""))
+
+    # 1. listed per VC
+    listed = reimb[["vardcentral_hsa_id", "listed_count"]].copy()
+    listed["label"] = [names.get(v, v) for v in listed["vardcentral_hsa_id"]]
+    listed = listed.sort_values("listed_count")
+    fig, ax = plt.subplots(figsize=(8, max(2.5, 0.35 * len(listed) + 1)))
+    ax.barh(listed["label"], listed["listed_count"], color="#2b6a9f")
+    ax.set_xlabel("Antal listade")
+    ax.set_title(f"Listade per vårdcentral, {_month_sv(month)}")
+    for y, value in enumerate(listed["listed_count"]):
+        ax.text(value, y, f" {int(value):,}".replace(",", "\u00a0"), va="center", fontsize=8)
+    add_chart(fig, f"listade_{month}.png", "Listade per vårdcentral")
+
+    # 2. indicators over 13 months against targets
+    wanted: list[tuple[str, str]] = []
+    if goals is not None and not goals.empty:
+        for _, g in goals[goals["month"] == goals["month"].max()].iterrows():
+            wanted.append((g["indicator"], g["profession"]))
+    for item in KEY_INDICATORS:
+        if item not in wanted:
+            wanted.append(item)
+    for code, prof in wanted:
+        series = region[(region["indicator_code"] == code) & (region["profession"] == prof)]
+        if series.empty:
+            continue
+        series = series.set_index("month").reindex(months)
+        fig, ax = plt.subplots(figsize=(8, 3.2))
+        x = list(range(len(months)))
+        ax.plot(x, series["value"].astype(float), marker="o", color="#2b6a9f", label="Regionen")
+        target_text = ""
+        if goals is not None and not goals.empty:
+            g = goals[(goals["indicator"] == code) & (goals["profession"] == prof)].set_index("month").reindex(months)
+            if g["high"].notna().any():
+                ax.step(x, g["high"].astype(float), where="mid", color="#c0392b", linestyle="--", label="Mål")
+                target_text = f"mål {g['high'].dropna().iloc[-1]:.0%}"
+            if g["low"].notna().any():
+                ax.step(x, g["low"].astype(float), where="mid", color="#e67e22", linestyle=":",
+                        label="Nedre gräns")
+        ax.set_xticks(x, [m[2:] for m in months], rotation=45, fontsize=8)
+        is_share = not code.startswith("continuity")
+        if is_share:
+            ax.yaxis.set_major_formatter(plt.matplotlib.ticker.PercentFormatter(1.0))
+        ax.set_ylim(0, 1.05)
+        label = INDICATOR_SV.get(code, code) + ("" if prof == "all" else f" ({PROFESSION_SV.get(prof, prof)})")
+        ax.set_title(f"{label}, senaste 13 månaderna")
+        ax.legend(loc="lower right", fontsize=8)
+        ax.grid(alpha=0.3)
+        add_chart(fig, f"indikator_{code}_{prof}_{month}.png", label,
+                  f"Regionens värde per månad{'; ' + target_text if target_text else ''}. "
+                  "Månader utan data visas som luckor.")
+
+    # 3. reimbursement per VC by component (stacked)
+    frame = reimb.copy()
+    frame["label"] = [names.get(v, v) for v in frame["vardcentral_hsa_id"]]
+    frame = frame.sort_values("total")
+    fig, ax = plt.subplots(figsize=(9, max(3, 0.4 * len(frame) + 1.5)))
+    left_pos = [0.0] * len(frame)
+    left_neg = [0.0] * len(frame)
+    cmap = plt.get_cmap("tab20")
+    for i, (column, label) in enumerate(COMPONENTS):
+        values = frame[column].astype(float).tolist()
+        if not any(abs(v) > 0 for v in values):
+            continue
+        lefts = [lp if v >= 0 else ln for v, lp, ln in zip(values, left_pos, left_neg)]
+        ax.barh(frame["label"], values, left=lefts, color=cmap(i), label=label)
+        left_pos = [lp + max(v, 0) for v, lp in zip(values, left_pos)]
+        left_neg = [ln + min(v, 0) for v, ln in zip(values, left_neg)]
+    ax.set_xlabel("Kronor")
+    ax.xaxis.set_major_formatter(plt.matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}".replace(",", " ")))
+    ax.set_title(f"Ersättning per vårdcentral och komponent, {_month_sv(month)}")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3)
+    add_chart(fig, f"ersattning_{month}.png", "Ersättning per vårdcentral och komponent")
+
+    # table + markdown summary
+    rows = reimb.sort_values("vardcentral_hsa_id")
+    table_rows = "".join(
+        f"<tr><td>{html.escape(r.vardcentral_hsa_id)}</td><td>{html.escape(str(names.get(r.vardcentral_hsa_id, '')))}"
+        f"</td><td class='n'>{int(r.listed_count):,}</td><td class='n'>{_kr(r.total)}</td></tr>".replace(",", "\u00a0")
+        for r in rows.itertuples())
+    total_listed = int(reimb["listed_count"].sum()) if not reimb.empty else 0
+    total_sek = float(reimb["total"].sum()) if not reimb.empty else 0.0
+    md = ["| vårdcentral | listade | ersättning |", "|---|---:|---:|"]
+    md += [f"| {names.get(r.vardcentral_hsa_id, r.vardcentral_hsa_id)} | {int(r.listed_count)} | {_kr(r.total)} |"
+           for r in rows.itertuples()]
+    md.append(f"| **Regionen** | **{total_listed}** | **{_kr(total_sek)}** |")
+    page = f"""<!doctype html>
+<html lang="sv"><head><meta charset="utf-8"><title>Månadsrapport {month}</title>
+<style>body{{font-family:sans-serif;max-width:980px;margin:2em auto;color:#222}}
+table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px}}td.n{{text-align:right}}
+img{{max-width:100%}}.note{{color:#666;font-size:90%}}</style></head><body>
+<h1>Vårdval primärvård – månadsrapport {html.escape(_month_sv(month))}</h1>
+<p>{len(reimb)} vårdcentraler, {total_listed:,} listade, total ersättning {_kr(total_sek)}.</p>
+<table><tr><th>HSA-id</th><th>Vårdcentral</th><th>Listade</th><th>Ersättning</th></tr>{table_rows}</table>
+{''.join(sections)}
+</body></html>""".replace(f"{total_listed:,}", f"{total_listed:,}".replace(",", "\u00a0"))
+    html_path = folder / f"rapport_{month}.html"
+    tmp = html_path.with_name(f".{html_path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    os.replace(tmp, html_path)
+    return ReportResult(html_path, pngs, "\n".join(md))

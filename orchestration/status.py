@@ -1,0 +1,96 @@
+"""Each month's state, as `vardval status` and the run summary show it.
+
+A month is *published current* when the catalog's latest version holds exactly the content the
+warehouse has now; *stale* when it was published but the warehouse has moved on (a correction
+that is not yet, or could not be, published).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from orchestration.settings import Settings
+from orchestration.warehouse import connect
+
+
+@dataclass
+class MonthState:
+    month: str
+    deliveries: dict[str, str] = field(default_factory=dict)   # source -> file name
+    file_errors: list[str] = field(default_factory=list)
+    rows_quarantined: int = 0
+    checked: str = "not checked"                              # 'passed' | 'blocked' | 'not checked'
+    blocked_reasons: list[str] = field(default_factory=list)
+    published_version: int | None = None
+    is_published_current: bool = False
+
+    @property
+    def state(self) -> str:
+        if self.is_published_current:
+            return f"published v{self.published_version}"
+        if self.checked == "blocked":
+            return "blocked" + (f" (v{self.published_version} kept)" if self.published_version else "")
+        if self.published_version:
+            return f"stale (v{self.published_version} published)"
+        if self.file_errors:
+            return "blocked"
+        return "ingested" if self.deliveries else "not ingested"
+
+
+def month_states(settings: Settings, months: list[str] | None) -> list[MonthState]:
+    from orchestration.defs.publication.gate import load_check_record, month_fingerprint
+    from orchestration.defs.publication.publisher import read_catalog
+
+    catalog = read_catalog(settings.published_dir).get("months", {})
+    states: dict[str, MonthState] = {}
+    if settings.warehouse_path.exists():
+        with connect(settings.warehouse_path, read_only=True) as con:
+            for month, source, name, quarantined in con.execute(
+                    "select month, source, source_file, rows_quarantined from raw.source_files").fetchall():
+                state = states.setdefault(month, MonthState(month))
+                state.deliveries[source] = name
+                state.rows_quarantined += int(quarantined)
+            for month, message in con.execute("select month, message from raw.ingest_errors").fetchall():
+                states.setdefault(month, MonthState(month)).file_errors.append(message)
+    for month in catalog:
+        states.setdefault(month, MonthState(month))
+    for month in months or []:
+        states.setdefault(month, MonthState(month))
+
+    selected = sorted(states) if months is None else months
+    result = []
+    for month in selected:
+        state = states[month]
+        entry = catalog.get(month)
+        if entry:
+            state.published_version = int(entry["latest_version"])
+        if settings.warehouse_path.exists():
+            current = month_fingerprint(settings.warehouse_path, month)
+            record = load_check_record(settings.data_dir, month, current)
+            if record:
+                state.checked = "passed" if record.get("passed") else "blocked"
+                state.blocked_reasons = [f"{o['name']}: {o['description']}" for o in record.get("outcomes", [])
+                                         if o.get("blocking") and not o.get("passed")]
+            state.is_published_current = bool(entry) and entry.get("content_hash") == current
+        if state.file_errors and not state.blocked_reasons:
+            state.blocked_reasons = list(state.file_errors)
+        result.append(state)
+    return result
+
+
+def render_states(console, states: list[MonthState], title: str) -> None:
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False)
+    for column in ("month", "deliveries", "quarantined", "checks", "state", "why"):
+        table.add_column(column, overflow="fold")
+    for s in states:
+        style = "green" if s.is_published_current else ("red" if s.checked == "blocked" or s.file_errors else "yellow")
+        table.add_row(s.month, ", ".join(sorted(s.deliveries.values())) or "—", f"{s.rows_quarantined:,}",
+                      s.checked, f"[{style}]{s.state}[/{style}]", "\n".join(r[:300] for r in s.blocked_reasons[:4]))
+    console.print(table)
+
+
+def published_paths(settings: Settings) -> dict[str, Path]:
+    return {"published": settings.published_dir / "published.duckdb", "statements": settings.statements_dir,
+            "reports": settings.reports_dir}

@@ -1,0 +1,159 @@
+"""Reference data (SPEC §3.5): the unit registry, CNI per area, ACG weights, development grants.
+
+`<landing>/reference/vardcentraler.csv` and `cni_areas.csv` are required; `acg_weights.csv`
+and `development_grants.csv` are optional (absent: an empty frame). They are the region's
+configuration, so any bad row is a `SourceFileError` listing file, line, column and reason
+(a personnummer masked): the month cannot be computed on a half-read registry. Frames come
+back typed like their `raw.*` tables (dates as datetime64, integers as int64/Int64); the ACG
+file's personnummer is replaced by `person_key` here and not kept.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pandera.pandas as pa
+
+from sources.personnummer import PERSONNUMMER, SAMORDNINGSNUMMER, classify
+from sources.pseudonym import pseudonymise
+from sources.reading import SourceFileError, read_table
+from validations.contracts import (VALUE, Findings, allowed, lower, parse_dates, parse_numbers,
+                                   run_schema)
+
+UNIT_COLUMNS = ["hsa_id", "name", "unit_type", "parent_hsa_id", "owner_type", "provider_name",
+                "municipality_code", "opened_on", "closed_on", "rural_tier", "listing_cap",
+                "cap_from", "cap_to"]
+UNIT_TYPES = ("vardcentral", "filial", "jour", "digital")
+OWNER_TYPES = ("offentlig", "privat")
+MAX_LISTED = 20  # findings shown in one error message
+
+
+def _raise_if_any(findings: Findings, name: str) -> None:
+    found = findings.frame()
+    if found.empty:
+        return
+    found = found.sort_values("source_line")
+    lines = [f"  line {r.source_line}, column {r.column_name}: {r.reason}"
+             + (f" (value {r.masked_value!r})" if isinstance(r.masked_value, str)
+                and r.masked_value not in r.reason else "")
+             for r in found.head(MAX_LISTED).itertuples()]
+    more = f"\n  ... and {len(found) - MAX_LISTED} more" if len(found) > MAX_LISTED else ""
+    rows = found["source_line"].nunique()
+    raise SourceFileError(f"{name}: {rows} invalid row{'s' if rows != 1 else ''}:\n"
+                          + "\n".join(lines) + more)
+
+
+def _not_null(columns) -> dict:
+    return {c: pa.Column(nullable=False) for c in columns}
+
+
+def load_units(path: Path) -> pd.DataFrame:
+    """vardcentraler.csv -> raw.vardcentraler (typed)."""
+    table = read_table(path, UNIT_COLUMNS)
+    text, findings = table.frame, Findings(table.frame)
+    units = text.assign(
+        unit_type=lower(text["unit_type"]), owner_type=lower(text["owner_type"]),
+        opened_on=parse_dates(text["opened_on"], findings, "opened_on"),
+        closed_on=parse_dates(text["closed_on"], findings, "closed_on"),
+        rural_tier=parse_numbers(text["rural_tier"], findings, "rural_tier", integer=True),
+        listing_cap=parse_numbers(text["listing_cap"], findings, "listing_cap", integer=True),
+        cap_from=parse_dates(text["cap_from"], findings, "cap_from"),
+        cap_to=parse_dates(text["cap_to"], findings, "cap_to"))
+    run_schema(pa.DataFrameSchema({
+        **_not_null(["hsa_id", "name", "opened_on"]),
+        "unit_type": pa.Column(checks=allowed("unit_type", UNIT_TYPES), nullable=False),
+        "owner_type": pa.Column(checks=allowed("owner_type", OWNER_TYPES), nullable=False),
+        "rural_tier": pa.Column(checks=pa.Check.isin(
+            [0, 1, 2, 3], error=f"rural_tier {VALUE} is not 0, 1, 2 or 3"), nullable=False),
+        "listing_cap": pa.Column(checks=pa.Check.ge(0, error=f"listing_cap {VALUE} < 0"),
+                                 nullable=True),
+    }, name="vardcentraler"), units, findings)
+    findings.add(units["hsa_id"].notna() & units["hsa_id"].duplicated(keep=False), "hsa_id",
+                 "duplicate hsa_id")
+    findings.add((units["closed_on"] < units["opened_on"]).fillna(False), "closed_on",
+                 "closed_on before opened_on")
+    findings.add((units["cap_to"] < units["cap_from"]).fillna(False), "cap_to",
+                 "cap_to before cap_from")
+    # a filial belongs to a vardcentral: its production counts for the parent everywhere
+    types = units.drop_duplicates("hsa_id").set_index("hsa_id")["unit_type"]
+    filial = units["unit_type"] == "filial"
+    parent_type = units["parent_hsa_id"].map(types)
+    findings.add(filial & units["parent_hsa_id"].isna(), "parent_hsa_id",
+                 "missing parent_hsa_id for a filial")
+    findings.add(filial & units["parent_hsa_id"].notna() & parent_type.isna(), "parent_hsa_id",
+                 "parent_hsa_id is not a unit in the registry")
+    findings.add(filial & parent_type.notna() & (parent_type != "vardcentral"), "parent_hsa_id",
+                 lambda hit: "parent is of type " + parent_type[hit] + ", expected vardcentral")
+    _raise_if_any(findings, table.file.name)
+    units["rural_tier"] = units["rural_tier"].astype("int64")
+    return units.reset_index(drop=True)[UNIT_COLUMNS]
+
+
+def load_cni_areas(path: Path) -> pd.DataFrame:
+    """cni_areas.csv -> raw.cni_areas: deso, year, cni (relative, national mean 1.0)."""
+    table = read_table(path, ["deso", "year", "cni"])
+    text, findings = table.frame, Findings(table.frame)
+    out = text.assign(year=parse_numbers(text["year"], findings, "year", integer=True),
+                      cni=parse_numbers(text["cni"], findings, "cni"))
+    run_schema(pa.DataFrameSchema({
+        **_not_null(["deso", "year"]),
+        "cni": pa.Column(checks=pa.Check.gt(0, error=f"cni {VALUE} is not positive"),
+                         nullable=False)}, name="cni_areas"), out, findings)
+    findings.add(out.duplicated(["deso", "year"], keep=False) & out["deso"].notna(), "deso",
+                 "duplicate deso and year")
+    _raise_if_any(findings, table.file.name)
+    return out.astype({"year": "int64"}).reset_index(drop=True)[["deso", "year", "cni"]]
+
+
+def load_acg_weights(path: Path, key: bytes) -> pd.DataFrame:
+    """acg_weights.csv (optional) -> raw.acg_weights: person_key, year, acg_weight."""
+    if not Path(path).is_file():
+        return pd.DataFrame({"person_key": pd.Series(dtype="str"),
+                             "year": pd.Series(dtype="int64"),
+                             "acg_weight": pd.Series(dtype="float64")})
+    table = read_table(path, ["personnummer", "year", "acg_weight"],
+                       pii_columns=("personnummer",), allow_empty=True)
+    text, findings = table.frame, Findings(table.frame)
+    out = text.assign(year=parse_numbers(text["year"], findings, "year", integer=True),
+                      acg_weight=parse_numbers(text["acg_weight"], findings, "acg_weight"))
+    run_schema(pa.DataFrameSchema({
+        **_not_null(["personnummer", "year"]),
+        "acg_weight": pa.Column(checks=pa.Check.ge(0, error=f"acg_weight {VALUE} < 0"),
+                                nullable=False)}, name="acg_weights"), out, findings)
+    ids = classify(text["personnummer"])
+    valid_id = ids["kind"].isin([PERSONNUMMER, SAMORDNINGSNUMMER])
+    findings.add(text["personnummer"].notna() & ~valid_id, "personnummer",
+                 lambda hit: "invalid personnummer: "
+                 + ids["invalid_reason"][hit].fillna("not 12 digits"))
+    findings.add(valid_id & ids.assign(year=out["year"]).duplicated(
+        ["normalized", "year"], keep=False), "personnummer", "duplicate personnummer and year")
+    _raise_if_any(findings, table.file.name)
+    return pd.DataFrame({"person_key": pseudonymise(ids["normalized"].tolist(), key),
+                         "year": out["year"].astype("int64").to_numpy(),
+                         "acg_weight": out["acg_weight"].to_numpy()})
+
+
+def load_development_grants(path: Path) -> pd.DataFrame:
+    """development_grants.csv (optional) -> raw.development_grants: payout_month, pot_sek,
+    hsa_id; one row per participating VC, the same pot repeated on each."""
+    columns = ["payout_month", "pot_sek", "hsa_id"]
+    if not Path(path).is_file():
+        return pd.DataFrame({"payout_month": pd.Series(dtype="str"),
+                             "pot_sek": pd.Series(dtype="float64"),
+                             "hsa_id": pd.Series(dtype="str")})
+    table = read_table(path, columns, allow_empty=True)
+    text, findings = table.frame, Findings(table.frame)
+    out = text.assign(pot_sek=parse_numbers(text["pot_sek"], findings, "pot_sek"))
+    run_schema(pa.DataFrameSchema({
+        "payout_month": pa.Column(checks=pa.Check.str_matches(
+            r"^\d{4}-(0[1-9]|1[0-2])$", error=f"payout_month '{VALUE}' is not YYYY-MM"),
+            nullable=False),
+        "pot_sek": pa.Column(checks=pa.Check.ge(0, error=f"pot_sek {VALUE} < 0"),
+                             nullable=False),
+        "hsa_id": pa.Column(nullable=False)}, name="development_grants"), out, findings)
+    findings.add(out.duplicated(["payout_month", "hsa_id"], keep=False), "hsa_id",
+                 "duplicate payout_month and hsa_id")
+    pots = out.groupby("payout_month")["pot_sek"].transform("nunique")
+    findings.add(pots > 1, "pot_sek", "different pot_sek on rows of the same payout_month")
+    _raise_if_any(findings, table.file.name)
+    return out.reset_index(drop=True)[columns]

@@ -1,0 +1,260 @@
+"""Source contracts: every broken rule quarantines the row with file, line, column and reason."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from sources.listing import read_listing
+from sources.reading import SourceFileError
+from sources.reference import (UNIT_COLUMNS, load_acg_weights, load_cni_areas,
+                               load_development_grants, load_units)
+from sources.telephony import read_telephony
+from sources.visits import ACCEPTED_COLUMNS as VISITS_COLUMNS
+from sources.visits import read_visits
+from tests.source_fixtures import (KEY, LISTING_HEADER, MONTH, TELEPHONY_HEADER, VISITS_HEADER,
+                                   listing_rows, pnr, telephony_rows, units, visits_rows,
+                                   write_csv)
+
+
+def _findings(result) -> dict[int, dict[str, str]]:
+    """{line: {column: reason}} of the quarantine, after checking it names the file."""
+    assert set(result.quarantine["source_file"]) <= {result.file.name}
+    found: dict[int, dict[str, str]] = {}
+    for row in result.quarantine.itertuples():
+        found.setdefault(row.source_line, {})[row.column_name] = row.reason
+    return found
+
+
+def _listing(tmp_path, extra_rows):
+    write_csv(tmp_path / MONTH / "listing.csv", LISTING_HEADER, listing_rows() + extra_rows)
+    return read_listing(tmp_path, MONTH, units(), KEY)
+
+
+def _visits(tmp_path, extra_rows):
+    write_csv(tmp_path / MONTH / "visits.csv", VISITS_HEADER, visits_rows() + extra_rows)
+    return read_visits(tmp_path, MONTH, units(), KEY)
+
+
+def _telephony(tmp_path, extra_rows):
+    write_csv(tmp_path / MONTH / "telephony.csv", TELEPHONY_HEADER,
+              telephony_rows() + extra_rows)
+    return read_telephony(tmp_path, MONTH, units())
+
+
+def _listing_row(person, **changes):
+    row = dict(zip(LISTING_HEADER, [person, "VC1", "2024-01-01", "aktiv", "", "0", ""]))
+    return list({**row, **changes}.values())
+
+
+# --- listing ------------------------------------------------------------------------------
+
+def test_clean_listing_has_no_quarantine(tmp_path):
+    result = _listing(tmp_path, [])
+    assert len(result.accepted) == 3 and result.quarantine.empty
+
+
+def test_invalid_personnummer_is_masked_and_explained(tmp_path):
+    result = _listing(tmp_path, [
+        _listing_row(pnr("19900101", "222", valid=False)),  # line 5: check digit
+        _listing_row("19900230-2224"),                       # line 6: 30 February
+        _listing_row(pnr("19900161", "222")),                # line 7: samordningsnummer
+        _listing_row("R12345"),                              # line 8: reserve number
+    ])
+    found = _findings(result)
+    assert found[5] == {"personnummer": "invalid personnummer: invalid check digit"}
+    assert found[6] == {"personnummer": "invalid personnummer: impossible birth date"}
+    assert "samordningsnummer" in found[7]["personnummer"]
+    assert found[8]["personnummer"].startswith("invalid personnummer: not 12 digits")
+    masked = result.quarantine.set_index("source_line")["masked_value"]
+    assert masked[5] == "19900101-****" and masked[6] == "19900230-****"
+    assert not result.quarantine.astype(str).apply(
+        lambda c: c.str.contains("2224")).any().any()       # no raw number anywhere
+    assert len(result.accepted) == 3
+
+
+def test_duplicate_person_quarantines_both_rows(tmp_path):
+    twin = listing_rows()[0][0].replace("19850312", "19850312-")  # same person, hyphenated
+    result = _listing(tmp_path, [_listing_row(twin, vardcentral_hsa_id="VC1")])
+    found = _findings(result)
+    assert found[2] == found[5] == {"personnummer": "duplicate person in snapshot"}
+    assert result.accepted["source_line"].tolist() == [3, 4]
+
+
+def test_unparseable_values_and_allowed_values(tmp_path):
+    result = _listing(tmp_path, [
+        _listing_row(pnr("19900101", "222"), listed_from="2025-13-01", sabo="kanske"),
+        _listing_row(pnr("19900101", "232"), listing_type="tillfällig", listed_from=""),
+    ])
+    found = _findings(result)
+    assert found[5] == {"listed_from": "unparseable date '2025-13-01'",
+                        "sabo": "unparseable boolean 'kanske' (expected 1/0, true/false or "
+                                "ja/nej)"}
+    assert found[6] == {"listing_type": "listing_type 'tillfällig' is not one of aktiv, passiv",
+                        "listed_from": "missing listed_from"}
+
+
+def test_listing_unit_must_be_an_open_vardcentral(tmp_path):
+    result = _listing(tmp_path, [
+        _listing_row(pnr("19900101", "222"), vardcentral_hsa_id="VC9"),
+        _listing_row(pnr("19900101", "232"), vardcentral_hsa_id="VC2"),
+        _listing_row(pnr("19900101", "242"), vardcentral_hsa_id="VC3"),
+        _listing_row(pnr("19900101", "252"), vardcentral_hsa_id="F1"),
+        _listing_row(pnr("19900101", "262"), listed_from="2025-04-01"),
+    ])
+    found = _findings(result)
+    assert found[5] == {"vardcentral_hsa_id": "unknown unit"}
+    assert found[6] == {"vardcentral_hsa_id": "unit closed on 2025-03-31 (closed_on 2025-02-28)"}
+    assert found[7] == {"vardcentral_hsa_id":
+                        "unit not yet open on 2025-03-31 (opened_on 2025-04-01)"}
+    assert found[8] == {"vardcentral_hsa_id": "unit type filial, expected vardcentral"}
+    assert found[9] == {"listed_from": "listed_from 2025-04-01 after the month's last day "
+                                       "2025-03-31"}
+    assert result.quarantine.set_index("source_line").loc[5, "masked_value"] == "VC9"
+
+
+# --- visits -------------------------------------------------------------------------------
+
+def _visit(contact_id, **changes):
+    row = dict(zip(VISITS_HEADER, [contact_id, pnr("19700101", "333"), "VC1", "2025-03-10",
+                                   "besok", "lakare", "", "genomford", "0", "", "0"]))
+    return list({**row, **changes}.values())
+
+
+def test_visits_identity_kinds(tmp_path):
+    result = _visits(tmp_path, [])
+    accepted = result.accepted.set_index("contact_id")
+    assert list(result.accepted.columns) == VISITS_COLUMNS and result.quarantine.empty
+    assert accepted["person_id_kind"].tolist() == ["personnummer", "samordningsnummer",
+                                                   "reserve"]
+    assert accepted.loc["K2", "birth_date"] == pd.Timestamp("1985-03-12")  # day - 60
+    assert accepted.loc["K2", "sex"] == "female" and pd.isna(accepted.loc["K3", "sex"])
+    assert pd.isna(accepted.loc["K3", "birth_date"])
+    assert accepted["person_key"].str.fullmatch(r"[0-9a-f]{64}").all()
+
+
+def test_visits_rules(tmp_path):
+    result = _visits(tmp_path, [
+        _visit("K1"),                                                # 5: duplicate of line 2
+        _visit("K5", contact_date="2025-04-02"),                     # 6: outside the month
+        _visit("K6", personnummer="19700101-3331"),                  # 7: bad check digit
+        _visit("K7", new_problem="1"),                               # 8: no first contact
+        _visit("K8", new_problem="ja", first_contact_date="2025-03-11"),  # 9: after contact
+        _visit("K9", vardcentral_hsa_id="J1", contact_date="2025-03-20"),  # 10: jour closed
+        _visit("K10", contact_type="besök", contact_date="2025-3-10"),     # 11
+        _visit("K11", personnummer="  RES 17 "),                     # 12: a reserve number
+    ])
+    found = _findings(result)
+    assert found[2] == found[5] == {"contact_id": "duplicate contact_id"}
+    assert found[6] == {"contact_date": "contact_date 2025-04-02 outside month 2025-03"}
+    assert found[7] == {"personnummer": "invalid personnummer: invalid check digit"}
+    assert found[8] == {"first_contact_date":
+                        "first_contact_date missing for a new_problem contact"}
+    assert found[9] == {"first_contact_date":
+                        "first_contact_date 2025-03-11 after contact_date 2025-03-10"}
+    assert found[10] == {"vardcentral_hsa_id": "unit closed on 2025-03-20 (closed_on 2025-03-14)"}
+    assert found[11] == {"contact_type": "contact_type 'besök' is not one of besok, hembesok, "
+                                         "telefon, video, chatt",
+                         "contact_date": "unparseable date '2025-3-10'"}
+    assert result.accepted["contact_id"].tolist() == ["K2", "K3", "K11"]
+    assert result.quarantine.set_index("source_line").loc[7, "masked_value"] == "19700101-****"
+
+
+# --- telephony ----------------------------------------------------------------------------
+
+def _call(call_id, **changes):
+    row = dict(zip(TELEPHONY_HEADER, [call_id, "VC1", "2025-03-10 10:00:00", "tidsbokning",
+                                      "answered", "", "1"]))
+    return list({**row, **changes}.values())
+
+
+def test_telephony_rules(tmp_path):
+    result = _telephony(tmp_path, [
+        _call("C1"),                                                           # 5: duplicate
+        _call("C5", outcome="callback_done", callback_at="2025-03-10 09:59:00"),  # 6
+        _call("C6", outcome="callback_no_answer"),                             # 7
+        _call("C7", called_at="2025-04-01 00:00:00"),                          # 8
+        _call("C8", called_at="2025-03-10 25:00"),                             # 9
+        _call("C9", vardcentral_hsa_id="VC3"),                                 # 10
+        _call("C10", in_opening_hours="yes"),                                  # 11
+    ])
+    found = _findings(result)
+    assert found[2] == found[5] == {"call_id": "duplicate call_id"}
+    assert found[6] == {"callback_at": "callback_at 2025-03-10 09:59:00 before called_at "
+                                       "2025-03-10 10:00:00"}
+    assert found[7] == {"callback_at": "callback_at missing for outcome callback_no_answer"}
+    assert found[8] == {"called_at": "called_at 2025-04-01 00:00:00 outside month 2025-03"}
+    assert found[9] == {"called_at": "unparseable timestamp '2025-03-10 25:00'"}
+    assert found[10] == {"vardcentral_hsa_id":
+                         "unit not yet open on 2025-03-10 (opened_on 2025-04-01)"}
+    assert "in_opening_hours" in found[11]
+    assert result.accepted["call_id"].tolist() == ["C2", "C3"]
+    assert result.accepted["called_at"].iloc[0] == pd.Timestamp("2025-03-03 09:15")
+
+
+# --- reference ----------------------------------------------------------------------------
+
+def _units_csv(tmp_path, rows):
+    header = UNIT_COLUMNS
+    base = ["VC1", "Vårdcentralen", "vardcentral", "", "offentlig", "Regionen", "0180",
+            "2020-01-01", "", "0", "", "", ""]
+    lines = [base] + [list({**dict(zip(header, base)), **r}.values()) for r in rows]
+    return write_csv(tmp_path / "reference" / "vardcentraler.csv", header, lines,
+                     encoding="cp1252")
+
+
+def test_load_units_is_typed(tmp_path):
+    path = _units_csv(tmp_path, [{"hsa_id": "F1", "unit_type": "filial", "parent_hsa_id": "VC1",
+                                  "listing_cap": "12000", "cap_from": "2025-01-01",
+                                  "cap_to": "2025-12-31", "rural_tier": "2"}])
+    units_ = load_units(path)
+    assert list(units_.columns) == UNIT_COLUMNS and units_["name"][0] == "Vårdcentralen"
+    assert units_["opened_on"].dtype.kind == "M" and units_["rural_tier"].tolist() == [0, 2]
+    assert units_["listing_cap"].tolist()[1] == 12000
+
+
+def test_load_units_errors_name_line_and_column(tmp_path):
+    path = _units_csv(tmp_path, [
+        {"hsa_id": "F1", "unit_type": "filial", "parent_hsa_id": "VC9"},
+        {"hsa_id": "VC4", "rural_tier": "4", "opened_on": "2020-02-30"},
+        {"hsa_id": "VC5", "owner_type": "kommunal", "listing_cap": "12 000"},
+    ])
+    with pytest.raises(SourceFileError) as err:
+        load_units(path)
+    message = str(err.value)
+    assert message.startswith("vardcentraler.csv: 3 invalid rows")
+    assert "line 3, column parent_hsa_id: parent_hsa_id is not a unit in the registry" in message
+    assert "line 4, column rural_tier: rural_tier 4 is not 0, 1, 2 or 3" in message
+    assert "line 4, column opened_on: unparseable date '2020-02-30'" in message
+    assert "line 5, column owner_type: owner_type 'kommunal' is not one of" in message
+    assert "line 5, column listing_cap: unparseable integer '12 000'" in message
+
+
+def test_load_cni_and_grants(tmp_path):
+    cni = write_csv(tmp_path / "cni_areas.csv", ["deso", "year", "cni"],
+                    [["0180C1010", "2024", "1,25"], ["0180C1020", "2024", "0.8"]])
+    assert load_cni_areas(cni)["cni"].tolist() == [1.25, 0.8]
+    bad = write_csv(tmp_path / "bad.csv", ["deso", "year", "cni"], [["0180C1010", "x", "1"]])
+    with pytest.raises(SourceFileError, match="(?s)bad.csv.*line 2, column year: unparseable "
+                                              "integer 'x'"):
+        load_cni_areas(bad)
+    assert load_development_grants(tmp_path / "absent.csv").empty
+    grants = write_csv(tmp_path / "grants.csv", ["payout_month", "pot_sek", "hsa_id"],
+                       [["2025-06", "1000000", "VC1"], ["2025-06", "1000000", "VC2"]])
+    assert load_development_grants(grants)["pot_sek"].sum() == 2_000_000
+
+
+def test_load_acg_weights_pseudonymises(tmp_path):
+    assert list(load_acg_weights(tmp_path / "absent.csv", KEY).columns) == [
+        "person_key", "year", "acg_weight"]
+    path = write_csv(tmp_path / "acg.csv", ["personnummer", "year", "acg_weight"],
+                     [[pnr("19850312", "123"), "2024", "1.4"],
+                      [pnr("19850372", "124", hyphen=True), "2024", "0.6"]])
+    weights = load_acg_weights(path, KEY)
+    assert weights["person_key"].str.fullmatch(r"[0-9a-f]{64}").all()
+    assert "personnummer" not in weights.columns
+    bad = write_csv(tmp_path / "acg_bad.csv", ["personnummer", "year", "acg_weight"],
+                    [["19850312-1235", "2024", "1.4"]])
+    with pytest.raises(SourceFileError) as err:
+        load_acg_weights(bad, KEY)
+    assert "line 2, column personnummer: invalid personnummer" in str(err.value)
+    assert "19850312-****" in str(err.value) and "1235" not in str(err.value)

@@ -1,0 +1,123 @@
+"""Checks on the marts: GE suites and SQL reconciliations, on the hand-made fixture (no dbt)."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.marts_fixture import VC_B, VC_C, build_marts_warehouse, execute
+from orchestration.warehouse import connect
+from validations.expectations import CheckOutcome, run_month_checks
+from validations.reconciliations import run_reconciliations
+
+HEX64 = re.compile(r"[0-9a-f]{64}")
+
+
+@pytest.fixture(scope="module")
+def good(tmp_path_factory) -> Path:
+    return build_marts_warehouse(tmp_path_factory.mktemp("good"))
+
+
+def _broken(tmp_path: Path, good: Path, *sql: str) -> Path:
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(good, path)
+    execute(path, *sql)
+    return path
+
+
+def _reconcile(path: Path, month: str = "2025-02", **kwargs) -> list[CheckOutcome]:
+    """The SQL reconciliations alone (fast: no Great Expectations)."""
+    with connect(path, read_only=True) as con:
+        return run_reconciliations(con, month, **kwargs)
+
+
+def _by_name(outcomes: list[CheckOutcome]) -> dict[str, CheckOutcome]:
+    return {o.name: o for o in outcomes}
+
+
+def _failed_blocking(outcomes):
+    return {o.name for o in outcomes if o.blocking and not o.passed}
+
+
+@pytest.fixture(scope="module")
+def good_outcomes(good):
+    return run_month_checks(good, "2025-02", previous_month="2025-01")
+
+
+def test_good_fixture_passes_every_check(good, good_outcomes):
+    assert _failed_blocking(good_outcomes) == set(), [o.description for o in good_outcomes if not o.passed]
+    assert all(o.passed for o in good_outcomes)
+    names = _by_name(good_outcomes)
+    for required in ("components_sum_to_total", "person_rows_sum_to_vc_rows", "listed_count_matches_listing",
+                     "shares_within_unit_interval", "open_vc_has_reimbursement_row", "listed_count_plausible"):
+        assert required in names
+    assert any(n.startswith("ge:reimbursement_person_monthly_sample") for n in names)
+    assert any(n.startswith("ge:indicators_monthly_shares") for n in names)
+    assert _failed_blocking(_reconcile(good, "2025-01")) == set()
+
+
+def test_components_not_summing_fails_that_check(tmp_path, good):
+    path = _broken(tmp_path, good, f"update marts.reimbursement_monthly set total = total + 100 "
+                                   f"where month = '2025-02' and vardcentral_hsa_id = '{VC_B}'")
+    outcomes = _reconcile(path)
+    failed = _failed_blocking(outcomes)
+    assert "components_sum_to_total" in failed
+    check = _by_name(outcomes)["components_sum_to_total"]
+    assert VC_B in check.description and "difference" in check.description
+    assert check.metadata["vcs_failing"] == 1
+
+
+def test_share_above_one_and_duplicate_person_fail_their_checks_without_leaking_keys(tmp_path, good):
+    path = _broken(tmp_path, good, f"update marts.indicators_monthly set value = 1.2, numerator = 12, denominator = 10 "
+                                   f"where month = '2025-02' and vardcentral_hsa_id = '{VC_C}' "
+                                   f"and indicator_code = 'fast_lakare_share' and sex = 'all'",
+                   "insert into marts.reimbursement_person_monthly "
+                   "select * from marts.reimbursement_person_monthly where month = '2025-02' "
+                   "order by person_key limit 1")
+    outcomes = run_month_checks(path, "2025-02")
+    failed = _failed_blocking(outcomes)
+    assert "shares_within_unit_interval" in failed
+    assert "ge:indicators_monthly_shares:expect_column_values_to_be_between:value" in failed
+    check = _by_name(outcomes)["shares_within_unit_interval"]
+    assert VC_C in check.description and "fast_lakare_share" in check.description
+    assert "components_sum_to_total" not in failed
+    assert "person_key_unique" in failed
+    assert "ge:reimbursement_person_monthly_sample:expect_compound_columns_to_be_unique:month+person_key" in failed
+    dumped = json.dumps([o.to_dict() for o in outcomes])
+    assert not HEX64.search(dumped), "a person_key leaked into check metadata"
+
+
+def test_missing_vc_row_fails_that_check(tmp_path, good):
+    path = _broken(tmp_path, good, f"delete from marts.reimbursement_monthly "
+                                   f"where month = '2025-02' and vardcentral_hsa_id = '{VC_C}'")
+    outcomes = _reconcile(path)
+    failed = _failed_blocking(outcomes)
+    assert "open_vc_has_reimbursement_row" in failed
+    assert VC_C in _by_name(outcomes)["open_vc_has_reimbursement_row"].description
+    assert "components_sum_to_total" not in failed
+
+
+def test_listed_counts_and_person_rows_reconcile_exhaustively(tmp_path, good):
+    path = _broken(tmp_path, good,
+                   "delete from raw.listing where month = '2025-02' and source_line = 3",
+                   "update marts.reimbursement_person_monthly set capitation = capitation + 1 "
+                   "where month = '2025-02' and age = (select max(age) from marts.reimbursement_person_monthly)")
+    failed = _failed_blocking(_reconcile(path))
+    assert {"listed_count_matches_listing", "person_rows_sum_to_vc_rows"} <= failed
+
+
+def test_plausibility_is_a_warning_not_blocking(good):
+    outcomes = _reconcile(good, previous_month="2025-01", plausibility_share=0.05)
+    check = _by_name(outcomes)["listed_count_plausible"]
+    assert not check.passed and not check.blocking
+    assert VC_B in check.description and "8 → 9" in check.description
+    assert _failed_blocking(outcomes) == set()
+
+
+def test_outcomes_are_json_and_carry_no_person_key(good_outcomes):
+    dumped = json.dumps([o.to_dict() for o in good_outcomes])
+    assert not HEX64.search(dumped)
+    assert all(o.description.endswith(".") for o in good_outcomes)

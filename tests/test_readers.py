@@ -1,0 +1,173 @@
+"""Reading delivered files: formats, encodings, separators, columns and broken files."""
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import pytest
+
+from tests.source_fixtures import (KEY, LISTING_HEADER, MONTH, TELEPHONY_HEADER, listing_rows, pnr,
+                             telephony_rows, units, write_csv, write_xlsx)
+from sources.listing import ACCEPTED_COLUMNS as LISTING_COLUMNS
+from sources.listing import read_listing
+from sources.reading import QUARANTINE_COLUMNS, SourceFileError, read_table
+from sources.telephony import read_telephony
+
+
+def _listing(tmp_path, **kwargs):
+    write_csv(tmp_path / MONTH / "listing.csv", LISTING_HEADER, listing_rows(), **kwargs)
+    return read_listing(tmp_path, MONTH, units(), KEY)
+
+
+@pytest.mark.parametrize("sep", [",", ";"])
+@pytest.mark.parametrize("encoding,recorded", [("utf-8", "utf-8"), ("utf-8-sig", "utf-8-sig"),
+                                               ("cp1252", "cp1252")])
+def test_csv_separator_and_encoding_detected(tmp_path, sep, encoding, recorded):
+    header = [*LISTING_HEADER, "kommentar"]
+    rows = [[*r, "Vårdcentral Ö"] for r in listing_rows()]
+    write_csv(tmp_path / MONTH / "listing.csv", header, rows, sep=sep, encoding=encoding)
+    result = read_listing(tmp_path, MONTH, units(), KEY)
+    assert (result.file.separator, result.file.encoding) == (sep, recorded)
+    assert result.file.file_format == "csv" and result.file.extra_columns == ["kommentar"]
+    assert result.rows_read == 3 and len(result.accepted) == 3, result.quarantine
+    assert list(result.accepted.columns) == LISTING_COLUMNS
+    assert list(result.quarantine.columns) == QUARANTINE_COLUMNS
+    assert result.accepted["source_line"].tolist() == [2, 3, 4]
+    assert set(result.accepted["source_file"]) == {"listing.csv"}
+
+
+def test_accepted_listing_is_typed_and_pseudonymised(tmp_path):
+    accepted = _listing(tmp_path).accepted
+    assert accepted["sex"].tolist() == ["male", "female", "male"]
+    assert accepted["birth_date"].dt.strftime("%Y-%m-%d").tolist() == [
+        "1985-03-12", "1940-02-29", "2001-01-01"]
+    assert accepted["listing_type"].tolist() == ["aktiv", "passiv", "aktiv"]  # 'Aktiv' lowered
+    assert accepted["is_sabo"].tolist() == [False, True, False]
+    assert accepted["listed_from"].dtype.kind == "M"
+    assert accepted["person_key"].str.fullmatch(r"[0-9a-f]{64}").all()
+    assert not accepted.astype(str).apply(lambda c: c.str.contains("19850312")).any().any()
+
+
+def test_case_insensitive_columns_and_extra_columns(tmp_path):
+    header = [" PersonNummer ", "VARDCENTRAL_HSA_ID", "Listed_From", "listing_type",
+              "fast_lakare_hsa_id", "SABO", "deso", "Extra1", "extra2"]
+    write_csv(tmp_path / MONTH / "listing.csv", header,
+              [[*r, "x", "y"] for r in listing_rows()])
+    result = read_listing(tmp_path, MONTH, units(), KEY)
+    assert len(result.accepted) == 3
+    assert result.file.extra_columns == ["Extra1", "extra2"]
+
+
+def test_xlsx_first_sheet_header_row_one(tmp_path):
+    rows = listing_rows()
+    rows[0][0] = int(rows[0][0])                                  # a number cell
+    rows[0][2] = pd.Timestamp("2020-05-01").to_pydatetime()       # a date cell
+    rows.insert(1, [None] * 7)                                    # a blank sheet row 3
+    write_xlsx(tmp_path / MONTH / "listing.xlsx", [h.upper() for h in LISTING_HEADER], rows)
+    result = read_listing(tmp_path, MONTH, units(), KEY)
+    assert result.file.file_format == "xlsx" and result.file.encoding is None
+    assert result.accepted["source_line"].tolist() == [2, 4, 5]   # sheet rows
+    assert result.accepted["listed_from"].iloc[0] == pd.Timestamp("2020-05-01")
+    assert result.quarantine[["source_line", "reason"]].values.tolist() == [[3, "empty line"]]
+
+
+def test_missing_file_names_expected_paths(tmp_path):
+    with pytest.raises(SourceFileError, match=r"listing\.csv or .*listing\.xlsx"):
+        read_listing(tmp_path, MONTH, units(), KEY)
+    with pytest.raises(SourceFileError, match=r"missing file: expected .*2025-03/telephony\.csv"):
+        read_telephony(tmp_path, MONTH, units())
+
+
+def test_both_listing_formats_is_an_error(tmp_path):
+    write_csv(tmp_path / MONTH / "listing.csv", LISTING_HEADER, listing_rows())
+    write_xlsx(tmp_path / MONTH / "listing.xlsx", LISTING_HEADER, listing_rows())
+    with pytest.raises(SourceFileError, match="both .*listing.csv and .*listing.xlsx"):
+        read_listing(tmp_path, MONTH, units(), KEY)
+
+
+def test_missing_column_names_file_column_and_found_columns(tmp_path):
+    header = [("listningstyp" if h == "listing_type" else h) for h in LISTING_HEADER]
+    write_csv(tmp_path / MONTH / "listing.csv", header, listing_rows())
+    with pytest.raises(SourceFileError) as err:
+        read_listing(tmp_path, MONTH, units(), KEY)
+    message = str(err.value)
+    assert "listing.csv" in message and "'listing_type'" in message
+    assert "'listningstyp'" in message and "line 1" in message
+
+
+@pytest.mark.parametrize("content,expected", [
+    (b"", "empty file (0 bytes)"),
+    (";".join(LISTING_HEADER).encode() + b"\n", "header only, no data rows"),
+    (";".join(LISTING_HEADER).encode(), "header only, no data rows"),
+])
+def test_empty_and_header_only_files(tmp_path, content, expected):
+    (tmp_path / MONTH).mkdir()
+    (tmp_path / MONTH / "listing.csv").write_bytes(content)
+    with pytest.raises(SourceFileError, match=re.escape(f"listing.csv: {expected}")):
+        read_listing(tmp_path, MONTH, units(), KEY)
+
+
+def test_undetectable_separator(tmp_path):
+    write_csv(tmp_path / MONTH / "listing.csv", LISTING_HEADER, listing_rows(), sep="\t")
+    with pytest.raises(SourceFileError, match=r"listing.csv: line 1: .*separator.*tab"):
+        read_listing(tmp_path, MONTH, units(), KEY)
+
+
+def test_truncated_last_line_is_quarantined_with_line_number(tmp_path):
+    path = write_csv(tmp_path / MONTH / "listing.csv", LISTING_HEADER, listing_rows())
+    # line 5 cut inside its 3rd field, without a line break
+    path.write_bytes(path.read_bytes() + pnr("19900101", "222").encode() + b";VC1;2025-0")
+    result = read_listing(tmp_path, MONTH, units(), KEY)
+    assert result.rows_read == 4 and len(result.accepted) == 3
+    row = result.quarantine.iloc[0]
+    assert (row.source_file, row.source_line, row.reason) == (
+        "listing.csv", 5, "truncated line: 3 of 7 fields")
+    assert row.masked_value == "19900101-****" and pd.isna(row.column_name)
+
+
+def test_lines_with_wrong_field_count_keep_line_numbers(tmp_path):
+    rows = listing_rows()
+    rows.insert(1, rows[0][:4])                 # line 3: cut mid-way
+    rows.insert(3, [*rows[2], "extra", "more"])  # line 5: too many fields
+    rows.insert(4, [""] * 7)                     # line 6: empty
+    write_csv(tmp_path / MONTH / "listing.csv", LISTING_HEADER, rows, sep=",")
+    result = read_listing(tmp_path, MONTH, units(), KEY)
+    quarantine = result.quarantine.set_index("source_line")["reason"]
+    assert quarantine.loc[3] == "truncated line: 4 of 7 fields"
+    assert quarantine.loc[5].startswith("too many fields: 9, expected 7")
+    assert quarantine.loc[6] == "empty line"
+    assert result.accepted["source_line"].tolist() == [2, 4, 7]
+    assert result.rows_read == 6
+
+
+def test_undecodable_file(tmp_path):
+    path = write_csv(tmp_path / MONTH / "listing.csv", LISTING_HEADER, listing_rows())
+    path.write_bytes(path.read_bytes() + b"\x81\x8d;VC1\n")  # undefined in Windows-1252
+    with pytest.raises(SourceFileError, match=r"listing.csv: line 5: neither UTF-8 nor"):
+        read_listing(tmp_path, MONTH, units(), KEY)
+
+
+def test_blank_trailing_lines_are_not_rows(tmp_path):
+    path = write_csv(tmp_path / MONTH / "telephony.csv", TELEPHONY_HEADER, telephony_rows())
+    path.write_bytes(path.read_bytes() + b"\n\r\n;;;;;;\n")
+    result = read_telephony(tmp_path, MONTH, units())
+    assert result.rows_read == 3 and result.quarantine.empty
+
+
+def test_read_table_values_are_stripped_text(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("a,b\n  x , 007 \n,\n y,NA\n")
+    table = read_table(path, ["a", "b"])
+    assert table.frame["b"].tolist()[0] == "007"          # text, leading zeros kept
+    assert table.frame.loc[4, "b"] == "NA"                 # 'NA' is a value, not missing
+    assert table.bad_lines["reason"].tolist() == ["empty line"]
+
+
+def test_move_to_quarantine_keeps_line_numbers(tmp_path):
+    result = _listing(tmp_path)
+    moved = result.move_to_quarantine(result.accepted["source_line"] == 3, "vardcentral_hsa_id",
+                                      "listed in another month")
+    assert moved == 1 and result.accepted["source_line"].tolist() == [2, 4]
+    row = result.quarantine.iloc[-1]
+    assert (row.source_line, row.column_name, row.reason, row.masked_value) == (
+        3, "vardcentral_hsa_id", "listed in another month", "VC1")

@@ -1,0 +1,5 @@
+"""Expectation suites (Great Expectations 1.x, imported lazily) and reconciliations on the marts."""
+from validations.expectations.outcome import CheckOutcome, summarise
+from validations.expectations.runner import run_month_checks
+
+__all__ = ["CheckOutcome", "run_month_checks", "summarise"]
