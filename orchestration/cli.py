@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 import threading
 import time
@@ -44,7 +45,8 @@ def run_months(month_from: str, month_to: str, force: bool = False, quiet: bool 
     prepare_environment(settings)
     from rich.console import Console
 
-    console = Console(stderr=False, highlight=False)
+    # Bound to the terminal now: during the run sys.stdout is redirected to the run's log file.
+    console = Console(file=sys.stdout, highlight=False, width=None if sys.stdout.isatty() else 160)
     months = month_range(month_from, month_to)
     first_partition = settings.first_month
     if months[0] < first_partition:
@@ -102,21 +104,43 @@ def _execute_job(months: list[str], force: bool, console, quiet: bool) -> bool:
         except Exception as exc:  # noqa: BLE001 - reported, exit status says the rest
             outcome["error"] = f"{type(exc).__name__}: {exc}"
 
-    worker = threading.Thread(target=target, daemon=True)
-    worker.start()
-    _follow_progress(instance, run_id, worker, console, quiet)
-    worker.join()
+    # dbt's node-by-node output goes to a log file; the progress feed shows its verdicts.
+    log_path = get_settings().data_dir / "logs" / f"run_{run_id[:8]}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    terminal = sys.stdout
+    with log_path.open("a", encoding="utf-8") as log_file:
+        sys.stdout = log_file
+        try:
+            worker = threading.Thread(target=target, daemon=True)
+            worker.start()
+            _follow_progress(instance, run_id, worker, console, quiet)
+            worker.join()
+        finally:
+            sys.stdout = terminal
     if "error" in outcome:
         console.print(f"[red]run failed: {outcome['error']}[/red]")
         return False
     console.print(f"Dagster run {run_id} ({'succeeded' if outcome.get('success') else 'failed'}); "
-                  "open it in the UI with `make ui`.")
+                  f"open it in the UI with `make ui`; dbt output in {log_path}", soft_wrap=True)
     return bool(outcome.get("success"))
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+# dbt prints a line per node; a person following the run wants its verdicts, not the node list.
+_DBT_VERDICTS = ("dbt build for", "Finished running", "Done.", "Completed", "Failure in", "Warning in",
+                 "Database Error", "Compilation Error", "Runtime Error")
+
+
+def _worth_showing(step: str, text: str, level: int) -> bool:
+    if not step.startswith("vardval_dbt_models") or level >= 30:
+        return True
+    return text.startswith(_DBT_VERDICTS) or " ERROR " in text or " FAIL " in text or " WARN " in text
 
 
 def _follow_progress(instance, run_id: str, worker: threading.Thread, console, quiet: bool) -> None:
     """Print step starts, finishes, failures and the assets' own log lines as the run goes."""
     from dagster import DagsterEventType
+    from rich.markup import escape
 
     cursor = None
     shown = {DagsterEventType.STEP_START, DagsterEventType.STEP_SUCCESS, DagsterEventType.STEP_FAILURE}
@@ -134,10 +158,12 @@ def _follow_progress(instance, run_id: str, worker: threading.Thread, console, q
             step = entry.step_key or "run"
             event = entry.dagster_event
             if event is None:
-                if entry.level >= 20 and not quiet:
+                text = _ANSI.sub("", entry.user_message or "").strip()
+                if entry.level >= 20 and not quiet and text and _worth_showing(step, text, entry.level):
                     style = "red" if entry.level >= 40 else ("yellow" if entry.level >= 30 else "")
-                    text = entry.user_message.splitlines()[0][:200]
-                    console.print(f"[dim]{stamp}[/dim] {step:<26} " + (f"[{style}]{text}[/{style}]" if style else text))
+                    text = escape(text.splitlines()[0][:240])
+                    console.print(f"[dim]{stamp}[/dim] {step:<26} " + (f"[{style}]{text}[/{style}]" if style else text),
+                                  soft_wrap=True)
             elif event.event_type in shown:
                 label = {DagsterEventType.STEP_START: "started", DagsterEventType.STEP_SUCCESS: "[green]done[/green]",
                          DagsterEventType.STEP_FAILURE: "[red]failed[/red]"}[event.event_type]
@@ -145,7 +171,7 @@ def _follow_progress(instance, run_id: str, worker: threading.Thread, console, q
                     message = (event.step_failure_data.error.message if event.step_failure_data and
                                event.step_failure_data.error else "")
                     label += " " + message.strip().splitlines()[0][:300] if message else ""
-                console.print(f"[dim]{stamp}[/dim] {step:<26} {label}")
+                console.print(f"[dim]{stamp}[/dim] {step:<26} {label}", soft_wrap=True)
         if not connection.has_more and not alive:
             return
         if not connection.has_more:
@@ -250,6 +276,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import warnings
+
+    warnings.filterwarnings("ignore", message=r".*is currently in beta.*")
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

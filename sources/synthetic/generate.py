@@ -1,9 +1,15 @@
 """generate_region: simulate the synthetic region month by month and write its landing files.
 
-Simulation starts from the first requested month (the population is drawn at the end of the
-month before) and steps through every month up to the last requested one; only requested months
-are written. So month M depends on (seed, scale, first requested month, M), never on later
-months. Every random draw uses a generator seeded by (seed, purpose, month), never global state.
+Simulation starts from the first requested month (the population is drawn as it stands at the
+end of the month before) and steps through every month up to the last requested one, writing only
+the requested months. So a month's files depend on (seed, scale, first requested month, the
+month), never on later months. Every random draw comes from a generator seeded by
+(seed, purpose, month); nothing uses global random state, the clock or set/dict ordering.
+
+Dates tied to the range (all derived from the first requested month m0): the new VC opens on the
+first day of m0 + 2; the listing cap runs from m0 + 3 to the end of m0 + 8; the development grant
+is paid in m0 + 5 (or the last month if the range is shorter). File-format variants depend only on
+the calendar month (see writer.variants).
 """
 from __future__ import annotations
 

@@ -26,7 +26,8 @@ FAST_LAKARE_GAIN, FAST_LAKARE_LOSS = 0.015, 0.005   # monthly; equilibrium 75 %
 def choose(rng: np.random.Generator, weights: np.ndarray, group: np.ndarray) -> np.ndarray:
     """One column per row of `group`, drawn from weights[group] (rows need a positive sum)."""
     rows, k = weights.shape
-    cum = np.cumsum(weights, axis=1) / weights.sum(axis=1, keepdims=True)
+    cum = np.cumsum(weights, axis=1)
+    cum = cum / cum[:, -1:]   # exactly 1.0 from the last positive weight on
     flat = (np.arange(rows)[:, None] + cum).ravel()
     pick = np.searchsorted(flat, group + rng.random(len(group)) * (1 - 1e-12), side="right")
     return pick - group * k

@@ -57,7 +57,7 @@ def pnr_column(pnr: np.ndarray, hyphen: bool, reserve: np.ndarray | None = None)
         text = pc.binary_join_element_wise(pc.utf8_slice_codeunits(text, 0, 8),
                                            pc.utf8_slice_codeunits(text, 8, 12), "-")
     if reserve is not None:
-        is_res = np.array([r is not None for r in reserve]) if reserve.dtype == object else reserve
+        is_res = np.not_equal(reserve, None)
         if is_res.any():
             text = pc.if_else(pa.array(is_res), pa.array(reserve, type=pa.string()), text)
     return text

@@ -6,6 +6,8 @@ dbt tests load as asset checks beside their models.
 
 import json
 import os
+import sys
+from pathlib import Path
 from collections.abc import Mapping
 from typing import Any
 
@@ -51,6 +53,14 @@ TRANSLATOR = VardvalDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_a
     pool="warehouse",
 )
 def vardval_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    unselected = set(context.assets_def.keys) - set(context.selected_asset_keys)
+    if unselected:
+        # Intermediate models hold the run's months (tables, and views compiled with the run's
+        # vars): rebuilding only some of them would mix months. A month is built whole.
+        raise dg.Failure(
+            description="the dbt models of a month are built together: select the whole dbt graph "
+                        f"(or run monthly_job); {len(unselected)} model(s) were left out, e.g. "
+                        f"{sorted(k.to_user_string() for k in unselected)[:3]}")
     settings = get_settings()
     # The dbt subprocess finds the warehouse through the same variable as Dagster.
     os.environ["VARDVAL_DATA_DIR"] = str(settings.data_dir)
@@ -63,4 +73,7 @@ def vardval_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
 
 
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir))
+    # The venv's dbt, whether or not the venv is on PATH (make targets call .venv/bin/* directly).
+    executable = Path(sys.executable).with_name("dbt")
+    return DbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir),
+                          dbt_executable=str(executable) if executable.exists() else "dbt")

@@ -9,7 +9,7 @@ final as (
         month,
         vardcentral_hsa_id,
         count(*) as listed_count,
-        avg(coalesce(area_cni, 1.0)) as vardcentral_cni,
+        {{ exact_avg('coalesce(area_cni, 1.0)') }} as vardcentral_cni,
         count(*) filter (where not has_area_cni) as unknown_area_count
     from persons
     group by month, vardcentral_hsa_id

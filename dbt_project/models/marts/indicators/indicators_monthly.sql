@@ -54,13 +54,13 @@ scaffold as (
 -- Unknown sex (null) only reaches `all`.
 computed_by_sex as (
     select month, vardcentral_hsa_id, indicator_code, sex, profession,
-        sum(numerator) as numerator, sum(denominator) as denominator
+        {{ exact_sum('numerator') }} as numerator, sum(denominator) as denominator
     from computed
     where sex in ('female', 'male')
     group by all
     union all
     select month, vardcentral_hsa_id, indicator_code, 'all' as sex, profession,
-        sum(numerator), sum(denominator)
+        {{ exact_sum('numerator') }}, sum(denominator)
     from computed
     group by month, vardcentral_hsa_id, indicator_code, profession
 ),
@@ -109,7 +109,7 @@ region_rows as (
         profession,
         any_value(unit_basis) as unit_basis,
         any_value(value_kind) as value_kind,
-        sum(numerator) as numerator,
+        {{ exact_sum('numerator') }} as numerator,
         sum(denominator) as denominator,
         any_value(window_months) as window_months
     from vardcentral_rows

@@ -21,24 +21,24 @@ person_sums as (
         month,
         vardcentral_hsa_id,
         count(*) as listed_count,
-        sum(capitation) as capitation,
-        sum(acg) as acg,
-        sum(cni) as cni,
-        sum(sabo) as sabo
+        {{ exact_sum('capitation') }} as capitation,
+        {{ exact_sum('acg') }} as acg,
+        {{ exact_sum('cni') }} as cni,
+        {{ exact_sum('sabo') }} as sabo
     from {{ ref('reimbursement_person_monthly') }}
     where month between {{ month_from() }} and {{ month_to() }}
     group by month, vardcentral_hsa_id
 ),
 
 visit_fees as (
-    select month, vardcentral_hsa_id, sum(amount) as visit_fees
+    select month, vardcentral_hsa_id, {{ exact_sum('amount') }} as visit_fees
     from {{ ref('reimbursement_visit_fees_monthly') }}
     where month between {{ month_from() }} and {{ month_to() }}
     group by month, vardcentral_hsa_id
 ),
 
 goal_payments as (
-    select month, vardcentral_hsa_id, sum(amount) as goal_payment
+    select month, vardcentral_hsa_id, {{ exact_sum('amount') }} as goal_payment
     from {{ ref('reimbursement_goals_monthly') }}
     where month between {{ month_from() }} and {{ month_to() }}
     group by month, vardcentral_hsa_id

@@ -16,7 +16,7 @@ final as (
         patient_category,
         count(*) as contact_count,
         any_value(fee_sek) as fee_sek,
-        coalesce(sum(fee_sek), 0.0) as amount,
+        coalesce({{ exact_sum('fee_sek') }}, 0.0) as amount,
         any_value(rule_order) as rule_order
     from contacts_priced
     group by month, vardcentral_hsa_id, contact_type, profession, patient_category

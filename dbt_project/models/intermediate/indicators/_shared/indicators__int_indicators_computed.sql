@@ -152,15 +152,15 @@ phone_indicators as (
 
 continuity_indicators as (
     select month, vardcentral_hsa_id, 'continuity_all' as indicator_code, sex,
-        sum(coc_all) as numerator, count(coc_all) as denominator
+        {{ exact_sum('coc_all') }} as numerator, count(coc_all) as denominator
     from continuity
     group by all
     union all
-    select month, vardcentral_hsa_id, 'continuity_doctor', sex, sum(coc_doctor), count(coc_doctor)
+    select month, vardcentral_hsa_id, 'continuity_doctor', sex, {{ exact_sum('coc_doctor') }}, count(coc_doctor)
     from continuity
     group by all
     union all
-    select month, vardcentral_hsa_id, 'continuity_doctor_sabo', sex, sum(coc_doctor), count(coc_doctor)
+    select month, vardcentral_hsa_id, 'continuity_doctor_sabo', sex, {{ exact_sum('coc_doctor') }}, count(coc_doctor)
     from continuity
     where is_sabo
     group by all
