@@ -102,6 +102,14 @@ create table if not exists raw.ingest_errors (
     seen_at timestamp not null
 );
 
+-- The months (and suppression limit) the current dbt build is for; written by Dagster before
+-- each build, read by the models at query time (dbt_project/macros/month_window.sql).
+create table if not exists raw.run_window (
+    month_from varchar not null,
+    month_to varchar not null,
+    min_cell integer not null
+);
+
 -- Checksums of the reference files as last loaded (reloaded only when one changes).
 create table if not exists raw.reference_files (
     file_name varchar not null,
@@ -204,3 +212,13 @@ def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConn
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(RAW_DDL)
+
+
+def write_run_window(path: Path, window: dict) -> None:
+    with connect(path) as con:
+        ensure_schema(con)
+        con.execute("begin")
+        con.execute("delete from raw.run_window")
+        con.execute("insert into raw.run_window values (?, ?, ?)",
+                    [window["month_from"], window["month_to"], window["min_cell"]])
+        con.execute("commit")

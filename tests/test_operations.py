@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from orchestration.defs.operations.sensors import landing_sensor, plan_runs
-from orchestration.defs.transform.project import dbt_vars
+from orchestration.defs.transform.project import dbt_run_window
 from orchestration.months import month_bounds, month_range, shift_month, validate_month
 
 
@@ -33,10 +33,10 @@ def test_month_helpers():
         month_range("2025-02", "2025-01")
 
 
-def test_dbt_vars_carry_the_range_and_min_cell():
-    assert dbt_vars("2025-01", "2025-03", 20) == {"month_from": "2025-01", "month_to": "2025-03", "min_cell": 20}
+def test_dbt_run_window_carries_the_range_and_min_cell():
+    assert dbt_run_window("2025-01", "2025-03", 20) == {"month_from": "2025-01", "month_to": "2025-03", "min_cell": 20}
     with pytest.raises(ValueError):
-        dbt_vars("2025-03", "2025-01", 20)
+        dbt_run_window("2025-03", "2025-01", 20)
 
 
 def test_sensor_starts_only_complete_months(tmp_path):

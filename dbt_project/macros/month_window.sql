@@ -1,6 +1,22 @@
-{# The months a run builds: vars month_from..month_to, 'YYYY-MM', inclusive. #}
-{% macro month_from() -%}'{{ var("month_from") }}'{%- endmacro %}
-{% macro month_to() -%}'{{ var("month_to") }}'{%- endmacro %}
+{#
+  The months a run builds, 'YYYY-MM', inclusive. Dagster writes them to raw.run_window before
+  each build and passes no vars, so dbt's parse stays valid from run to run (a change of vars
+  forces a full re-parse) and views never keep an earlier run's months. A standalone dbt run
+  or a test may pass --vars month_from/month_to/min_cell instead.
+#}
+{% macro month_from() -%}
+    {%- if var('month_from', none) is not none -%}'{{ var('month_from') }}'
+    {%- else -%}(select month_from from raw.run_window){%- endif -%}
+{%- endmacro %}
+{% macro month_to() -%}
+    {%- if var('month_to', none) is not none -%}'{{ var('month_to') }}'
+    {%- elif var('month_from', none) is not none -%}'{{ var('month_from') }}'
+    {%- else -%}(select month_to from raw.run_window){%- endif -%}
+{%- endmacro %}
+{% macro min_cell() -%}
+    {%- if var('min_cell', none) is not none -%}{{ var('min_cell') }}
+    {%- else -%}(select min_cell from raw.run_window){%- endif -%}
+{%- endmacro %}
 
 {# First day of the earliest month a window of n months ending in month_from needs. #}
 {% macro window_start_date(n_months) -%}
@@ -13,11 +29,13 @@
         strftime(d, '%Y-%m') as month,
         cast(d as date) as month_start,
         cast(d + interval 1 month - interval 1 day as date) as month_end
-    from range(
-        cast({{ month_from() }} || '-01' as date),
-        cast({{ month_to() }} || '-01' as date) + interval 1 month,
-        interval 1 month
-    ) as t(d)
+    from (
+        select unnest(generate_series(
+            cast({{ month_from() }} || '-01' as timestamp),
+            cast({{ month_to() }} || '-01' as timestamp),
+            interval 1 month
+        )) as d
+    )
 {%- endmacro %}
 
 {# Incremental monthly marts: replace exactly the run's months. #}

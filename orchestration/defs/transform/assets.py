@@ -4,7 +4,6 @@ Groups follow the dbt folders' domains (staging, indicators, reimbursement, qual
 dbt tests load as asset checks beside their models.
 """
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -15,10 +14,20 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from orchestration.defs.partitions import OWNERS, PARTITIONS, SINGLE_RUN, run_months
-from orchestration.defs.transform.project import dbt_project, dbt_vars, ensure_manifest
+from orchestration.defs.transform.project import dbt_project, dbt_run_window, ensure_manifest
 from orchestration.settings import get_settings
+from orchestration.warehouse import write_run_window
 
 DOMAINS = ("indicators", "reimbursement", "quality")
+
+
+# Every month runs the data tests on the marts (and the gate's suites after them). The unit
+# tests and the data tests on staging and intermediate models guard the logic, not the data:
+# they run in the test suite and in a standalone `dbt build`, not on every month.
+PRODUCTION_EXCLUDES = [
+    "--exclude-resource-type", "unit_test",
+    "--exclude", "test_type:data,path:models/staging test_type:data,path:models/intermediate",
+]
 
 
 class VardvalDbtTranslator(DagsterDbtTranslator):
@@ -65,10 +74,9 @@ def vardval_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     # The dbt subprocess finds the warehouse through the same variable as Dagster.
     os.environ["VARDVAL_DATA_DIR"] = str(settings.data_dir)
     months = run_months(context)
-    variables = dbt_vars(months[0], months[-1], settings.min_cell)
+    write_run_window(settings.warehouse_path, dbt_run_window(months[0], months[-1], settings.min_cell))
     context.log.info(f"dbt build for {months[0]}..{months[-1]}")
-    # YAML unit tests pin their own inputs; they run in the test suite, not on every month.
-    args = ["build", "--vars", json.dumps(variables), "--exclude-resource-type", "unit_test"]
+    args = ["build", *PRODUCTION_EXCLUDES]
     yield from dbt.cli(args, context=context).stream()
 
 

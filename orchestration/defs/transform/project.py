@@ -13,8 +13,10 @@ DBT_PROJECT_DIR = Path(__file__).resolve().parents[3] / "dbt_project"
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
 
 
-def dbt_vars(month_from: str, month_to: str, min_cell: int) -> dict:
-    """The --vars of one dbt build: the run's month range (inclusive) and the suppression limit."""
+def dbt_run_window(month_from: str, month_to: str, min_cell: int) -> dict:
+    """What one dbt build is for: the run's month range (inclusive) and the suppression limit.
+
+    Written to raw.run_window rather than passed as --vars, so dbt's parse survives between runs."""
     if month_from > month_to:
         raise ValueError(f"month_from {month_from} is after month_to {month_to}")
     return {"month_from": month_from, "month_to": month_to, "min_cell": int(min_cell)}

@@ -136,8 +136,8 @@ final as (
             else numerator / nullif(denominator, 0)
         end as double) as value,
         case
-            when value_kind = 'count' then coalesce(numerator between 1 and {{ var('min_cell') }} - 1, false)
-            else denominator < {{ var('min_cell') }}
+            when value_kind = 'count' then coalesce(numerator between 1 and {{ min_cell() }} - 1, false)
+            else denominator < {{ min_cell() }}
         end as is_suppressed,
         cast(window_months as integer) as window_months,
         unit_basis
