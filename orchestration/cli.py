@@ -22,6 +22,25 @@ from orchestration.settings import Settings, get_settings
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 DEMO_FIRST_MONTH = "2025-01"
+EXIT_WAREHOUSE_BUSY = 3   # 0 all published, 1 a month not published, 2 bad arguments or settings
+
+
+# A new Dagster home's instance config. One writer at a time on the warehouse: every asset is in
+# the pool "warehouse" (one step at a time across all runs, the CLI's included), and the daemon
+# launches one run at a time. No telemetry, no newsletter pop-up in the UI.
+DAGSTER_YAML = """\
+telemetry:
+  enabled: false
+nux:
+  enabled: false
+concurrency:
+  pools:
+    default_limit: 1
+  runs:
+    max_concurrent_runs: 1
+"""
+# What earlier versions wrote: upgraded in place, anything else is the operator's and left alone.
+_LEGACY_DAGSTER_YAML = "telemetry:\n  enabled: false\n"
 
 
 def prepare_environment(settings: Settings) -> None:
@@ -33,8 +52,8 @@ def prepare_environment(settings: Settings) -> None:
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.data_dir / "dagster_home")))
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n")
+    if not config.exists() or config.read_text() == _LEGACY_DAGSTER_YAML:
+        config.write_text(DAGSTER_YAML)
 
 
 # --- running months -------------------------------------------------------------------
@@ -59,6 +78,10 @@ def run_months(month_from: str, month_to: str, force: bool = False, quiet: bool 
     except MissingPseudonymKey as exc:
         console.print(f"[red]{exc}[/red]")
         return 2
+    if settings.warehouse_path.exists():
+        from orchestration.warehouse import connect
+        with connect(settings.warehouse_path):  # held by another process: WarehouseBusy, before any run
+            pass
 
     console.print(f"[bold]vardval run[/bold] {months[0]}..{months[-1]} "
                   f"(landing {settings.landing_dir}, data {settings.data_dir})")
@@ -168,14 +191,20 @@ def _follow_progress(instance, run_id: str, worker: threading.Thread, console, q
                 label = {DagsterEventType.STEP_START: "started", DagsterEventType.STEP_SUCCESS: "[green]done[/green]",
                          DagsterEventType.STEP_FAILURE: "[red]failed[/red]"}[event.event_type]
                 if event.event_type == DagsterEventType.STEP_FAILURE:
-                    message = (event.step_failure_data.error.message if event.step_failure_data and
-                               event.step_failure_data.error else "")
+                    message = _root_cause(event.step_failure_data.error) if event.step_failure_data else ""
                     label += " " + message.strip().splitlines()[0][:300] if message else ""
                 console.print(f"[dim]{stamp}[/dim] {step:<26} {label}", soft_wrap=True)
         if not connection.has_more and not alive:
             return
         if not connection.has_more:
             time.sleep(0.3)
+
+
+def _root_cause(error) -> str:
+    """The innermost error's message: 'WarehouseBusy: the warehouse ... is held', not Dagster's wrapper."""
+    while error is not None and error.cause is not None:
+        error = error.cause
+    return error.message if error is not None else ""
 
 
 # --- commands ---------------------------------------------------------------------------
@@ -281,11 +310,15 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=r".*is currently in beta.*")
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     args = build_parser().parse_args(argv)
+    from orchestration.warehouse import WarehouseBusy
     try:
         return args.func(args)
     except ValueError as exc:
         print(f"vardval: {exc}", file=sys.stderr)
         return 2
+    except WarehouseBusy as exc:
+        print(f"vardval: {exc}", file=sys.stderr)
+        return EXIT_WAREHOUSE_BUSY
 
 
 if __name__ == "__main__":

@@ -1,0 +1,105 @@
+"""The whole pipeline on a small synthetic region: definitions, idempotence, no personnummer."""
+from __future__ import annotations
+
+import re
+
+import duckdb
+
+from sources.personnummer import luhn_check_digit
+from tests.pipeline_fixture import run_ok, tree_digest
+
+PERSONNUMMER_SHAPE = re.compile(r"(?<!\d)(?:19|20)\d{6}-?\d{4}(?!\d)")
+
+
+def luhn_valid(candidate: str) -> bool:
+    import numpy as np
+    digits = candidate.replace("-", "")[2:]
+    return int(luhn_check_digit(np.array([[int(c) for c in digits[:9]]]))[0]) == int(digits[9])
+
+
+def test_definitions_load_with_domains_job_schedule_and_sensor():
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    dg.Definitions.validate_loadable(defs)
+    specs = defs.resolve_all_asset_specs()
+    groups = {spec.group_name for spec in specs}
+    assert {"sources", "staging", "indicators", "reimbursement", "quality", "publication"} <= groups
+    assert all(spec.partitions_def is not None for spec in specs), "every asset is monthly"
+    assert defs.resolve_job_def("monthly_job") is not None
+    assert defs.resolve_schedule_def("previous_month_schedule") is not None
+    assert defs.resolve_sensor_def("landing_sensor") is not None
+
+
+def test_months_are_published_with_every_table(published_region):
+    tables = {row[0] for row in published_region.query(
+        "select table_name from information_schema.tables", published_region.published / "published.duckdb")}
+    assert {"indicators_monthly", "listing_monthly", "contacts_monthly", "reimbursement_monthly",
+            "reimbursement_person_monthly", "data_quality_monthly", "vardcentraler"} <= tables
+    months = published_region.query("select distinct month from reimbursement_monthly order by 1",
+                                     published_region.published / "published.duckdb")
+    assert [m[0] for m in months] == ["2025-01", "2025-02"]
+    # Every open VC has a row, and the components add up to the total.
+    gaps = published_region.query("""
+        select count(*) from reimbursement_monthly
+        where abs(capitation + acg + cni + geography + sabo + visit_fees + visits_elsewhere_deduction
+                  + goal_payment + start_grant + development_grant + vat_compensation - total) > 0.005""",
+                                  published_region.published / "published.duckdb")
+    assert gaps == [(0,)]
+
+
+def test_rerunning_an_unchanged_month_changes_nothing(published_region, tmp_path):
+    region = published_region.copy(tmp_path / "region")
+    marts_before = _marts_content(region.warehouse, "2025-02")
+    published_before = tree_digest(region.published)
+    result = run_ok(region, "run", "--from", "2025-02")
+    assert "identical to the last delivery" in result.stdout
+    assert _marts_content(region.warehouse, "2025-02") == marts_before
+    after = tree_digest(region.published)
+    # Same versions, same bytes; only the publication lock file may be touched.
+    assert {k: v for k, v in after.items() if not k.endswith(".lock")} == \
+           {k: v for k, v in published_before.items() if not k.endswith(".lock")}
+
+
+def test_forced_reingest_gives_identical_tables(published_region, tmp_path):
+    region = published_region.copy(tmp_path / "region")
+    raw_before = _raw_content(region.warehouse, "2025-01")
+    marts_before = _marts_content(region.warehouse, "2025-01")
+    run_ok(region, "run", "--from", "2025-01", "--force")
+    assert _raw_content(region.warehouse, "2025-01") == raw_before
+    assert _marts_content(region.warehouse, "2025-01") == marts_before
+
+
+def test_no_personnummer_anywhere_in_the_warehouse(published_region):
+    hits = []
+    with duckdb.connect(str(published_region.warehouse), read_only=True) as con:
+        columns = con.execute("""
+            select table_schema, table_name, column_name from information_schema.columns
+            where data_type = 'VARCHAR' and table_schema in ('raw', 'staging', 'intermediate', 'marts')
+              and table_name in (select table_name from information_schema.tables where table_type = 'BASE TABLE')
+        """).fetchall()
+        for schema, table, column in columns:
+            values = con.execute(
+                f'select distinct "{column}" from {schema}.{table} '
+                f"where regexp_matches(\"{column}\", '(19|20)\\d{{6}}-?\\d{{4}}')").fetchall()
+            for (value,) in values:
+                for candidate in PERSONNUMMER_SHAPE.findall(value):
+                    if luhn_valid(candidate):
+                        hits.append(f"{schema}.{table}.{column}")
+    assert columns, "no text columns scanned"
+    assert not hits, f"personnummer-shaped values in: {sorted(set(hits))}"
+
+
+def _raw_content(warehouse, month):
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {table: con.execute(f"select * exclude (source_file) from raw.{table} where month = ? order by all",
+                                   [month]).fetchall()
+                for table in ("listing", "visits", "telephony", "quarantine")}
+
+
+def _marts_content(warehouse, month):
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        return {table: con.execute(f"select * from marts.{table} where month = ? order by all", [month]).fetchall()
+                for table in ("indicators_monthly", "listing_monthly", "contacts_monthly",
+                              "reimbursement_monthly", "reimbursement_person_monthly")}
