@@ -166,10 +166,13 @@ def write_report(warehouse_path: Path, month: str, out_dir: Path) -> ReportResul
         ax.barh(frame["label"], values, left=lefts, color=cmap(i), label=label)
         left_pos = [lp + max(v, 0) for v, lp in zip(values, left_pos)]
         left_neg = [ln + min(v, 0) for v, ln in zip(values, left_neg)]
+    if len(frame):
+        # Stacked offsets are not always in the autoscaled limits: set them from the stacks.
+        ax.set_xlim(min(left_neg) * 1.05, max(left_pos) * 1.03)
     ax.set_xlabel("Kronor")
     ax.xaxis.set_major_formatter(plt.matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}".replace(",", " ")))
     ax.set_title(f"Ersättning per vårdcentral och komponent, {_month_sv(month)}")
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=3)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=3)
     add_chart(fig, f"ersattning_{month}.png", "Ersättning per vårdcentral och komponent")
 
     # table + markdown summary
