@@ -56,16 +56,20 @@ def prepare_environment(settings: Settings) -> None:
         config.write_text(DAGSTER_YAML)
 
 
+def make_console():
+    """Bound to the terminal now (a run redirects sys.stdout); wide when output is a file or pipe."""
+    from rich.console import Console
+
+    return Console(file=sys.stdout, highlight=False, width=None if sys.stdout.isatty() else 180)
+
+
 # --- running months -------------------------------------------------------------------
 
 def run_months(month_from: str, month_to: str, force: bool = False, quiet: bool = False) -> int:
     """Materialise the months in one run; print progress and a summary; 0 only if all published."""
     settings = get_settings()
     prepare_environment(settings)
-    from rich.console import Console
-
-    # Bound to the terminal now: during the run sys.stdout is redirected to the run's log file.
-    console = Console(file=sys.stdout, highlight=False, width=None if sys.stdout.isatty() else 160)
+    console = make_console()
     months = month_range(month_from, month_to)
     first_partition = settings.first_month
     if months[0] < first_partition:
@@ -217,13 +221,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     settings = get_settings()
-    from rich.console import Console
-
     from orchestration.status import month_states, render_states
     if not settings.warehouse_path.exists():
         print(f"no warehouse at {settings.warehouse_path}: nothing has run yet")
         return 0
-    render_states(Console(highlight=False), month_states(settings, None), title="Months")
+    render_states(make_console(), month_states(settings, None), title="Months")
     return 0
 
 

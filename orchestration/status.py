@@ -71,7 +71,10 @@ def month_states(settings: Settings, months: list[str] | None) -> list[MonthStat
                 state.checked = "passed" if record.get("passed") else "blocked"
                 state.blocked_reasons = [f"{o['name']}: {o['description']}" for o in record.get("outcomes", [])
                                          if o.get("blocking") and not o.get("passed")]
-            state.is_published_current = bool(entry) and entry.get("content_hash") == current
+            # Current only if the gate passed the month as it stands now: a broken delivery keeps
+            # the old rows (and so the old content) but must not count as published.
+            state.is_published_current = (bool(entry) and entry.get("content_hash") == current
+                                          and state.checked == "passed" and not state.file_errors)
         if state.file_errors and not state.blocked_reasons:
             state.blocked_reasons = list(state.file_errors)
         result.append(state)

@@ -21,7 +21,9 @@ def delivery_outcomes(warehouse_path: Path, month: str, max_share: float) -> lis
                             "where month = ? order by source", [month]).fetchall()
     delivered = {row[0]: row for row in files}
     missing = [s for s in SOURCES if s not in delivered and s not in {e[0] for e in errors}]
-    file_problems = [f"{name}: {message}" for _, name, message in errors]
+    # Reader messages already start with the file's name.
+    file_problems = [message if message.startswith(str(name)) else f"{name}: {message}"
+                     for _, name, message in errors]
     file_problems += [f"{source}: no delivery ingested for {month}" for source in missing]
     over = []
     for source, name, read, quarantined in files:

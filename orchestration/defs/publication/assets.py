@@ -82,8 +82,11 @@ def month_gate(context: dg.AssetExecutionContext):
     )
 
 
+PUBLISHED_KEY = dg.AssetKey(["publication", "published_tables"])
+
+
 @dg.asset(
-    key=["publication", "published_tables"],
+    key=PUBLISHED_KEY,
     group_name="publication",
     partitions_def=PARTITIONS,
     backfill_policy=SINGLE_RUN,
@@ -93,6 +96,9 @@ def month_gate(context: dg.AssetExecutionContext):
     deps=[GATE_KEY],
     description="The published tables of SPEC §7 for BI readers: published/published.duckdb and Parquet "
                 "per table and month, as numbered versions with a manifest and a diff.",
+    check_specs=[dg.AssetCheckSpec("all_months_published", asset=PUBLISHED_KEY,
+                                   description="Every month of the run was published; a blocked month keeps "
+                                               "its previous version.")],
 )
 def published_tables(context: dg.AssetExecutionContext):
     from orchestration.defs.publication.gate import PublicationRefused, assert_may_publish, month_fingerprint
@@ -103,6 +109,7 @@ def published_tables(context: dg.AssetExecutionContext):
     version = code_version()
     lines = ["| month | version | new | change |", "|---|---:|---|---|"]
     refused = {}
+    # Months that pass are published even when another month of the range is blocked.
     for month in run_months(context):
         fingerprint = month_fingerprint(settings.warehouse_path, month)
         try:
@@ -110,8 +117,9 @@ def published_tables(context: dg.AssetExecutionContext):
         except PublicationRefused as exc:
             refused[month] = str(exc)
             context.log.error(f"{month} not published: {exc}")
+            lines.append(f"| {month} | — | no | blocked |")
             continue
-        record = load_check_record(settings.data_dir, month)
+        record = load_check_record(settings.data_dir, month, fingerprint)
         result = publish_month(settings.warehouse_path, settings.data_dir, month,
                                input_checksums=_input_checksums(month),
                                check_outcomes=record.get("outcomes", []), code_version=version)
@@ -119,16 +127,35 @@ def published_tables(context: dg.AssetExecutionContext):
                                                                  else f"diff against v{result.version - 1}")
         context.log.info(f"{month} published as v{result.version} ({change})")
         lines.append(f"| {month} | {result.version} | {'yes' if result.is_new_version else 'no'} | {change} |")
-    if refused:
-        raise dg.Failure(
-            description="months blocked: " + "; ".join(f"{m}: {why}" for m, why in refused.items())[:2000],
-            metadata={"published": dg.MetadataValue.md("\n".join(lines)),
-                      "blocked": dg.MetadataValue.json(refused)},
-        )
-    return dg.MaterializeResult(metadata={
+    yield dg.MaterializeResult(metadata={
         "published": dg.MetadataValue.md("\n".join(lines)),
         "published_db": dg.MetadataValue.path(str(settings.published_dir / "published.duckdb")),
+        "blocked_months": len(refused),
     })
+    yield dg.AssetCheckResult(
+        check_name="all_months_published", asset_key=PUBLISHED_KEY, passed=not refused,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description="; ".join(f"{m}: {why}" for m, why in refused.items())[:4000] or None,
+        metadata={"blocked": dg.MetadataValue.json(refused)},
+    )
+
+
+def published_months(context: dg.AssetExecutionContext) -> list[str]:
+    """The run's months whose published version holds the content the gate just passed."""
+    from orchestration.defs.publication.gate import load_check_record
+    from orchestration.defs.publication.publisher import read_catalog
+
+    settings = get_settings()
+    catalog = read_catalog(settings.published_dir).get("months", {})
+    months = []
+    for month in run_months(context):
+        record = load_check_record(settings.data_dir, month)
+        entry = catalog.get(month)
+        if record.get("passed") and entry and entry.get("content_hash") == record.get("fingerprint"):
+            months.append(month)
+        else:
+            context.log.warning(f"{month} is not published: no statements or report for it")
+    return months
 
 
 @dg.asset(
@@ -138,7 +165,7 @@ def published_tables(context: dg.AssetExecutionContext):
     backfill_policy=SINGLE_RUN,
     owners=OWNERS,
     kinds={"excel"},
-    deps=[dg.AssetKey(["publication", "published_tables"])],
+    deps=[PUBLISHED_KEY],
     description="Ersättningsunderlag: one formatted Excel workbook per VC and month, and a region summary.",
 )
 def statements(context: dg.AssetExecutionContext):
@@ -146,7 +173,7 @@ def statements(context: dg.AssetExecutionContext):
 
     settings = get_settings()
     written = []
-    for month in run_months(context):
+    for month in published_months(context):
         written += write_statements(settings.warehouse_path, month, settings.statements_dir)
     context.log.info(f"{len(written)} workbooks in {settings.statements_dir}")
     return dg.MaterializeResult(metadata={"workbooks": len(written),
@@ -160,7 +187,7 @@ def statements(context: dg.AssetExecutionContext):
     backfill_policy=SINGLE_RUN,
     owners=OWNERS,
     kinds={"html", "matplotlib"},
-    deps=[dg.AssetKey(["publication", "published_tables"])],
+    deps=[PUBLISHED_KEY],
     description="The monthly report with charts: listed per VC, indicators against targets over 13 "
                 "months, reimbursement per VC by component.",
 )
@@ -168,9 +195,12 @@ def monthly_report(context: dg.AssetExecutionContext):
     from orchestration.defs.publication.report import write_report
 
     settings = get_settings()
-    for month in run_months(context):
+    result = None
+    for month in published_months(context):
         result = write_report(settings.warehouse_path, month, settings.reports_dir)
-    # The metadata shows the run's last month, the one a person opens first.
+    if result is None:
+        return dg.MaterializeResult(metadata={"report": "no month of this run was published"})
+    # The metadata shows the run's last published month, the one a person opens first.
     return dg.MaterializeResult(metadata={
         "report": dg.MetadataValue.path(str(result.html_path)),
         "summary": dg.MetadataValue.md(result.markdown_summary),
