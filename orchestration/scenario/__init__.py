@@ -54,8 +54,12 @@ def run_scenario(model_path: Path, month_from: str, month_to: str) -> int:
     summary = summarise(monthly)
     excel = out_dir / f"{result.name}_{result.months[0]}_{result.months[-1]}.xlsx"
     store = out_dir / "scenarios.duckdb"
-    write_workbook(excel, result, monthly, summary)
     status = 0
+    try:
+        write_workbook(excel, result, monthly, summary)
+    except OSError as exc:   # e.g. the workbook is open in Excel on a shared drive
+        console.print(f"[red]could not write {escape(str(excel))}: {escape(str(exc))}[/red]", soft_wrap=True)
+        status = 1
     try:
         write_tables(store, result, monthly, summary, excel)
     except ScenarioStoreBusy as exc:

@@ -93,7 +93,8 @@ def compute_scenario(model_path: Path, month_from: str, month_to: str, settings:
 
     work_root = settings.data_dir / "scenarios"
     work_root.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".work_{scenario_name(model_path)}_", dir=work_root))
+    _remove_abandoned_work(work_root)
+    work = Path(tempfile.mkdtemp(prefix=f".work-{os.getpid()}-{scenario_name(model_path)}-", dir=work_root))
     try:
         copy = work / "warehouse.duckdb"   # the name profiles.yml expects under VARDVAL_DATA_DIR
         current, units, current_versions = _read_current_and_copy(warehouse, months, copy)
@@ -113,6 +114,19 @@ def compute_scenario(model_path: Path, month_from: str, month_to: str, settings:
         warehouse_path=warehouse, current=current, scenario=scenario, units=units,
         current_versions=current_versions, scenario_versions=scenario_versions, dbt_log=dbt_log,
         seconds=time.monotonic() - started)
+
+
+def _remove_abandoned_work(work_root: Path) -> None:
+    """Work copies left by a scenario process that was killed (the pid is the name's 2nd field)."""
+    for folder in work_root.glob(".work-*"):
+        pid = folder.name.split("-")[1]
+        if pid.isdigit() and int(pid) != os.getpid():
+            try:
+                os.kill(int(pid), 0)
+            except ProcessLookupError:
+                shutil.rmtree(folder, ignore_errors=True)
+            except PermissionError:
+                pass
 
 
 def _versions_for_months(model: ReimbursementModel, model_path: Path, months: list[str]) -> dict[str, str]:

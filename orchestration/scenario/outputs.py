@@ -26,7 +26,7 @@ BUDGET_NEUTRAL_PCT = 0.5
 
 KR = "#,##0"                       # shown as "# ##0" by Excel in a Swedish locale
 KR_DIFF = "+#,##0;-#,##0;0"
-PCT_DIFF = "+0.0 %;-0.0 %;0.0 %"
+PCT_DIFF = "+0.00 %;-0.00 %;0.00 %"
 INT = "#,##0"
 
 DDL = """
@@ -315,7 +315,9 @@ def print_summary(console, result: ScenarioResult, summary: pd.DataFrame, excel_
         return ("+" if value >= 0.5 else "") + sek(value)
 
     def percent(value) -> str:
-        return "" if value is None or pd.isna(value) else f"{value:+.1f} %"
+        if value is None or pd.isna(value):
+            return ""
+        return f"{value:+.2f} %" if abs(value) < 1 else f"{value:+.1f} %"
 
     region = summary[summary["vardcentral_hsa_id"] == "REGION"].set_index("component")
     table = Table(title="Region by component", title_justify="left")
