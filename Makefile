@@ -12,7 +12,7 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
-.PHONY: install demo test test-all ui benchmark
+.PHONY: install demo test test-all ui ui-screenshot benchmark
 install: $(BIN)/.installed
 
 demo: $(BIN)/.installed
@@ -24,5 +24,12 @@ test: $(BIN)/.installed
 test-all: $(BIN)/.installed
 	$(BIN)/pytest -q
 
+# dagster dev (UI + daemon) on the Dagster home `vardval run` uses (<data>/dagster_home), port 3000
 ui: $(BIN)/.installed
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	$(BIN)/vardval ui --port 3000
+
+ui-screenshot: $(BIN)/.installed
+	$(BIN)/python scripts/ui_screenshot.py
+
+benchmark: $(BIN)/.installed
+	$(BIN)/python scripts/benchmark.py --scale 1 --months 3 --skip-national

@@ -5,6 +5,7 @@
     vardval demo [--from 2025-01] [--months 4] [--scale 1.0]
     vardval generate --from 2025-01 --to 2025-12 [--scale 1.0]
     vardval scenario --model FILE --from 2025-01 [--to 2025-12]
+    vardval ui [--port 3000]
 """
 from __future__ import annotations
 
@@ -108,14 +109,17 @@ def _execute_job(months: list[str], force: bool, console, quiet: bool) -> bool:
     import dagster as dg
     from dagster._core.utils import make_new_run_id
 
+    from orchestration.concurrency import process_tags, release_run, release_stale_slots
     from orchestration.warehouse import WarehouseBusy
 
     from orchestration.definitions import defs
 
     instance = dg.DagsterInstance.get()
+    for note in release_stale_slots(instance):
+        console.print(f"[yellow]{note}[/yellow]")
     job = defs.resolve_job_def("monthly_job")
     run_id = make_new_run_id()
-    tags = {RANGE_START_TAG: months[0], RANGE_END_TAG: months[-1]}
+    tags = {RANGE_START_TAG: months[0], RANGE_END_TAG: months[-1], **process_tags()}
     if force:
         tags["vardval/force"] = "1"
     outcome: dict = {}
@@ -142,6 +146,9 @@ def _execute_job(months: list[str], force: bool, console, quiet: bool) -> bool:
             worker.start()
             _follow_progress(instance, run_id, worker, console, quiet)
             worker.join()
+        except KeyboardInterrupt:
+            release_run(instance, run_id, "interrupted (Ctrl-C) in vardval run")  # or its slot blocks the next run
+            raise
         finally:
             sys.stdout = terminal
     if "error" in outcome:
@@ -191,6 +198,10 @@ def _follow_progress(instance, run_id: str, worker: threading.Thread, console, q
                     text = escape(text.splitlines()[0][:240])
                     console.print(f"[dim]{stamp}[/dim] {step:<26} " + (f"[{style}]{text}[/{style}]" if style else text),
                                   soft_wrap=True)
+            elif event.event_type == DagsterEventType.ENGINE_EVENT and "blocked by limit for pool" in (event.message or ""):
+                from orchestration.concurrency import holders
+                console.print(f"[dim]{stamp}[/dim] {step:<26} [yellow]waiting: the warehouse is in use by "
+                              f"{', '.join(holders(instance)) or 'another run'}[/yellow]", soft_wrap=True)
             elif event.event_type in shown:
                 label = {DagsterEventType.STEP_START: "started", DagsterEventType.STEP_SUCCESS: "[green]done[/green]",
                          DagsterEventType.STEP_FAILURE: "[red]failed[/red]"}[event.event_type]
@@ -261,6 +272,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_months(months[0], months[-1], quiet=args.quiet)
 
 
+def cmd_ui(args: argparse.Namespace) -> int:
+    """`dagster dev` (UI and daemon) on the same Dagster home as `vardval run`, so its runs show up."""
+    prepare_environment(get_settings())
+    dagster = Path(sys.executable).with_name("dagster")
+    command = [str(dagster) if dagster.exists() else "dagster", "dev", "-w", "workspace.yaml",
+               "-h", args.host, "-p", str(args.port)]
+    print(f"Dagster UI on http://{args.host}:{args.port} (Dagster home {os.environ['DAGSTER_HOME']}); Ctrl-C stops it")
+    os.chdir(Path(__file__).resolve().parents[1])   # workspace.yaml sits in the repository root
+    os.execvp(command[0], command)
+    return 0  # not reached
+
+
 def cmd_scenario(args: argparse.Namespace) -> int:
     from orchestration.scenario import run_scenario
 
@@ -298,6 +321,11 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--landing", help="landing folder (default VARDVAL_LANDING_DIR)")
     generate.set_defaults(func=cmd_generate)
 
+    ui = sub.add_parser("ui", help="the Dagster UI and daemon (dagster dev) on the runs' Dagster home")
+    ui.add_argument("--port", type=int, default=3000)
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.set_defaults(func=cmd_ui)
+
     scenario = sub.add_parser("scenario", help="compare another payment model with the current one")
     scenario.add_argument("--model", required=True)
     scenario.add_argument("--from", dest="month_from", required=True)
@@ -321,6 +349,9 @@ def main(argv: list[str] | None = None) -> int:
     except WarehouseBusy as exc:
         print(f"vardval: {exc}", file=sys.stderr)
         return EXIT_WAREHOUSE_BUSY
+    except KeyboardInterrupt:
+        print("vardval: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

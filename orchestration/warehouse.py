@@ -7,6 +7,7 @@ Connections are opened per operation and closed, so the dbt subprocess can take 
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -199,9 +200,11 @@ def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConn
                              config={"preserve_insertion_order": False})
     except duckdb.IOException as exc:
         if "lock" in str(exc).lower():
+            holder = re.search(r"held in (.+?) \(PID (\d+)\)", str(exc))
+            who = f" ({Path(holder.group(1)).name}, PID {holder.group(2)})" if holder else ""
             raise WarehouseBusy(
-                f"the warehouse {path} is held by another process (another run, or a tool "
-                "with it open for writing). Wait for it to finish, or close that tool."
+                f"the warehouse {path} is held by another process{who}: another run, or a tool "
+                "with it open. Wait for it to finish, or close that tool."
             ) from None
         raise
     try:

@@ -163,6 +163,7 @@ def published_months(context: dg.AssetExecutionContext) -> list[str]:
     group_name="publication",
     partitions_def=PARTITIONS,
     backfill_policy=SINGLE_RUN,
+    pool="warehouse",   # reads the warehouse: a read-only open also fails while another process writes
     owners=OWNERS,
     kinds={"excel"},
     deps=[PUBLISHED_KEY],
@@ -185,6 +186,7 @@ def statements(context: dg.AssetExecutionContext):
     group_name="publication",
     partitions_def=PARTITIONS,
     backfill_policy=SINGLE_RUN,
+    pool="warehouse",   # reads the warehouse: a read-only open also fails while another process writes
     owners=OWNERS,
     kinds={"html", "matplotlib"},
     deps=[PUBLISHED_KEY],

@@ -1,0 +1,240 @@
+"""The command line's contract (SPEC §10), the Dagster definitions it runs and the instance it prepares.
+
+Exit status of `vardval`: 0 every month published, 1 a month not published, 2 bad arguments or
+settings, 3 the warehouse is held by another process. (A full run's status on a blocked month is
+tested in the end-to-end tests.)
+"""
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import pytest
+import yaml
+
+from orchestration.cli import DAGSTER_YAML, EXIT_WAREHOUSE_BUSY, main, prepare_environment
+from orchestration.concurrency import HOST_TAG, PID_TAG, POOL, holders, release_stale_slots
+from orchestration.settings import get_settings
+
+VARDVAL = str(Path(sys.executable).with_name("vardval"))
+SUBCOMMANDS = ["run", "status", "demo", "generate", "scenario", "ui"]
+GROUPS = {"sources", "staging", "indicators", "reimbursement", "quality", "publication"}
+
+
+def cli_env(root: Path, **extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("VARDVAL_", "DAGSTER_"))}
+    env.update({"VARDVAL_DATA_DIR": str(root / "data"), "VARDVAL_LANDING_DIR": str(root / "landing"),
+                "DAGSTER_HOME": str(root / "dagster_home"), "DAGSTER_DISABLE_TELEMETRY": "true",
+                "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"})
+    env.update(extra)
+    return env
+
+
+def vardval(root: Path, *args: str, timeout: int = 120, **extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run([VARDVAL, *args], env=cli_env(root, **extra), capture_output=True, text=True,
+                          timeout=timeout, cwd=root)
+
+
+# --- arguments and settings ------------------------------------------------------------------
+
+def test_help_names_every_command(tmp_path):
+    result = vardval(tmp_path, "--help")
+    assert result.returncode == 0, result.stderr
+    for command in SUBCOMMANDS:
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize("command", SUBCOMMANDS)
+def test_each_command_has_help(command, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--help"])
+    assert exit_info.value.code == 0
+    assert f"usage: vardval {command}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["run", "--from", "2025-13"], "'2025-13' is not a month: use YYYY-MM"),
+    (["run", "--from", "2025-03", "--to", "2025-01"], "month range 2025-03..2025-01 is empty"),
+    (["generate", "--from", "25-01", "--to", "2025-02"], "'25-01' is not a month"),
+])
+def test_a_bad_month_exits_2_with_the_reason(tmp_path, args, message):
+    result = vardval(tmp_path, *args, VARDVAL_PSEUDONYM_KEY="k")
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_run_without_a_pseudonym_key_exits_2_and_touches_nothing(tmp_path):
+    result = vardval(tmp_path, "run", "--from", "2025-01")
+    assert result.returncode == 2
+    assert "VARDVAL_PSEUDONYM_KEY is not set" in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert not (tmp_path / "data" / "warehouse.duckdb").exists()
+
+
+def test_status_on_an_empty_data_dir(tmp_path):
+    result = vardval(tmp_path, "status")
+    assert result.returncode == 0, result.stderr
+    assert "nothing has run yet" in result.stdout
+
+
+# --- a warehouse held by another process ------------------------------------------------------
+
+HOLDER = """
+import sys, time, duckdb
+con = duckdb.connect(sys.argv[1])
+con.execute("create table if not exists held (x integer)")
+print("holding", flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_held_warehouse_is_a_clear_message_and_exit_3(tmp_path):
+    warehouse = tmp_path / "data" / "warehouse.duckdb"
+    warehouse.parent.mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(warehouse)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        for args in (["run", "--from", "2025-01"], ["status"]):
+            result = vardval(tmp_path, *args, VARDVAL_PSEUDONYM_KEY="test-key-not-secret")
+            output = result.stdout + result.stderr
+            assert result.returncode == EXIT_WAREHOUSE_BUSY, output
+            assert f"the warehouse {warehouse} is held by another process" in result.stderr
+            assert f"PID {holder.pid}" in result.stderr
+            assert "Traceback" not in output
+    finally:
+        holder.kill()
+        holder.wait()
+    # Nothing was started: no Dagster run was recorded.
+    assert not (tmp_path / "dagster_home" / "history" / "runs").exists() or \
+        not list((tmp_path / "dagster_home" / "history" / "runs").glob("*.db"))
+
+
+# --- the Dagster instance a run prepares -------------------------------------------------------
+
+@pytest.fixture
+def fresh_env(tmp_path, monkeypatch):
+    """prepare_environment sets these: monkeypatch them first so they are restored afterwards."""
+    for name in ("DBT_SEND_ANONYMOUS_USAGE_STATS", "DAGSTER_DISABLE_TELEMETRY"):
+        monkeypatch.setenv(name, "x")
+    monkeypatch.setenv("VARDVAL_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("VARDVAL_LANDING_DIR", str(tmp_path / "landing"))
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    yield tmp_path
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+
+
+def test_a_new_dagster_home_allows_one_warehouse_writer_at_a_time(fresh_env):
+    prepare_environment(get_settings())
+    home = Path(os.environ["DAGSTER_HOME"])
+    assert home == fresh_env / "data" / "dagster_home"
+    config = yaml.safe_load((home / "dagster.yaml").read_text())
+    assert config["telemetry"] == {"enabled": False}
+    assert config["concurrency"]["pools"]["default_limit"] == 1
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        concurrency = instance.get_concurrency_config()
+        assert concurrency.pool_config.default_pool_limit == 1
+        assert concurrency.run_queue_config.max_concurrent_runs == 1   # the daemon: one run at a time
+        assert type(instance.run_coordinator).__name__ == "QueuedRunCoordinator"
+        assert not instance.nux_enabled
+
+
+def test_an_operators_dagster_yaml_is_left_alone_and_the_old_default_upgraded(fresh_env):
+    home = fresh_env / "home"
+    home.mkdir()
+    os.environ["DAGSTER_HOME"] = str(home)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")   # what earlier versions wrote
+    prepare_environment(get_settings())
+    assert (home / "dagster.yaml").read_text() == DAGSTER_YAML
+    (home / "dagster.yaml").write_text("run_queue:\n  max_concurrent_runs: 2\n")
+    prepare_environment(get_settings())
+    assert (home / "dagster.yaml").read_text() == "run_queue:\n  max_concurrent_runs: 2\n"
+
+
+# --- slots left behind by a process that died ---------------------------------------------------
+
+def _run_holding_a_slot(instance, status: dg.DagsterRunStatus, tags: dict) -> str:
+    run = instance.add_run(dg.DagsterRun(job_name="monthly_job", status=status, tags=tags))
+    claim = instance.event_log_storage.claim_concurrency_slot(POOL, run.run_id, "vardval_dbt_models")
+    assert claim.is_claimed
+    return run.run_id
+
+
+def test_slots_of_finished_runs_and_dead_processes_are_freed_live_ones_kept():
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    here = socket.gethostname()
+    with dg.instance_for_test() as instance:
+        instance.event_log_storage.set_concurrency_slots(POOL, 4)
+        gone = _run_holding_a_slot(instance, dg.DagsterRunStatus.STARTED, {PID_TAG: str(dead.pid), HOST_TAG: here})
+        finished = _run_holding_a_slot(instance, dg.DagsterRunStatus.SUCCESS, {})
+        alive = _run_holding_a_slot(instance, dg.DagsterRunStatus.STARTED, {PID_TAG: str(os.getpid()), HOST_TAG: here})
+        elsewhere = _run_holding_a_slot(instance, dg.DagsterRunStatus.STARTED, {PID_TAG: str(dead.pid), HOST_TAG: "other"})
+
+        notes = release_stale_slots(instance)
+
+        assert len(notes) == 2 and any(gone[:8] in n for n in notes) and any(finished[:8] in n for n in notes)
+        assert instance.get_run_by_id(gone).status == dg.DagsterRunStatus.FAILURE
+        held = {slot.run_id for slot in instance.event_log_storage.get_concurrency_info(POOL).claimed_slots}
+        assert held == {alive, elsewhere}
+        assert f"run {alive[:8]} (vardval_dbt_models)" in holders(instance)
+
+
+def test_a_step_failure_shows_its_root_cause():
+    from dagster._utils.error import SerializableErrorInfo
+
+    from orchestration.cli import _root_cause
+
+    inner = SerializableErrorInfo("WarehouseBusy: the warehouse /x is held\n", [], "WarehouseBusy")
+    outer = SerializableErrorInfo('Error occurred while executing op "reference_data"\n', [], "X", cause=inner)
+    assert _root_cause(outer).startswith("WarehouseBusy: the warehouse /x is held")
+
+
+# --- the definitions the CLI and the UI share ---------------------------------------------------
+
+@pytest.fixture(scope="module")
+def defs():
+    from orchestration.definitions import defs
+
+    dg.Definitions.validate_loadable(defs)
+    return defs
+
+
+def test_every_asset_is_monthly_in_the_job_and_in_the_warehouse_pool(defs):
+    graph = defs.resolve_asset_graph()
+    keys = graph.get_all_asset_keys()
+    assert {defs.resolve_assets_def(k).specs_by_key[k].group_name for k in keys} == GROUPS
+    job = defs.resolve_job_def("monthly_job")
+    assert set(job.asset_layer.selected_asset_keys) == set(keys)
+    for assets_def in graph.assets_defs:
+        if not assets_def.is_executable:
+            continue
+        assert assets_def.partitions_def is not None, assets_def.node_def.name
+        assert assets_def.node_def.pool == "warehouse", f"{assets_def.node_def.name} is not in the warehouse pool"
+
+
+def test_the_schedule_and_the_sensor_start_the_monthly_job(defs):
+    assert defs.resolve_schedule_def("previous_month_schedule").job_name == "monthly_job"
+    assert defs.resolve_sensor_def("landing_sensor").job_name == "monthly_job"
+
+
+def test_checks_sit_beside_their_assets(defs):
+    checks: dict[str, set[str]] = {}
+    for assets_def in defs.resolve_asset_graph().assets_defs:
+        for key in assets_def.check_keys:
+            checks.setdefault(key.asset_key.to_user_string(), set()).add(key.name)
+    # Source contracts (pandera, quarantine share) on the raw tables they guard.
+    for source in ("listing", "visits", "telephony"):
+        assert f"{source}_contract" in checks[f"raw/{source}"]
+    # The gate and the publication.
+    assert "blocking_checks_passed" in checks["publication/month_gate"]
+    assert "all_months_published" in checks["publication/published_tables"]
+    # dbt tests load as checks on their models: every published mart has some.
+    for mart in ("indicators_monthly", "listing_monthly", "contacts_monthly", "reimbursement_monthly",
+                 "reimbursement_person_monthly", "data_quality_monthly", "vardcentraler"):
+        assert checks.get(f"marts/{mart}"), f"no dbt tests attached to marts/{mart}"
+    assert any(name.startswith("not_null_") for name in checks["marts/reimbursement_monthly"])
