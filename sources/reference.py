@@ -15,7 +15,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from sources.personnummer import PERSONNUMMER, SAMORDNINGSNUMMER, classify
-from sources.pseudonym import pseudonymise
+from sources.pseudonym import pseudonymise_repeated
 from sources.reading import SourceFileError, read_table
 from validations.contracts import (VALUE, Findings, allowed, lower, parse_dates, parse_numbers,
                                    run_schema)
@@ -39,7 +39,8 @@ def _raise_if_any(findings: Findings, name: str) -> None:
              for r in found.head(MAX_LISTED).itertuples()]
     more = f"\n  ... and {len(found) - MAX_LISTED} more" if len(found) > MAX_LISTED else ""
     rows = found["source_line"].nunique()
-    raise SourceFileError(f"{name}: {rows} invalid row{'s' if rows != 1 else ''}:\n"
+    # The first line names the first finding: progress feeds and the UI show only that line.
+    raise SourceFileError(f"{name}: {rows} invalid row{'s' if rows != 1 else ''}, first {lines[0].strip()}:\n"
                           + "\n".join(lines) + more)
 
 
@@ -128,7 +129,7 @@ def load_acg_weights(path: Path, key: bytes) -> pd.DataFrame:
     findings.add(valid_id & ids.assign(year=out["year"]).duplicated(
         ["normalized", "year"], keep=False), "personnummer", "duplicate personnummer and year")
     _raise_if_any(findings, table.file.name)
-    return pd.DataFrame({"person_key": pseudonymise(ids["normalized"].tolist(), key),
+    return pd.DataFrame({"person_key": pseudonymise_repeated(ids["normalized"].tolist(), key),
                          "year": out["year"].astype("int64").to_numpy(),
                          "acg_weight": out["acg_weight"].to_numpy()})
 

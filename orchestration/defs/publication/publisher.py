@@ -167,9 +167,85 @@ def _write_open_data(published: Path, month: str, source_dir: Path) -> Path:
     return dst
 
 
-def _build_published_db(published: Path, catalog: dict) -> Path:
-    """published.duckdb from the latest version of every month, built aside and swapped in."""
+def _versions_in_db(path: Path) -> list[tuple] | None:
+    try:
+        with duckdb.connect(str(path), read_only=True) as con:
+            return sorted(con.execute("select month, version, content_hash, published_at "
+                                      "from published_versions").fetchall())
+    except duckdb.Error:
+        return None
+
+
+def _catalog_versions(catalog: dict) -> list[tuple]:
+    return sorted((m, int(e["latest_version"]), e["content_hash"], e["published_at"])
+                  for m, e in catalog["months"].items())
+
+
+def _patch_published_db(published: Path, catalog: dict, previous: dict, month: str) -> Path | None:
+    """Copy-and-patch: the current published.duckdb, copied aside, with only `month` replaced.
+
+    The cost of a publication then no longer grows with the number of months published (a full
+    rebuild reads every month's Parquet). Used only when the current file holds exactly the
+    previous catalog and the new catalog differs from it in `month` alone, and the new Parquet
+    has the tables' exact columns; otherwise (or on any error) None, and the caller rebuilds.
+    Rows of a re-published earlier month are appended after the others: read with ORDER BY.
+    """
     dst = published / "published.duckdb"
+    changed = {m for m in set(catalog["months"]) | set(previous["months"])
+               if catalog["months"].get(m) != previous["months"].get(m)}
+    if changed != {month} or month not in catalog["months"] or not dst.exists():
+        return None
+    if _versions_in_db(dst) != _catalog_versions(previous):
+        return None
+    source = version_dir(published, month, int(catalog["months"][month]["latest_version"]))
+    tmp = published / f".published.{uuid.uuid4().hex}.duckdb"
+    try:
+        shutil.copyfile(dst, tmp)
+        con = duckdb.connect(str(tmp))
+        try:
+            con.execute("begin")
+            for table in MONTHLY_TABLES:
+                file = source / f"{table}.parquet"
+                have = con.execute(f'select column_name, column_type from (describe "{table}")').fetchall() \
+                    if table_exists(con, "main", table) else None
+                new = con.execute(f"select column_name, column_type from (describe select * from "
+                                  f"read_parquet('{file}'))").fetchall()
+                if have is None or [tuple(r) for r in have] != [tuple(r) for r in new]:
+                    return None  # a new table or changed columns: rebuild
+                keys = ", ".join(f'"{k}"' for k in PUBLISHED_TABLES[table])
+                con.execute(f'delete from "{table}" where month = ?', [month])
+                con.execute(f'insert into "{table}" select * from read_parquet(\'{file}\') order by {keys}')
+            registry = published / "vardcentraler" / "data.parquet"
+            con.execute("drop table if exists vardcentraler")
+            if registry.exists():
+                con.execute(f"create table vardcentraler as select * from read_parquet('{registry}') order by hsa_id")
+            con.execute("delete from published_versions")
+            con.executemany("insert into published_versions values (?, ?, ?, ?)",
+                            [list(row) for row in _catalog_versions(catalog)])
+            con.execute("commit")
+            con.execute("checkpoint")
+        finally:
+            con.close()
+        os.replace(tmp, dst)
+        return dst
+    except duckdb.Error:
+        return None
+    finally:
+        tmp.unlink(missing_ok=True)
+        Path(f"{tmp}.wal").unlink(missing_ok=True)
+
+
+def _build_published_db(published: Path, catalog: dict, previous: dict | None = None,
+                        month: str | None = None) -> Path:
+    """published.duckdb from the latest version of every month, built aside and swapped in.
+
+    With `previous` (the catalog before this publication) and `month`, patch a copy of the
+    current file instead when it is safe (see `_patch_published_db`)."""
+    dst = published / "published.duckdb"
+    if previous is not None and month is not None:
+        patched = _patch_published_db(published, catalog, previous, month)
+        if patched is not None:
+            return patched
     tmp = published / f".published.{uuid.uuid4().hex}.duckdb"
     dirs = _latest_dirs(published, catalog)
     try:
@@ -220,6 +296,12 @@ def _refresh_month(published: Path, month: str, catalog: dict) -> list[Path]:
 def _recover(published: Path, catalog: dict) -> set[str]:
     """Remove version dirs the catalog does not list (crashed publications); return months to repair."""
     repair = set()
+    # Files a killed publication was writing aside ('.<name>.<random>.tmp', '.published.<uuid>.duckdb'):
+    # stale, since publications hold the lock. They never became visible, but must not pile up.
+    for stale in [*published.glob(".published.*.duckdb"), *published.glob(".published.*.duckdb.wal"),
+                  *published.rglob(".*.tmp")]:
+        if stale.is_file():
+            stale.unlink(missing_ok=True)
     versions_root = published / "versions"
     if not versions_root.exists():
         return repair
@@ -445,7 +527,8 @@ def publish_month(warehouse_path: Path, data_dir: Path, month: str, *, input_che
                 files += _refresh_month(published, m, new_catalog) if m == month else \
                     (_refresh_month(published, m, catalog) and [])
             files.append(_write_registry(published, new_catalog))
-            files.append(_build_published_db(published, new_catalog))
+            files.append(_build_published_db(published, new_catalog, previous=None if repair else catalog,
+                                             month=month))
             new_catalog["updated_at"] = published_at
             new_catalog["tables"] = list(PUBLISHED_TABLES)
             write_json_atomic(published / "catalog.json", new_catalog)
