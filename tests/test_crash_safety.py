@@ -1,0 +1,185 @@
+"""Crash safety: `vardval run` killed (SIGKILL, whole process group) at any point, then run again.
+
+A copy of the `published_region` gets a correction for 2025-02 (so the run has something to
+ingest, build and publish as v2); the run is killed during ingestion, during dbt, while the
+publication exports, and after the new version is renamed into place but before the catalog
+commits it. Whatever was left, the next run must complete, and afterwards the warehouse and
+the published files must agree: the catalog's versions match the version directories, every
+file matches its manifest, published.duckdb opens with each month once and each month's rows
+exactly its latest version's, the current Parquet is the latest version's, nothing
+half-written or orphaned is left, no lock blocks.
+
+The killed runs are slow (a killed run and a full run per case): `make test-all` or
+`pytest -m slow`. What a killed publication leaves behind is also planted by hand in a fast
+unit test on the marts fixture.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from orchestration.defs.publication.gate import month_fingerprint, record_checks
+from orchestration.defs.publication.publisher import publish_month, read_catalog
+from tests.delivery_edits import Delivery
+from tests.marts_fixture import build_marts_warehouse
+from tests.pipeline_fixture import VARDVAL, Region, run_ok
+from tests.published_reader import MONTHLY, check_db
+from validations.expectations.outcome import CheckOutcome
+
+
+def _output_has(pattern: str):
+    def reached(region: Region, output: Path) -> bool:
+        return pattern in output.read_text(errors="replace")
+    return reached
+
+
+def _staging_dir_exists(region: Region, output: Path) -> bool:
+    return any((region.published / "versions" / "2025-02").glob(".tmp-*/*.parquet"))
+
+
+def _new_version_not_yet_committed(region: Region, output: Path) -> bool:
+    if not (region.published / "versions" / "2025-02" / "v0002").exists():
+        return False
+    catalog = json.loads((region.published / "catalog.json").read_text())
+    return catalog["months"]["2025-02"]["latest_version"] == 1
+
+
+PHASES = {
+    # phase: (reached?, poll interval, extra delay before the kill)
+    "ingest": (_output_has("2025-01 listing:"), 0.02, 0.0),
+    "dbt": (_output_has("dbt build for"), 0.05, 3.0),
+    "publication export": (_staging_dir_exists, 0.002, 0.0),
+    "publication commit": (_new_version_not_yet_committed, 0.001, 0.0),
+}
+
+
+def _correct_february(region: Region) -> None:
+    listing = Delivery.load(region.landing / "2025-02" / "listing.csv")
+    for i in range(0, 10):
+        listing.set(i, "sabo", "ja")
+    listing.save()
+
+
+def _run_and_kill(region: Region, phase: str, output: Path) -> bool:
+    """Start a run, SIGKILL its process group when the phase is reached; True if it was."""
+    reached, interval, delay = PHASES[phase]
+    with output.open("w") as sink:
+        process = subprocess.Popen([VARDVAL, "run", "--from", "2025-01", "--to", "2025-02"], stdout=sink,
+                                   stderr=subprocess.STDOUT, env=region.env(), cwd=region.root,
+                                   start_new_session=True)
+    hit = False
+    try:
+        deadline = time.monotonic() + 600
+        while process.poll() is None and time.monotonic() < deadline:
+            if reached(region, output):
+                hit = True
+                time.sleep(delay)
+                break
+            time.sleep(interval)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=60)
+    # nothing of the run may survive it (a dbt child holding the warehouse, say); the killed
+    # children need a moment to be reaped
+    deadline = time.monotonic() + 30
+    while (survivors := _living_members(process.pid)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert survivors == [], f"processes of the killed run survive: {survivors}"
+    return hit
+
+
+def _living_members(pgid: int) -> list[str]:
+    listing = subprocess.run(["ps", "-eo", "pgid=,stat=,pid=,args="], capture_output=True, text=True).stdout
+    return [line.strip() for line in listing.splitlines()
+            if line.split() and line.split()[0] == str(pgid) and not line.split()[1].startswith("Z")]
+
+
+def _sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def assert_published_consistent(region: Region, expect: dict[str, int]) -> None:
+    published = region.published
+    catalog = json.loads((published / "catalog.json").read_text())
+    assert {m: e["latest_version"] for m, e in catalog["months"].items()} == expect
+    for month, latest in expect.items():
+        dirs = sorted(p.name for p in (published / "versions" / month).iterdir())
+        assert dirs == [f"v{v:04d}" for v in range(1, latest + 1)], f"{month}: {dirs}"
+        for version in range(1, latest + 1):
+            folder = published / "versions" / month / f"v{version:04d}"
+            manifest = json.loads((folder / "manifest.json").read_text())
+            for table, info in manifest["tables"].items():
+                assert _sha(folder / info["file"]) == info["file_sha256"], f"{folder.name}/{info['file']}"
+                assert pq.read_table(folder / info["file"]).num_rows == info["rows"]
+        latest_dir = published / "versions" / month / f"v{latest:04d}"
+        for table in MONTHLY:
+            assert _sha(published / table / f"month={month}" / "data.parquet") == \
+                _sha(latest_dir / f"{table}.parquet"), f"current {table} of {month} is not v{latest}"
+    with duckdb.connect(str(published / "published.duckdb"), read_only=True) as con:
+        assert check_db(con, published) == expect
+        months = con.execute("select month, count(*) from published_versions group by 1 order by 1").fetchall()
+        assert months == [(m, 1) for m in sorted(expect)]
+    leftovers = [str(p.relative_to(published)) for p in published.rglob("*")
+                 if p.name.startswith(".tmp-") or p.name.endswith((".tmp", ".wal"))
+                 or (p.name.startswith(".published.") and p.suffix == ".duckdb")]
+    assert leftovers == [], f"half-written files left: {leftovers}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("phase", list(PHASES))
+def test_a_run_killed_at_any_point_is_repaired_by_the_next_run(published_region, tmp_path, phase):
+    region = published_region.copy(tmp_path / "region")
+    _correct_february(region)
+    hit = _run_and_kill(region, phase, tmp_path / "killed_run.txt")
+    assert hit, f"the run ended before reaching {phase}:\n{(tmp_path / 'killed_run.txt').read_text()[-3000:]}"
+
+    # whatever the kill left, readers still find complete versions: the catalog's state
+    with duckdb.connect(str(region.published / "published.duckdb"), read_only=True) as con:
+        assert set(check_db(con, region.published)) == {"2025-01", "2025-02"}
+
+    result = run_ok(region, "run", "--from", "2025-01", "--to", "2025-02")
+    assert "published v2" in result.stdout
+    assert_published_consistent(region, {"2025-01": 1, "2025-02": 2})
+    # the warehouse is not left locked, and agrees with what is published
+    status = run_ok(region, "status")
+    assert status.stdout.count("published v") == 2 and "stale" not in status.stdout
+
+
+def test_the_next_publication_removes_what_a_killed_one_left(tmp_path):
+    """Unit level: an orphan version, a staging dir and the temp files written aside."""
+    data = tmp_path / "data"
+    warehouse = build_marts_warehouse(data)
+    ok = [CheckOutcome("components_sum_to_total", "marts.reimbursement_monthly", True, True, "fine.", {})]
+
+    def publish(month):
+        record_checks(data, month, month_fingerprint(warehouse, month), ok)
+        return publish_month(warehouse, data, month, input_checksums={}, check_outcomes=ok, code_version="test")
+
+    publish("2025-01")
+    published = data / "published"
+    litter = [published / "versions" / "2025-01" / ".tmp-0badc0de" / "indicators_monthly.parquet",
+              published / "versions" / "2025-01" / "v0002" / "indicators_monthly.parquet",
+              published / "indicators_monthly" / "month=2025-01" / ".data.parquet.0badc0de.tmp",
+              published / "open_data" / ".indicators_monthly_2025-01.csv.0badc0de.tmp",
+              published / ".catalog.json.0badc0de.tmp",
+              published / ".published.0badc0de.duckdb", published / ".published.0badc0de.duckdb.wal"]
+    for path in litter:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"half")
+    publish("2025-02")
+    assert [p for p in litter if p.exists()] == []
+    assert not (published / "versions" / "2025-01" / "v0002").exists()
+    assert {m: e["latest_version"] for m, e in read_catalog(published)["months"].items()} == \
+        {"2025-01": 1, "2025-02": 1}
+    with duckdb.connect(str(published / "published.duckdb"), read_only=True) as con:
+        assert check_db(con, published) == {"2025-01": 1, "2025-02": 1}
