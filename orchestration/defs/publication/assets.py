@@ -6,22 +6,23 @@ that content, so even a run that selects only `published_tables` is gated.
 """
 
 import subprocess
+from pathlib import Path
 
 import dagster as dg
 
 from orchestration.defs.partitions import OWNERS, PARTITIONS, SINGLE_RUN, run_months
+from orchestration.defs.publication.tables import PUBLISHED_TABLES
 from orchestration.months import shift_month
 from orchestration.settings import get_settings
 
-PUBLISHED_MARTS = ["indicators_monthly", "listing_monthly", "contacts_monthly", "reimbursement_monthly",
-                   "reimbursement_person_monthly", "data_quality_monthly", "vardcentraler"]
 GATE_KEY = dg.AssetKey(["publication", "month_gate"])
+PROJECT_DIR = Path(__file__).resolve().parents[3]
 
 
 def code_version() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                              check=True, cwd=str(get_settings().data_dir.parent)).stdout.strip()
+                              check=True, cwd=str(PROJECT_DIR)).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         from importlib.metadata import version
         return f"vardval-{version('vardval')}"
@@ -44,7 +45,7 @@ def _input_checksums(month: str) -> dict:
     pool="warehouse",
     owners=OWNERS,
     kinds={"great_expectations", "duckdb"},
-    deps=[dg.AssetKey(["marts", name]) for name in PUBLISHED_MARTS],
+    deps=[dg.AssetKey(["marts", name]) for name in PUBLISHED_TABLES],
     description="Every blocking check of a month: source contracts, Great Expectations suites on the "
                 "marts and the reconciliations of SPEC §7, recorded against the month's content.",
     check_specs=[dg.AssetCheckSpec("blocking_checks_passed", asset=GATE_KEY,
