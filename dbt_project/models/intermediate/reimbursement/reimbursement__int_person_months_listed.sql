@@ -18,10 +18,7 @@ final as (
         listing.vardcentral_hsa_id,
         listing.sex,
         listing.birth_date,
-        year(listing.month_end) - year(listing.birth_date)
-            - case when month(listing.month_end) * 100 + day(listing.month_end)
-                        < month(listing.birth_date) * 100 + day(listing.birth_date)
-                   then 1 else 0 end as age,
+        {{ age_in_years('listing.birth_date', 'listing.month_end') }} as age,
         listing.is_sabo,
         listing.deso,
         months.version_id

@@ -13,15 +13,8 @@ units as (
 aged as (
     select
         snapshots.*,
-        -- Whole years on the month's last day. Comparing (month, day) pairs gives the
-        -- 29 February rule for free: in a non-leap year 02-28 < 02-29, so the birthday
-        -- is only reached on 1 March.
-        year(snapshots.month_end) - year(snapshots.birth_date)
-            - case
-                when month(snapshots.month_end) * 100 + day(snapshots.month_end)
-                    < month(snapshots.birth_date) * 100 + day(snapshots.birth_date)
-                then 1 else 0
-            end as age
+        -- Whole years on the month's last day (29 February rule in the macro).
+        {{ age_in_years('snapshots.birth_date', 'snapshots.month_end') }} as age
     from snapshots
 ),
 
