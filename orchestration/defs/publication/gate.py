@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from orchestration.defs.publication.tables import (
-    PUBLISHED_TABLES, check_month, combine_hashes, export_month_table, table_exists,
+    PUBLISHED_TABLES, check_month, combine_hashes, month_digest, table_exists,
 )
 from orchestration.warehouse import connect
 
@@ -26,13 +26,13 @@ class PublicationRefused(RuntimeError):
 
 
 def month_fingerprint(warehouse_path: Path, month: str) -> str:
-    """sha256 over the month's rows of every published table, each in its deterministic order."""
+    """The month's content hash over every published table (tables.month_digest)."""
     check_month(month)
     hashes: dict[str, str] = {}
     with connect(Path(warehouse_path), read_only=True) as con:
         for table in PUBLISHED_TABLES:
             if table_exists(con, "marts", table):
-                hashes[table] = export_month_table(con, table, month).content_hash
+                hashes[table] = month_digest(con, table, month)[1]
     return combine_hashes(hashes)
 
 

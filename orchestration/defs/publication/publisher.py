@@ -11,8 +11,9 @@ Layout under `<data_dir>/published/`:
     published.duckdb                               latest version of every month (+ published_versions)
     catalog.json                                   months and their latest versions — the commit point
 
-Order of a publication: export into a temp dir beside the versions → gate on the content's
-fingerprint → unchanged content ends here (nothing rewritten) → the temp dir is renamed to
+Order of a publication: hash the month's content in the warehouse → gate on that fingerprint
+→ unchanged content ends here (nothing written) → export into a temp dir beside the versions,
+from the same read-only connection (so what was hashed is what is written) → renamed to
 the new version → current Parquet replaced (os.replace) → open data → published.duckdb built
 in a temp file and os.replace'd → catalog.json (atomic). The catalog is the commit: a version
 dir the catalog does not list comes from a crashed publication and is removed (and the
@@ -38,8 +39,8 @@ import pyarrow.parquet as pq
 
 from orchestration.defs.publication.gate import PublicationRefused, assert_may_publish, write_json_atomic
 from orchestration.defs.publication.tables import (
-    NON_MONTHLY, PARQUET_OPTIONS, PUBLISHED_TABLES, check_month, combine_hashes, export_month_table,
-    table_exists,
+    NON_MONTHLY, PARQUET_OPTIONS, PUBLISHED_TABLES, ExportedTable, check_month, combine_hashes, month_digest,
+    table_exists, write_month_parquet,
 )
 from orchestration.warehouse import connect
 
@@ -461,17 +462,27 @@ def publish_month(warehouse_path: Path, data_dir: Path, month: str, *, input_che
         try:
             exported = {}
             with connect(Path(warehouse_path), read_only=True) as con:
+                # Hash first (cheap, in DuckDB): unchanged or unchecked content writes nothing.
+                digests = {}
                 for table in PUBLISHED_TABLES:
                     if not table_exists(con, "marts", table):
                         raise PublicationRefused(f"{month} was not published: marts.{table} is missing from "
                                                  "the warehouse.")
-                    exported[table] = export_month_table(con, table, month, staging / f"{table}.parquet")
-                names = dict(con.execute("select hsa_id, name from marts.vardcentraler").fetchall())
-            fingerprint = combine_hashes({t: e.content_hash for t, e in exported.items()})
-            check_record = assert_may_publish(data_dir, month, fingerprint)
+                    digests[table] = month_digest(con, table, month)
+                fingerprint = combine_hashes({t: h for t, (_, h) in digests.items()})
+                check_record = assert_may_publish(data_dir, month, fingerprint)
+                latest = catalog["months"].get(month)
+                unchanged = latest is not None and latest["content_hash"] == fingerprint
+                if not unchanged:
+                    for table, (rows, content_hash) in digests.items():
+                        path = staging / f"{table}.parquet"
+                        written = write_month_parquet(con, table, month, path)
+                        if written != rows:   # same read-only snapshot: would be a DuckDB fault
+                            raise RuntimeError(f"{table} {month}: {written} rows written, {rows} hashed")
+                        exported[table] = ExportedTable(table, rows, content_hash, path)
+                    names = dict(con.execute("select hsa_id, name from marts.vardcentraler").fetchall())
 
-            latest = catalog["months"].get(month)
-            if latest is not None and latest["content_hash"] == fingerprint:
+            if unchanged:
                 shutil.rmtree(staging, ignore_errors=True)
                 if repair:
                     for m in repair:

@@ -30,9 +30,10 @@ DOMAINS = ("indicators", "reimbursement", "quality")
 # Every month runs the data tests on the marts (and the gate's suites after them). The unit
 # tests and the data tests on staging and intermediate models guard the logic, not the data:
 # they run in the test suite and in a standalone `dbt build`, not on every month.
+NON_PRODUCTION_TEST_PATHS = ("models/staging", "models/intermediate")
 PRODUCTION_EXCLUDES = [
     "--exclude-resource-type", "unit_test",
-    "--exclude", "test_type:data,path:models/staging test_type:data,path:models/intermediate",
+    "--exclude", " ".join(f"test_type:data,path:{path}" for path in NON_PRODUCTION_TEST_PATHS),
 ]
 
 
@@ -54,6 +55,14 @@ class VardvalDbtTranslator(DagsterDbtTranslator):
 
     def get_owners(self, dbt_resource_props: Mapping[str, Any]):
         return OWNERS
+
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
+        # Only the tests a month runs become checks (see PRODUCTION_EXCLUDES): the others would
+        # sit in the UI as never executed, and every planned check costs the run an event.
+        path = manifest["nodes"].get(unique_id, {}).get("original_file_path", "")
+        if path.startswith(NON_PRODUCTION_TEST_PATHS):
+            return None
+        return super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
 
 
 TRANSLATOR = VardvalDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
