@@ -121,3 +121,22 @@ def test_outcomes_are_json_and_carry_no_person_key(good_outcomes):
     dumped = json.dumps([o.to_dict() for o in good_outcomes])
     assert not HEX64.search(dumped)
     assert all(o.description.endswith(".") for o in good_outcomes)
+
+
+def test_a_range_is_validated_together_and_a_failure_names_its_month(tmp_path, good, good_outcomes):
+    from validations.expectations import run_range_checks
+
+    together = run_range_checks(good, ["2025-01", "2025-02"])
+    # The joint validation restates each month's outcomes exactly as a check of that month alone.
+    assert [(o.name, o.passed, o.description) for o in together["2025-02"]] == \
+        [(o.name, o.passed, o.description) for o in good_outcomes]
+    assert all(o.passed for o in together["2025-01"])
+
+    path = _broken(tmp_path, good, f"update marts.indicators_monthly set value = 1.2, numerator = 12, denominator = 10 "
+                                   f"where month = '2025-02' and vardcentral_hsa_id = '{VC_C}' "
+                                   f"and indicator_code = 'fast_lakare_share' and sex = 'all'")
+    broken = run_range_checks(path, ["2025-01", "2025-02"])
+    rule = "ge:indicators_monthly_shares:expect_column_values_to_be_between:value"
+    assert rule in _failed_blocking(broken["2025-02"])
+    assert "2025-02" in _by_name(broken["2025-02"])[rule].description
+    assert _failed_blocking(broken["2025-01"]) == set()

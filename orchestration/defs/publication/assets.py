@@ -12,7 +12,6 @@ import dagster as dg
 
 from orchestration.defs.partitions import OWNERS, PARTITIONS, SINGLE_RUN, run_months
 from orchestration.defs.publication.tables import PUBLISHED_TABLES
-from orchestration.months import shift_month
 from orchestration.settings import get_settings
 
 GATE_KEY = dg.AssetKey(["publication", "month_gate"])
@@ -54,14 +53,15 @@ def _input_checksums(month: str) -> dict:
 def month_gate(context: dg.AssetExecutionContext):
     from orchestration.defs.publication.gate import month_fingerprint, record_checks
     from validations.deliveries import delivery_outcomes
-    from validations.expectations import run_month_checks
+    from validations.expectations import run_range_checks
 
     settings = get_settings()
     lines = ["| month | result | failed checks |", "|---|---|---|"]
     blocked = {}
+    checked = run_range_checks(settings.warehouse_path, run_months(context))
     for month in run_months(context):
         outcomes = delivery_outcomes(settings.warehouse_path, month, settings.max_quarantine_share)
-        outcomes += run_month_checks(settings.warehouse_path, month, previous_month=shift_month(month, -1))
+        outcomes += checked[month]
         record_checks(settings.data_dir, month, month_fingerprint(settings.warehouse_path, month), outcomes)
         failed = [o for o in outcomes if o.blocking and not o.passed]
         warnings = [o for o in outcomes if not o.blocking and not o.passed]
@@ -193,12 +193,11 @@ def statements(context: dg.AssetExecutionContext):
                 "months, reimbursement per VC by component.",
 )
 def monthly_report(context: dg.AssetExecutionContext):
-    from orchestration.defs.publication.report import write_report
+    from orchestration.defs.publication.report import write_reports
 
     settings = get_settings()
-    result = None
-    for month in published_months(context):
-        result = write_report(settings.warehouse_path, month, settings.reports_dir)
+    results = write_reports(settings.warehouse_path, published_months(context), settings.reports_dir)
+    result = results[-1] if results else None
     if result is None:
         return dg.MaterializeResult(metadata={"report": "no month of this run was published"})
     # The metadata shows the run's last published month, the one a person opens first.

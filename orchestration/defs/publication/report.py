@@ -18,6 +18,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from orchestration.defs.publication.parallel import map_forked
 from orchestration.defs.publication.statements import COMPONENTS, INDICATOR_SV, PROFESSION_SV, _month_sv
 from orchestration.defs.publication.tables import check_month, previous_month, table_exists
 
@@ -65,8 +66,17 @@ def _save_fig(fig, path: Path) -> bytes:
 
 def write_report(warehouse_path: Path, month: str, out_dir: Path) -> ReportResult:
     """Write <out_dir>/<YYYY-MM>/rapport_<YYYY-MM>.html and its PNG charts."""
+    return _render_report(_load_report_inputs(warehouse_path, month), out_dir)
+
+
+def write_reports(warehouse_path: Path, months: list[str], out_dir: Path) -> list[ReportResult]:
+    """write_report for several months (a backfill): read here, charts drawn over the cores."""
+    inputs = [_load_report_inputs(warehouse_path, month) for month in months]
+    return map_forked(lambda item: _render_report(item, out_dir), inputs, min_items_per_worker=1)
+
+
+def _load_report_inputs(warehouse_path: Path, month: str) -> dict:
     check_month(month)
-    plt = _plt()
     months = _months_back(month, 13)
     con = duckdb.connect(str(warehouse_path), read_only=True)
     try:
@@ -81,10 +91,16 @@ def write_report(warehouse_path: Path, month: str, out_dir: Path) -> ReportResul
         if table_exists(con, schema, "reimbursement_goals_monthly"):
             goals = con.sql(f"select month, indicator, profession, payout, any_value(low) as low, "
                             f"any_value(high) as high from {schema}.reimbursement_goals_monthly "
-                            f"where month in ({month_list}) group by all").df()
+                            f"where month in ({month_list}) group by all order by all").df()
     finally:
         con.close()
+    return {"month": month, "months": months, "reimb": reimb, "units": units, "region": region, "goals": goals}
 
+
+def _render_report(inputs: dict, out_dir: Path) -> ReportResult:
+    plt = _plt()
+    month, months, reimb, units, region, goals = (inputs[k] for k in ("month", "months", "reimb", "units",
+                                                                      "region", "goals"))
     names = dict(zip(units["hsa_id"], units["name"]))
     folder = Path(out_dir) / month
     pngs: list[Path] = []

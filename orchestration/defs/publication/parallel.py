@@ -1,0 +1,42 @@
+"""CPU-bound writers (openpyxl workbooks, matplotlib charts) spread over the cores.
+
+The items are prepared in this process; forked workers inherit them (only an index goes out
+and a small result comes back), do pure Python work on them — no DuckDB, no Dagster, no
+logging — and return. Results come back in the items' order, so the output does not depend
+on the number of workers. `VARDVAL_WORKERS=1` keeps everything in this process.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+_JOB: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
+
+
+def worker_count() -> int:
+    configured = os.environ.get("VARDVAL_WORKERS", "").strip()
+    if configured:
+        return max(1, int(configured))
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _run(index: int) -> Any:
+    fn, items = _JOB  # type: ignore[misc]
+    return fn(items[index])
+
+
+def map_forked(fn: Callable[[Any], Any], items: Sequence[Any], min_items_per_worker: int = 2) -> list[Any]:
+    """[fn(item) for item in items], over forked worker processes when there is enough work."""
+    global _JOB
+    items = list(items)
+    workers = min(worker_count(), len(items) // max(1, min_items_per_worker))
+    if workers <= 1 or multiprocessing.current_process().daemon or _JOB is not None:
+        return [fn(item) for item in items]
+    _JOB = (fn, items)
+    try:
+        with multiprocessing.get_context("fork").Pool(workers) as pool:
+            return pool.map(_run, range(len(items)), chunksize=max(1, len(items) // (workers * 4)))
+    finally:
+        _JOB = None
