@@ -50,12 +50,14 @@ def pseudonymise(values: Iterable[str], key: bytes) -> list[str]:
 
     A national delivery (10+ million values, ~5 µs each in one process) is split over the
     machine's cores with forked workers that inherit the values; the result is the same list."""
+    import multiprocessing
+
     values = values if isinstance(values, list) else list(values)
     workers = min(os.cpu_count() or 1, 8)
-    if len(values) < PARALLEL_MIN_VALUES or workers < 2:
+    # A worker process of a pool (daemonic) may not fork workers of its own.
+    if len(values) < PARALLEL_MIN_VALUES or workers < 2 or multiprocessing.current_process().daemon:
         return _hmac_hex(values, key)
     global _JOB
-    import multiprocessing
 
     _JOB = (values, key)
     try:

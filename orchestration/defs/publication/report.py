@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from orchestration.defs.publication.parallel import map_forked
+from orchestration.parallel import map_forked
 from orchestration.defs.publication.statements import COMPONENTS, INDICATOR_SV, PROFESSION_SV, _month_sv
 from orchestration.defs.publication.tables import check_month, previous_month, table_exists
 

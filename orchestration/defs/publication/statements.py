@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from orchestration.defs.publication.parallel import map_forked
+from orchestration.parallel import map_forked
 from orchestration.defs.publication.tables import check_month, table_exists
 
 KR = '#,##0 "kr"'

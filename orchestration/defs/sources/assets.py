@@ -8,7 +8,7 @@ import dagster as dg
 
 from orchestration.defs.partitions import OWNERS, PARTITIONS, SINGLE_RUN, run_months
 from orchestration.defs.sources.checks import CONTRACT_CHECK_SPECS, contract_check_results
-from orchestration.defs.sources.ingestion import ingest_month, load_reference
+from orchestration.defs.sources.ingestion import ingest_months, load_reference
 from orchestration.settings import get_settings
 
 REGISTRY = [dg.AssetKey(["raw", "vardcentraler"])]
@@ -63,15 +63,13 @@ def reference_data(context: dg.AssetExecutionContext):
 def source_deliveries(context: dg.AssetExecutionContext):
     settings = get_settings()
     force = bool(context.run.tags.get("vardval/force"))
-    outcomes = []
-    for month in run_months(context):
-        for outcome in ingest_month(settings, month, force=force):
-            context.log.info(
-                f"{month} {outcome.source}: {outcome.status}"
-                + (f" — {outcome.message}" if outcome.message else
-                   f" — {outcome.rows_read:,} read, {outcome.rows_accepted:,} accepted, "
-                   f"{outcome.rows_quarantined:,} quarantined"))
-            outcomes.append(outcome)
+    outcomes = ingest_months(settings, run_months(context), force=force)
+    for outcome in outcomes:
+        context.log.info(
+            f"{outcome.month} {outcome.source}: {outcome.status}"
+            + (f" — {outcome.message}" if outcome.message else
+               f" — {outcome.rows_read:,} read, {outcome.rows_accepted:,} accepted, "
+               f"{outcome.rows_quarantined:,} quarantined"))
     months = run_months(context)
     broken = {o.month for o in outcomes if o.status == "file_error"}
     if broken == set(months):

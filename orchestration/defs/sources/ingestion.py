@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from orchestration.parallel import map_forked, worker_count
 from orchestration.settings import Settings
 from orchestration.warehouse import connect, ensure_schema
 from sources import reference
@@ -118,13 +119,48 @@ def _delivered_file(landing_dir: Path, month: str, source: str) -> Path | None:
 
 def ingest_month(settings: Settings, month: str, force: bool = False) -> list[SourceOutcome]:
     """Ingest the three sources of one month; returns one outcome per source."""
+    return ingest_months(settings, [month], force)
+
+
+# Reading and validating a delivery is pure (files in, frames out) and CPU-bound; storing it
+# is not (the ids already used in other months depend on the months stored before it). So a
+# range is read a few months at a time over the cores and stored month by month, in order.
+# Above this many bytes per batch (a national month) the reads stay in one process: two
+# national listings in memory at once would cost more RAM than the cores save time.
+PARALLEL_READ_MAX_BYTES = 256 * 1024 * 1024
+
+
+def ingest_months(settings: Settings, months: list[str], force: bool = False) -> list[SourceOutcome]:
+    """Ingest the three sources of each month, months in order; one outcome per month and source."""
     key = get_key()
     registry_sha = _registry_fingerprint(settings)
     units = read_units(settings)
-    return [
-        _ingest_source(settings, month, source, units, key, registry_sha, force)
-        for source in SOURCES
-    ]
+    outcomes: list[SourceOutcome] = []
+    batch_size = max(1, worker_count())
+    for start in range(0, len(months), batch_size):
+        batch = months[start:start + batch_size]
+        decided: dict[tuple[str, str], SourceOutcome] = {}
+        pending: list[tuple[str, str, Path | None, str | None]] = []
+        for month in batch:
+            for source in SOURCES:
+                path = _delivered_file(settings.landing_dir, month, source)
+                fingerprint = f"{sha256_of(path)}:{registry_sha}:{_key_fingerprint(key)}" if path else None
+                unchanged = None if force else _unchanged_delivery(settings, month, source, path, fingerprint)
+                if unchanged is not None:
+                    decided[(month, source)] = unchanged
+                else:
+                    pending.append((month, source, path, fingerprint))
+        size = sum(path.stat().st_size for _, _, path, _ in pending if path is not None)
+
+        def read(item, _units=units):
+            return _read_or_error(settings.landing_dir, item[0], item[1], _units, key)
+
+        results = map_forked(read, pending, min_items_per_worker=1) if size <= PARALLEL_READ_MAX_BYTES \
+            else [read(item) for item in pending]
+        for (month, source, path, fingerprint), result in zip(pending, results):
+            decided[(month, source)] = _store(settings, month, source, path, fingerprint, result)
+        outcomes += [decided[(month, source)] for month in batch for source in SOURCES]
+    return outcomes
 
 
 def _registry_fingerprint(settings: Settings) -> str:
@@ -133,34 +169,42 @@ def _registry_fingerprint(settings: Settings) -> str:
     return hashlib.sha256(repr(rows).encode()).hexdigest()[:16]
 
 
-def _ingest_source(settings: Settings, month: str, source: str, units: pd.DataFrame,
-                   key: bytes, registry_sha: str, force: bool) -> SourceOutcome:
-    path = _delivered_file(settings.landing_dir, month, source)
-    fingerprint = None
-    if path is not None:
-        fingerprint = f"{sha256_of(path)}:{registry_sha}:{_key_fingerprint(key)}"
-        with connect(settings.warehouse_path) as con:
-            current = con.execute(
-                "select source_file, ingest_fingerprint, rows_read, rows_accepted, rows_quarantined "
-                "from raw.source_files where month = ? and source = ?", [month, source]).fetchall()
-            current = current[0] if current else None
-            has_errors = con.execute("select count(*) from raw.ingest_errors where month = ? and source = ?",
-                                     [month, source]).fetchall()[0][0]
-        if current and current[0] == path.name and current[1] == fingerprint and not has_errors and not force:
-            _record_delivery(settings, month, source, path.name, fingerprint.split(":")[0], "unchanged")
-            return SourceOutcome(month, source, "unchanged", path.name, *current[2:5],
-                                 message=f"{path.name} for {month} is identical to the last delivery: nothing to do")
-    try:
-        result = _read(settings.landing_dir, month, source, units, key)
-    except SourceFileError as exc:
-        _record_file_error(settings, month, source, path.name if path else None, str(exc))
-        return SourceOutcome(month, source, "file_error", path.name if path else None, message=str(exc))
+def _unchanged_delivery(settings: Settings, month: str, source: str, path: Path | None,
+                        fingerprint: str | None) -> SourceOutcome | None:
+    """The outcome 'unchanged' when this exact file was ingested last time without errors."""
+    if path is None:
+        return None
+    with connect(settings.warehouse_path) as con:
+        current = con.execute(
+            "select source_file, ingest_fingerprint, rows_read, rows_accepted, rows_quarantined "
+            "from raw.source_files where month = ? and source = ?", [month, source]).fetchall()
+        current = current[0] if current else None
+        has_errors = con.execute("select count(*) from raw.ingest_errors where month = ? and source = ?",
+                                 [month, source]).fetchall()[0][0]
+    if current and current[0] == path.name and current[1] == fingerprint and not has_errors:
+        _record_delivery(settings, month, source, path.name, fingerprint.split(":")[0], "unchanged")
+        return SourceOutcome(month, source, "unchanged", path.name, *current[2:5],
+                             message=f"{path.name} for {month} is identical to the last delivery: nothing to do")
+    return None
 
+
+def _read_or_error(landing_dir: Path, month: str, source: str, units: pd.DataFrame,
+                   key: bytes) -> IngestResult | SourceFileError:
+    try:
+        return _read(landing_dir, month, source, units, key)
+    except SourceFileError as exc:   # returned, not raised: one bad file must not hide the others
+        return exc
+
+
+def _store(settings: Settings, month: str, source: str, path: Path | None, fingerprint: str | None,
+           result: IngestResult | SourceFileError) -> SourceOutcome:
+    if isinstance(result, SourceFileError):
+        _record_file_error(settings, month, source, path.name if path else None, str(result))
+        return SourceOutcome(month, source, "file_error", path.name if path else None, message=str(result))
     with connect(settings.warehouse_path) as con:
         _quarantine_ids_used_in_other_months(con, result)
         status = _write_month(con, result, fingerprint)
-    outcome = _outcome(result, status)
-    return outcome
+    return _outcome(result, status)
 
 
 def _read(landing_dir: Path, month: str, source: str, units: pd.DataFrame, key: bytes) -> IngestResult:

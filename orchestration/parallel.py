@@ -1,4 +1,4 @@
-"""CPU-bound writers (openpyxl workbooks, matplotlib charts) spread over the cores.
+"""CPU-bound work (reading and validating deliveries, openpyxl workbooks, matplotlib charts) over the cores.
 
 The items are prepared in this process; forked workers inherit them (only an index goes out
 and a small result comes back), do pure Python work on them — no DuckDB, no Dagster, no

@@ -1,0 +1,35 @@
+"""map_forked: the same results, in the same order, as a plain loop; errors reach the caller."""
+import os
+
+import pytest
+
+from orchestration.parallel import map_forked
+
+
+def test_forked_map_keeps_order_and_results(monkeypatch):
+    monkeypatch.setenv("VARDVAL_WORKERS", "2")
+    items = list(range(20))
+    scale = 3   # a closure: workers inherit it, nothing is pickled but indexes and results
+    assert map_forked(lambda x: (x * scale, os.getpid()), items)[5][0] == 15
+    pids = {pid for _, pid in map_forked(lambda x: (x, os.getpid()), items)}
+    assert os.getpid() not in pids and len(pids) >= 1
+    assert [r for r, _ in map_forked(lambda x: (x * x, 0), items)] == [x * x for x in items]
+
+
+def test_one_worker_or_little_work_stays_in_process(monkeypatch):
+    monkeypatch.setenv("VARDVAL_WORKERS", "1")
+    assert map_forked(lambda x: os.getpid(), [1, 2, 3]) == [os.getpid()] * 3
+    monkeypatch.setenv("VARDVAL_WORKERS", "2")
+    assert map_forked(lambda x: os.getpid(), [1, 2, 3], min_items_per_worker=8) == [os.getpid()] * 3
+
+
+def test_an_error_in_a_worker_is_raised_here(monkeypatch):
+    monkeypatch.setenv("VARDVAL_WORKERS", "2")
+
+    def fail_on_three(x):
+        if x == 3:
+            raise ValueError("item 3 is bad")
+        return x
+
+    with pytest.raises(ValueError, match="item 3 is bad"):
+        map_forked(fail_on_three, [1, 2, 3, 4])
