@@ -38,7 +38,7 @@ class MonthState:
 
 
 def month_states(settings: Settings, months: list[str] | None) -> list[MonthState]:
-    from orchestration.defs.publication.gate import load_check_record, month_fingerprint
+    from orchestration.defs.publication.gate import load_check_record, month_fingerprints
     from orchestration.defs.publication.publisher import read_catalog
 
     catalog = read_catalog(settings.published_dir).get("months", {})
@@ -58,6 +58,7 @@ def month_states(settings: Settings, months: list[str] | None) -> list[MonthStat
         states.setdefault(month, MonthState(month))
 
     selected = sorted(states) if months is None else months
+    fingerprints = month_fingerprints(settings.warehouse_path, selected) if settings.warehouse_path.exists() else {}
     result = []
     for month in selected:
         state = states[month]
@@ -65,7 +66,7 @@ def month_states(settings: Settings, months: list[str] | None) -> list[MonthStat
         if entry:
             state.published_version = int(entry["latest_version"])
         if settings.warehouse_path.exists():
-            current = month_fingerprint(settings.warehouse_path, month)
+            current = fingerprints[month]
             record = load_check_record(settings.data_dir, month, current)
             if record:
                 state.checked = "passed" if record.get("passed") else "blocked"

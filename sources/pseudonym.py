@@ -40,50 +40,51 @@ def ensure_demo_key(data_dir: Path) -> None:
     os.environ[KEY_ENV] = key_file.read_text().strip()
 
 
-# Below this many values one process is quicker than starting workers.
-PARALLEL_MIN_VALUES = 400_000
-_JOB: tuple[list[str], bytes] | None = None  # what forked workers hash (inherited, not pickled)
+# Below this many values the Python loop is quicker than starting DuckDB.
+VECTORISED_MIN_VALUES = 20_000
 
 
 def pseudonymise(values: Iterable[str], key: bytes) -> list[str]:
-    """HMAC-SHA256 hex digests; the pads are hashed once so millions of values stay cheap.
+    """HMAC-SHA256 hex digests, in the values' order.
 
-    A national delivery (10+ million values, ~5 µs each in one process) is split over the
-    machine's cores with forked workers that inherit the values; the result is the same list."""
-    import multiprocessing
-
+    Large inputs (a listing delivery: 286 000 values a region month, 10.6 million nationally)
+    are hashed by DuckDB, vectorised and over the cores, by the HMAC construction itself:
+    sha256(key ^ opad || sha256(key ^ ipad || utf8(value))). A test holds it equal to Python's
+    `hmac` on edge cases (non-ASCII, empty, keys longer than a block). ~2.5× faster than the
+    Python loop below, which stays for small inputs (no DuckDB start)."""
     values = values if isinstance(values, list) else list(values)
-    workers = min(os.cpu_count() or 1, 8)
-    # A worker process of a pool (daemonic) may not fork workers of its own.
-    if len(values) < PARALLEL_MIN_VALUES or workers < 2 or multiprocessing.current_process().daemon:
+    if len(values) < VECTORISED_MIN_VALUES:
         return _hmac_hex(values, key)
-    global _JOB
+    import duckdb
+    import pyarrow as pa
 
-    _JOB = (values, key)
+    inner_pad, outer_pad = _pads(key)
+    table = pa.table({"value": pa.array(values, pa.string())})
+    con = duckdb.connect()
     try:
-        chunks = workers * 4
-        bounds = [len(values) * i // chunks for i in range(chunks + 1)]
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            parts = pool.map(_hmac_range, list(zip(bounds[:-1], bounds[1:])), chunksize=1)
-    except OSError:  # cannot fork (limits): one process
-        return _hmac_hex(values, key)
+        con.register("pseudonym_input", table)
+        digests = con.sql("select sha256($outer || unhex(sha256($inner || encode(value)))) as digest "
+                          "from pseudonym_input", params={"outer": outer_pad, "inner": inner_pad}).to_arrow_table()
     finally:
-        _JOB = None
-    return [digest for part in parts for digest in part]
+        con.close()
+    if digests.num_rows != len(values):   # a scan of a registered Arrow table keeps its rows and order
+        raise RuntimeError("pseudonymisation lost rows")
+    return digests.column("digest").to_pylist()
 
 
-def _hmac_range(bounds: tuple[int, int]) -> list[str]:
-    values, key = _JOB
-    return _hmac_hex(values[bounds[0]:bounds[1]], key)
-
-
-def _hmac_hex(values: list[str], key: bytes) -> list[str]:
+def _pads(key: bytes) -> tuple[bytes, bytes]:
+    """HMAC's inner and outer padded keys (RFC 2104, SHA-256's 64-byte block)."""
     block = 64
     if len(key) > block:
         key = hashlib.sha256(key).digest()
     key = key.ljust(block, b"\0")
-    inner_base = hashlib.sha256(bytes(b ^ 0x36 for b in key))
-    outer_base = hashlib.sha256(bytes(b ^ 0x5C for b in key))
+    return bytes(b ^ 0x36 for b in key), bytes(b ^ 0x5C for b in key)
+
+
+def _hmac_hex(values: list[str], key: bytes) -> list[str]:
+    inner_pad, outer_pad = _pads(key)
+    inner_base = hashlib.sha256(inner_pad)
+    outer_base = hashlib.sha256(outer_pad)
     out = []
     append = out.append
     for value in values:

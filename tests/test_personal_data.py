@@ -97,3 +97,17 @@ def test_the_scanner_reads_every_kind_of_output(tmp_path):
     found = scan_files(sorted(tmp_path.iterdir()))
     assert sorted({where.split(":")[0].split("!")[0].rsplit("/", 1)[-1] for where in found}) == \
         ["events.db", "report.html", "run.log", "s.xlsx", "t.parquet", "w.duckdb"]
+
+
+def test_vectorised_pseudonymisation_equals_python_hmac():
+    import hashlib
+    import hmac
+
+    from sources.pseudonym import VECTORISED_MIN_VALUES, pseudonymise
+
+    values = [f"19{i % 90 + 10:02d}0{i % 9 + 1}1{i % 10}{i:04d}"[:12] for i in range(VECTORISED_MIN_VALUES)]
+    values += ["", "åäö-Ω 123", "x" * 300, "197001011234"]
+    for key in (b"k", "nyckel-åäö".encode(), b"K" * 100):   # a key longer than SHA-256's block is hashed first
+        expected = [hmac.new(key, v.encode("utf-8"), hashlib.sha256).hexdigest() for v in values]
+        assert pseudonymise(values, key) == expected
+        assert pseudonymise(values[-4:], key) == expected[-4:]   # the small-input path

@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from orchestration.defs.publication.tables import (
-    PUBLISHED_TABLES, check_month, combine_hashes, month_digest, table_exists,
+    PUBLISHED_TABLES, check_month, combine_hashes, month_digest, month_digests, table_exists,
 )
 from orchestration.warehouse import connect
 
@@ -34,6 +34,13 @@ def month_fingerprint(warehouse_path: Path, month: str) -> str:
             if table_exists(con, "marts", table):
                 hashes[table] = month_digest(con, table, month)[1]
     return combine_hashes(hashes)
+
+
+def month_fingerprints(warehouse_path: Path, months: list[str]) -> dict[str, str]:
+    """month_fingerprint of several months through one connection (the status of a range)."""
+    with connect(Path(warehouse_path), read_only=True) as con:
+        digests = {t: month_digests(con, t, months) for t in PUBLISHED_TABLES if table_exists(con, "marts", t)}
+    return {month: combine_hashes({t: d[month][1] for t, d in digests.items()}) for month in months}
 
 
 def _record_path(data_dir: Path, month: str, fingerprint: str) -> Path:

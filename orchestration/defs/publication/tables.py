@@ -119,15 +119,34 @@ def month_query(con: duckdb.DuckDBPyConnection, table: str, month: str, schema: 
 def month_digest(con: duckdb.DuckDBPyConnection, table: str, month: str,
                  schema: str = MARTS_SCHEMA) -> tuple[int, str]:
     """(rows, content hash) of the month's rows of `table` (see the module docstring)."""
+    return month_digests(con, table, [month], schema)[month]
+
+
+def month_digests(con: duckdb.DuckDBPyConnection, table: str, months: list[str],
+                  schema: str = MARTS_SCHEMA) -> dict[str, tuple[int, str]]:
+    """month_digest for several months; a monthly table is scanned once for all of them."""
     _require_table(con, schema, table)
     types = con.execute(
         "select column_name, data_type from information_schema.columns where table_schema = ? "
         "and table_name = ? order by ordinal_position", [schema, table]).fetchall()
-    rows, row_sum = con.execute(
-        f'select count(*), coalesce(sum(md5_number_lower(to_json(_row))::hugeint), 0) '
-        f'from "{schema}"."{table}" _row where {_month_filter(table, month)}').fetchone()
-    text = f"{table}\n{types}\n{rows}\n{row_sum}\n"
-    return int(rows), hashlib.sha256(text.encode()).hexdigest()
+    row_hash = "coalesce(sum(md5_number_lower(to_json(_row))::hugeint), 0)"
+    found: dict[str, tuple[int, int]] = {}
+    if table in NON_MONTHLY:   # each month has its own filter
+        for month in months:
+            found[month] = con.execute(f'select count(*), {row_hash} from "{schema}"."{table}" _row '
+                                       f'where {_month_filter(table, month)}').fetchone()
+    else:
+        wanted = ", ".join(f"'{check_month(m)}'" for m in months)
+        for month, rows, row_sum in con.execute(
+                f'select month, count(*), {row_hash} from "{schema}"."{table}" _row '
+                f'where month in ({wanted}) group by month').fetchall():
+            found[month] = (rows, row_sum)
+    out = {}
+    for month in months:
+        rows, row_sum = found.get(month, (0, 0))
+        text = f"{table}\n{types}\n{rows}\n{row_sum}\n"
+        out[month] = (int(rows), hashlib.sha256(text.encode()).hexdigest())
+    return out
 
 
 def _fixed_batches(reader: pa.RecordBatchReader, size: int) -> Iterator[pa.Table]:
