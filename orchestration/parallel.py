@@ -36,7 +36,25 @@ def map_forked(fn: Callable[[Any], Any], items: Sequence[Any], min_items_per_wor
         return [fn(item) for item in items]
     _JOB = (fn, items)
     try:
-        with multiprocessing.get_context("fork").Pool(workers) as pool:
-            return pool.map(_run, range(len(items)), chunksize=max(1, len(items) // (workers * 4)))
+        pool = multiprocessing.get_context("fork").Pool(workers, initializer=_default_signals)
+        try:
+            results = pool.map(_run, range(len(items)), chunksize=max(1, len(items) // (workers * 4)))
+        except BaseException:
+            pool.terminate()
+            pool.join()
+            raise
+        # Let the workers finish on their own: terminate() relies on SIGTERM, and a handler this
+        # process installed (Dagster's, a test's) is inherited by the workers and can keep one alive.
+        pool.close()
+        pool.join()
+        return results
     finally:
         _JOB = None
+
+
+def _default_signals() -> None:
+    """In a worker: the default SIGTERM/SIGINT, not the handlers inherited from the parent."""
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
