@@ -355,18 +355,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def console_main() -> None:
-    """The `vardval` command: main(), then exit without the interpreter's teardown.
-
-    Tearing down Dagster, dbt's artifacts, pandas and Great Expectations module by module takes
-    about 1.5 s after the work is done; everything the command writes is closed by then (DuckDB
-    and SQLite connections are opened per operation), so only our own output is flushed."""
-    import logging
-
-    code = main()
-    logging.shutdown()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code if isinstance(code, int) else (0 if code is None else 1))
+    """The `vardval` command. It exits normally: skipping the interpreter's teardown (os._exit)
+    saved ~1.5 s but also skipped Dagster's clean-up of its compute-log `tail -F` processes,
+    which then outlived the command holding its stdout and stderr open."""
+    sys.exit(main())
 
 
 if __name__ == "__main__":
