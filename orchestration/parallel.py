@@ -3,7 +3,7 @@
 The items are prepared in this process; forked workers inherit them (only an index goes out
 and a small result comes back), do pure Python work on them — no DuckDB, no Dagster, no
 logging — and return. Results come back in the items' order, so the output does not depend
-on the number of workers. `VARDVAL_WORKERS=1` keeps everything in this process.
+on the number of workers. `VARDVAL_WORKERS` sets it; the default is one process (see worker_count).
 """
 from __future__ import annotations
 
@@ -16,10 +16,14 @@ _JOB: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
 
 
 def worker_count() -> int:
+    """VARDVAL_WORKERS, default 1 (one process).
+
+    Off by default: with workers forked during a Dagster step, a `vardval run` whose output was
+    captured through a pipe (the test suite) left Dagster's compute-log `tail -F` processes
+    running, holding the pipe open, and the caller waited forever. Not yet understood; set
+    VARDVAL_WORKERS=2 to use both cores from a terminal (docs/performance.md)."""
     configured = os.environ.get("VARDVAL_WORKERS", "").strip()
-    if configured:
-        return max(1, int(configured))
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, int(configured)) if configured else 1
 
 
 def _run(index: int) -> Any:
