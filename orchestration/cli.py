@@ -29,7 +29,7 @@ EXIT_WAREHOUSE_BUSY = 3   # 0 all published, 1 a month not published, 2 bad argu
 # A new Dagster home's instance config. One writer at a time on the warehouse: every asset is in
 # the pool "warehouse" (one step at a time across all runs, the CLI's included), and the daemon
 # launches one run at a time. No telemetry, no newsletter pop-up in the UI.
-DAGSTER_YAML = """\
+_SESSION1_DAGSTER_YAML = """\
 telemetry:
   enabled: false
 nux:
@@ -40,8 +40,17 @@ concurrency:
   runs:
     max_concurrent_runs: 1
 """
+# No compute-log capture: Dagster mirrors each captured step's stdout/stderr through `tail -F`
+# processes (two, plus two watchers, per capture), and when a `vardval run` was piped they were
+# seen outliving it, holding the pipe. Our steps log through context.log; dbt's output goes to
+# <data>/logs/run_<id>.log.
+DAGSTER_YAML = _SESSION1_DAGSTER_YAML + """\
+compute_logs:
+  module: dagster._core.storage.noop_compute_log_manager
+  class: NoOpComputeLogManager
+"""
 # What earlier versions wrote: upgraded in place, anything else is the operator's and left alone.
-_LEGACY_DAGSTER_YAML = "telemetry:\n  enabled: false\n"
+_LEGACY_DAGSTER_YAMLS = ("telemetry:\n  enabled: false\n", _SESSION1_DAGSTER_YAML)
 
 
 def prepare_environment(settings: Settings) -> None:
@@ -53,7 +62,7 @@ def prepare_environment(settings: Settings) -> None:
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.data_dir / "dagster_home")))
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists() or config.read_text() == _LEGACY_DAGSTER_YAML:
+    if not config.exists() or config.read_text() in _LEGACY_DAGSTER_YAMLS:
         config.write_text(DAGSTER_YAML)
 
 
