@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from orchestration.defs.publication.tables import (
-    PUBLISHED_TABLES, check_month, combine_hashes, month_digest, month_digests, table_exists,
+    PUBLISHED_TABLES, check_month, combine_hashes, month_digests, table_exists,
 )
 from orchestration.warehouse import connect
 
@@ -27,17 +27,11 @@ class PublicationRefused(RuntimeError):
 
 def month_fingerprint(warehouse_path: Path, month: str) -> str:
     """The month's content hash over every published table (tables.month_digest)."""
-    check_month(month)
-    hashes: dict[str, str] = {}
-    with connect(Path(warehouse_path), read_only=True) as con:
-        for table in PUBLISHED_TABLES:
-            if table_exists(con, "marts", table):
-                hashes[table] = month_digest(con, table, month)[1]
-    return combine_hashes(hashes)
+    return month_fingerprints(warehouse_path, [check_month(month)])[month]
 
 
 def month_fingerprints(warehouse_path: Path, months: list[str]) -> dict[str, str]:
-    """month_fingerprint of several months through one connection (the status of a range)."""
+    """month_fingerprint of several months through one connection, one scan per table."""
     with connect(Path(warehouse_path), read_only=True) as con:
         digests = {t: month_digests(con, t, months) for t in PUBLISHED_TABLES if table_exists(con, "marts", t)}
     return {month: combine_hashes({t: d[month][1] for t, d in digests.items()}) for month in months}

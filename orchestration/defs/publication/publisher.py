@@ -39,8 +39,8 @@ import pyarrow.parquet as pq
 
 from orchestration.defs.publication.gate import PublicationRefused, assert_may_publish, write_json_atomic
 from orchestration.defs.publication.tables import (
-    NON_MONTHLY, PARQUET_OPTIONS, PUBLISHED_TABLES, ExportedTable, check_month, combine_hashes, month_digest,
-    table_exists, write_month_parquet,
+    NON_MONTHLY, PARQUET_OPTIONS, PUBLISHED_TABLES, check_month, combine_hashes, export_month_table,
+    month_digest, table_exists,
 )
 from orchestration.warehouse import connect
 
@@ -474,12 +474,9 @@ def publish_month(warehouse_path: Path, data_dir: Path, month: str, *, input_che
                 latest = catalog["months"].get(month)
                 unchanged = latest is not None and latest["content_hash"] == fingerprint
                 if not unchanged:
-                    for table, (rows, content_hash) in digests.items():
-                        path = staging / f"{table}.parquet"
-                        written = write_month_parquet(con, table, month, path)
-                        if written != rows:   # same read-only snapshot: would be a DuckDB fault
-                            raise RuntimeError(f"{table} {month}: {written} rows written, {rows} hashed")
-                        exported[table] = ExportedTable(table, rows, content_hash, path)
+                    for table, digest in digests.items():
+                        exported[table] = export_month_table(con, table, month, staging / f"{table}.parquet",
+                                                             digest=digest)
                     names = dict(con.execute("select hsa_id, name from marts.vardcentraler").fetchall())
 
             if unchanged:

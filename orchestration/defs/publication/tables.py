@@ -192,9 +192,11 @@ def write_month_parquet(con: duckdb.DuckDBPyConnection, table: str, month: str, 
 
 
 def export_month_table(con: duckdb.DuckDBPyConnection, table: str, month: str,
-                       parquet_path: Path | None = None, schema: str = MARTS_SCHEMA) -> ExportedTable:
-    """The month's rows of `table`: hashed and, if a path is given, written as Parquet."""
-    rows, content_hash = month_digest(con, table, month, schema)
+                       parquet_path: Path | None = None, schema: str = MARTS_SCHEMA,
+                       digest: tuple[int, str] | None = None) -> ExportedTable:
+    """The month's rows of `table`: hashed (unless its month_digest is given) and, if a path is
+    given, written as Parquet."""
+    rows, content_hash = digest or month_digest(con, table, month, schema)
     if parquet_path is not None:
         written = write_month_parquet(con, table, month, parquet_path, schema)
         if written != rows:   # same connection, same snapshot: cannot differ unless DuckDB misbehaves
