@@ -217,11 +217,10 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(RAW_DDL)
 
 
-def write_run_window(path: Path, window: dict) -> None:
-    with connect(path) as con:
-        ensure_schema(con)
-        con.execute("begin")
-        con.execute("delete from raw.run_window")
-        con.execute("insert into raw.run_window values (?, ?, ?)",
-                    [window["month_from"], window["month_to"], window["min_cell"]])
-        con.execute("commit")
+def write_run_window(con: duckdb.DuckDBPyConnection, window: dict) -> None:
+    ensure_schema(con)
+    con.execute("begin")
+    con.execute("delete from raw.run_window")
+    con.execute("insert into raw.run_window values (?, ?, ?)",
+                [window["month_from"], window["month_to"], window["min_cell"]])
+    con.execute("commit")

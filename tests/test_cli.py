@@ -209,11 +209,15 @@ def test_every_asset_is_monthly_in_the_job_and_in_the_warehouse_pool(defs):
     keys = graph.get_all_asset_keys()
     assert {defs.resolve_assets_def(k).specs_by_key[k].group_name for k in keys} == GROUPS
     job = defs.resolve_job_def("monthly_job")
-    assert set(job.asset_layer.selected_asset_keys) == set(keys)
+    # Every asset but dbt's views, which are built per code version (docs/decisions.md).
+    views = set(defs.resolve_assets_def(dg.AssetKey(["staging", "stg_journal__contacts"])).keys)
+    assert len(views) == 38
+    assert set(job.asset_layer.selected_asset_keys) == set(keys) - views
     for assets_def in graph.assets_defs:
         if not assets_def.is_executable:
             continue
-        assert assets_def.partitions_def is not None, assets_def.node_def.name
+        assert (assets_def.partitions_def is None) == (assets_def.node_def.name == "vardval_dbt_views"), \
+            assets_def.node_def.name
         assert assets_def.node_def.pool == "warehouse", f"{assets_def.node_def.name} is not in the warehouse pool"
 
 

@@ -1,9 +1,13 @@
-"""dbt models as monthly assets: one dbt build per run, over the run's month range.
+"""dbt models as assets: the tables and marts are monthly, one dbt build per run over the run's
+month range; the staging and intermediate views are definitions, built when their code changes
+(views.py).
 
 Groups follow the dbt folders' domains (staging, indicators, reimbursement, quality);
 dbt tests load as asset checks beside their models.
 """
 
+import functools
+import json
 import os
 import shutil
 import sys
@@ -21,8 +25,14 @@ from packaging import version
 
 from orchestration.defs.partitions import OWNERS, PARTITIONS, SINGLE_RUN, run_months
 from orchestration.defs.transform.project import dbt_project, dbt_run_window, ensure_manifest
+from orchestration.defs.transform.views import (
+    VIEW_SELECTION,
+    missing_tables,
+    record_views_built,
+    views_current,
+)
 from orchestration.settings import get_settings
-from orchestration.warehouse import write_run_window
+from orchestration.warehouse import connect, write_run_window
 
 DOMAINS = ("indicators", "reimbursement", "quality")
 
@@ -56,6 +66,18 @@ class VardvalDbtTranslator(DagsterDbtTranslator):
     def get_owners(self, dbt_resource_props: Mapping[str, Any]):
         return OWNERS
 
+    def get_asset_spec(self, manifest, unique_id, project):
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        # A monthly model reads the raw tables through views, which are not in the monthly job:
+        # without these deps a run would not order dbt after the month's ingestion.
+        node = manifest["nodes"].get(unique_id, {})
+        if node.get("resource_type") != "model" or _is_view(node):
+            return spec
+        have = {dep.asset_key for dep in spec.deps}
+        through_views = {self.get_asset_spec(manifest, source, project).key
+                         for source in _sources_through_views(manifest, unique_id)}
+        return spec.merge_attributes(deps=sorted(through_views - have, key=str))
+
     def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
         # Only the tests a month runs become checks (see PRODUCTION_EXCLUDES): the others would
         # sit in the UI as never executed, and every planned check costs the run an event.
@@ -65,12 +87,66 @@ class VardvalDbtTranslator(DagsterDbtTranslator):
         return super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
 
 
+def _is_view(node: Mapping[str, Any]) -> bool:
+    return node.get("resource_type") == "model" and node["config"].get("materialized") == "view"
+
+
+def _sources_through_views(manifest: Mapping[str, Any], unique_id: str) -> set[str]:
+    """The dbt sources a model reads through a chain of views."""
+    found: set[str] = set()
+    stack = [parent for parent in manifest["nodes"][unique_id]["depends_on"]["nodes"]
+             if _is_view(manifest["nodes"].get(parent, {}))]
+    seen = set(stack)
+    while stack:
+        for parent in manifest["nodes"][stack.pop()]["depends_on"]["nodes"]:
+            if parent.startswith("source."):
+                found.add(parent)
+            elif parent not in seen and _is_view(manifest["nodes"].get(parent, {})):
+                seen.add(parent)
+                stack.append(parent)
+    return found
+
+
 TRANSLATOR = VardvalDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
+MANIFEST_PATH = ensure_manifest()
+# Everything but the views (views.py); a test holds that the two cover every model.
+MONTHLY_SELECTION = "config.materialized:table config.materialized:incremental"
+
+
 @dbt_assets(
-    manifest=ensure_manifest(),
+    manifest=MANIFEST_PATH,
     project=dbt_project,
+    select=VIEW_SELECTION,
+    name="vardval_dbt_views",
+    dagster_dbt_translator=TRANSLATOR,
+    pool="warehouse",
+)
+def vardval_dbt_views(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+    """The staging and intermediate views: not monthly, rebuilt when their code changes. A
+    month's dbt step does that itself when needed (views.py); this asset lets a data engineer
+    rebuild them from the UI."""
+    settings = get_settings()
+    os.environ["VARDVAL_DATA_DIR"] = str(settings.data_dir)
+    with connect(settings.warehouse_path) as con:
+        missing = missing_tables(con, _manifest())
+    if missing:
+        raise dg.Failure(description=(
+            f"the views read the monthly tables, and {len(missing)} do not exist yet (e.g. "
+            f"{'.'.join(missing[0])}): run a month instead, which builds the views with them"))
+    cache = settings.data_dir / "dbt_target"
+    target_path = _invocation_target(cache, context.run.run_id)
+    yield from dbt.cli(["run"], context=context, target_path=target_path).stream()
+    _keep_partial_parse(target_path, cache)
+    with connect(settings.warehouse_path) as con:
+        record_views_built(con, _manifest())
+
+
+@dbt_assets(
+    manifest=MANIFEST_PATH,
+    project=dbt_project,
+    select=MONTHLY_SELECTION,
     partitions_def=PARTITIONS,
     backfill_policy=SINGLE_RUN,
     dagster_dbt_translator=TRANSLATOR,
@@ -79,8 +155,8 @@ TRANSLATOR = VardvalDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_a
 def vardval_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     unselected = set(context.assets_def.keys) - set(context.selected_asset_keys)
     if unselected:
-        # Intermediate models hold the run's months (tables, and views compiled with the run's
-        # vars): rebuilding only some of them would mix months. A month is built whole.
+        # Intermediate tables hold the run's months: rebuilding only some of the models would
+        # mix months. A month is built whole.
         raise dg.Failure(
             description="the dbt models of a month are built together: select the whole dbt graph "
                         f"(or run monthly_job); {len(unselected)} model(s) were left out, e.g. "
@@ -89,15 +165,43 @@ def vardval_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     # The dbt subprocess finds the warehouse through the same variable as Dagster.
     os.environ["VARDVAL_DATA_DIR"] = str(settings.data_dir)
     months = run_months(context)
-    write_run_window(settings.warehouse_path, dbt_run_window(months[0], months[-1], settings.min_cell))
-    context.log.info(f"dbt build for {months[0]}..{months[-1]}")
+    manifest = _manifest()
+    with connect(settings.warehouse_path) as con:
+        write_run_window(con, dbt_run_window(months[0], months[-1], settings.min_cell))
+        views_stale = not views_current(con, manifest)
     _preload_checks()
     args = ["build", *PRODUCTION_EXCLUDES]
+    if views_stale:
+        # In the same build, so dbt orders each view after the tables it reads.
+        context.log.info("dbt views: the project's code or the raw tables changed since they were "
+                         "built, or a view is missing; rebuilding them in this build")
+        args += ["--select", VIEW_SELECTION]
+    context.log.info(f"dbt build for {months[0]}..{months[-1]}")
     cache = settings.data_dir / "dbt_target"
     target_path = _invocation_target(cache, context.run.run_id)
     invocation = dbt.cli(args, context=context, target_path=target_path)
-    yield from invocation.stream()
+    yield from _views_as_materializations(invocation.stream(), context)
     _keep_partial_parse(target_path, cache)
+    if views_stale:
+        with connect(settings.warehouse_path) as con:
+            record_views_built(con, manifest)
+
+
+def _views_as_materializations(events, context: dg.AssetExecutionContext):
+    """A view built by the monthly build is an output of vardval_dbt_views, not of this step:
+    it is recorded as a materialization of that (unpartitioned) asset."""
+    own_outputs = set(context.op_def.output_dict)
+    views = {key.to_python_identifier(): key for key in vardval_dbt_views.keys}
+    for event in events:
+        if isinstance(event, dg.Output) and event.output_name not in own_outputs:
+            yield dg.AssetMaterialization(asset_key=views[event.output_name], metadata=event.metadata)
+        else:
+            yield event
+
+
+@functools.cache
+def _manifest() -> dict:
+    return json.loads(MANIFEST_PATH.read_text(encoding="utf-8"))
 
 
 KEPT_INVOCATIONS = 5

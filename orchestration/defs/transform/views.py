@@ -1,0 +1,81 @@
+"""dbt's views are definitions, not monthly data: they are built when their code changes.
+
+The staging and intermediate views read the run's months from raw.run_window at query time
+(macros/month_window.sql), so the view a month needs is the view the previous month left,
+as long as the project's code and the raw tables' shape are the same. Rebuilding 38 views
+and recording 38 Dagster materializations each month cost a region month about 3 s of its
+30 s for no change in any row. The warehouse keeps the fingerprint of the code its views
+were built from (raw.dbt_views); the monthly dbt build includes them when it differs
+or a view is missing (docs/decisions.md, "dbt views built per code version").
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import duckdb
+
+VIEW_SELECTION = "config.materialized:view"
+
+VIEWS_DDL = """
+create schema if not exists raw;
+create table if not exists raw.dbt_views (
+    fingerprint varchar not null,        -- views_fingerprint() of the code they were built from
+    built_at timestamp not null
+);
+"""
+
+
+def view_relations(manifest: Mapping[str, Any]) -> set[tuple[str, str]]:
+    """(schema, name) of every model the project materialises as a view."""
+    return {(node["schema"], node["alias"]) for node in manifest["nodes"].values()
+            if node["resource_type"] == "model" and node["config"].get("materialized") == "view"}
+
+
+def views_fingerprint(manifest: Mapping[str, Any], con: duckdb.DuckDBPyConnection) -> str:
+    """What the views' definitions depend on: every model's and project macro's code (a view
+    may select from a table model or call a macro), dbt's version, and the columns of the raw
+    tables they read. Any change rebuilds all views once, which costs a few seconds."""
+    project = manifest["metadata"]["project_name"]
+    models = sorted((uid, node["checksum"]["checksum"], node["schema"], node["alias"],
+                     node["config"].get("materialized"))
+                    for uid, node in manifest["nodes"].items() if node["resource_type"] == "model")
+    macros = sorted((uid, hashlib.sha256(macro["macro_sql"].encode()).hexdigest())
+                    for uid, macro in manifest["macros"].items() if macro["package_name"] == project)
+    raw_columns = con.execute(
+        "select table_name, column_name, data_type from information_schema.columns "
+        "where table_schema = 'raw' and table_name <> 'dbt_views' order by all").fetchall()
+    payload = {"dbt": manifest["metadata"].get("dbt_version"), "models": models, "macros": macros,
+               "raw": raw_columns}
+    return hashlib.sha256(json.dumps(payload, default=str).encode()).hexdigest()
+
+
+def views_current(con: duckdb.DuckDBPyConnection, manifest: Mapping[str, Any]) -> bool:
+    """True when every view exists and was built from this code."""
+    con.execute(VIEWS_DDL)
+    built = con.execute("select fingerprint from raw.dbt_views").fetchall()
+    if [row[0] for row in built] != [views_fingerprint(manifest, con)]:
+        return False
+    present = set(con.execute(
+        "select schema_name, view_name from duckdb_views() where not internal").fetchall())
+    return view_relations(manifest) <= present
+
+
+def missing_tables(con: duckdb.DuckDBPyConnection, manifest: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The (schema, name) of the project's table models the warehouse does not hold yet."""
+    tables = {(node["schema"], node["alias"]) for node in manifest["nodes"].values()
+              if node["resource_type"] == "model"
+              and node["config"].get("materialized") in ("table", "incremental")}
+    present = set(con.execute("select schema_name, table_name from duckdb_tables()").fetchall())
+    return sorted(tables - present)
+
+
+def record_views_built(con: duckdb.DuckDBPyConnection, manifest: Mapping[str, Any]) -> None:
+    con.execute(VIEWS_DDL)
+    fingerprint = views_fingerprint(manifest, con)
+    con.execute("begin")
+    con.execute("delete from raw.dbt_views")
+    con.execute("insert into raw.dbt_views values (?, now())", [fingerprint])
+    con.execute("commit")
