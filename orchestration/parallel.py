@@ -1,9 +1,10 @@
 """CPU-bound work (reading and validating deliveries, openpyxl workbooks, matplotlib charts) over the cores.
 
 The items are prepared in this process; forked workers inherit them (only an index goes out
-and a small result comes back), do pure Python work on them — no DuckDB, no Dagster, no
-logging — and return. Results come back in the items' order, so the output does not depend
-on the number of workers. `VARDVAL_WORKERS` sets it; the default is one process (see worker_count).
+and a small result comes back), do their work on them — no warehouse connection, no Dagster,
+no logging; at most an in-memory DuckDB of their own (pseudonymisation) — and return. Results
+come back in the items' order, so the output does not depend on the number of workers.
+`VARDVAL_WORKERS` sets it (see worker_count).
 """
 from __future__ import annotations
 
@@ -16,14 +17,13 @@ _JOB: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
 
 
 def worker_count() -> int:
-    """VARDVAL_WORKERS, default 1 (one process).
+    """VARDVAL_WORKERS, default 2 (or the machine's cores, if fewer); 1 keeps one process.
 
-    Off by default: with workers forked during a Dagster step, a `vardval run` whose output was
-    captured through a pipe (the test suite) left Dagster's compute-log `tail -F` processes
-    running, holding the pipe open, and the caller waited forever. Not yet understood; set
-    VARDVAL_WORKERS=2 to use both cores from a terminal (docs/performance.md)."""
+    Off by default during session 2, while a `vardval run` with piped output hung in the test
+    suite; the cause was Dagster's compute-log `tail -F` processes, not the workers, and the
+    CLI's Dagster home captures no compute logs since (docs/decisions.md)."""
     configured = os.environ.get("VARDVAL_WORKERS", "").strip()
-    return max(1, int(configured)) if configured else 1
+    return max(1, int(configured)) if configured else max(1, min(2, os.cpu_count() or 1))
 
 
 def _run(index: int) -> Any:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sources.pseudonym import pseudonymise
+from sources.pseudonym import pseudonymise_column
 from sources.reading import IngestResult, locate, quarantine_frame, read_table
 from validations.contracts import listing as contract
 
@@ -31,7 +31,7 @@ def read_listing(landing_dir: Path, month: str, units: pd.DataFrame, key: bytes)
     valid = checked.valid.reset_index()  # the index is the source line
     accepted = valid.assign(
         month=month,
-        person_key=pseudonymise(valid["personnummer"].tolist(), key),
+        person_key=pseudonymise_column(valid["personnummer"], key),
         sex=valid["sex"].astype("str"),
         is_sabo=valid["sabo"].astype(bool),
         source_file=table.file.name,

@@ -55,11 +55,29 @@ def pseudonymise(values: Iterable[str], key: bytes) -> list[str]:
     values = values if isinstance(values, list) else list(values)
     if len(values) < VECTORISED_MIN_VALUES:
         return _hmac_hex(values, key)
-    import duckdb
     import pyarrow as pa
 
+    return _hmac_in_duckdb(pa.table({"value": pa.array(values, pa.string())}), key).to_pylist()
+
+
+def pseudonymise_column(values: "pd.Series", key: bytes) -> "pd.Series":
+    """`pseudonymise` for a column, returned as a column with the same index. A large one
+    stays in Arrow buffers end to end: a national listing's 10.6 million values as Python
+    strings, in and out, held about 2 GB more at the ingestion's peak."""
+    import pandas as pd
+
+    if len(values) < VECTORISED_MIN_VALUES:
+        return pd.Series(_hmac_hex(values.tolist(), key), index=values.index, dtype="str")
+    import pyarrow as pa
+
+    digests = _hmac_in_duckdb(pa.table({"value": pa.array(values, pa.large_string())}), key)
+    return pd.Series(digests.to_pandas(), dtype="str").set_axis(values.index)
+
+
+def _hmac_in_duckdb(table, key: bytes):
+    import duckdb
+
     inner_pad, outer_pad = _pads(key)
-    table = pa.table({"value": pa.array(values, pa.string())})
     con = duckdb.connect()
     try:
         con.register("pseudonym_input", table)
@@ -67,9 +85,9 @@ def pseudonymise(values: Iterable[str], key: bytes) -> list[str]:
                           "from pseudonym_input", params={"outer": outer_pad, "inner": inner_pad}).to_arrow_table()
     finally:
         con.close()
-    if digests.num_rows != len(values):   # a scan of a registered Arrow table keeps its rows and order
+    if digests.num_rows != table.num_rows:   # a scan of a registered Arrow table keeps its rows and order
         raise RuntimeError("pseudonymisation lost rows")
-    return digests.column("digest").to_pylist()
+    return digests.column("digest")
 
 
 def _pads(key: bytes) -> tuple[bytes, bytes]:

@@ -16,6 +16,15 @@ def test_forked_map_keeps_order_and_results(monkeypatch):
     assert [r for r, _ in map_forked(lambda x: (x * x, 0), items)] == [x * x for x in items]
 
 
+def test_both_cores_by_default(monkeypatch):
+    from orchestration.parallel import worker_count
+
+    monkeypatch.delenv("VARDVAL_WORKERS", raising=False)
+    assert worker_count() == min(2, os.cpu_count() or 1)
+    monkeypatch.setenv("VARDVAL_WORKERS", "1")
+    assert worker_count() == 1
+
+
 def test_one_worker_or_little_work_stays_in_process(monkeypatch):
     monkeypatch.setenv("VARDVAL_WORKERS", "1")
     assert map_forked(lambda x: os.getpid(), [1, 2, 3]) == [os.getpid()] * 3

@@ -103,7 +103,9 @@ def test_vectorised_pseudonymisation_equals_python_hmac():
     import hashlib
     import hmac
 
-    from sources.pseudonym import VECTORISED_MIN_VALUES, pseudonymise
+    import pandas as pd
+
+    from sources.pseudonym import VECTORISED_MIN_VALUES, pseudonymise, pseudonymise_column
 
     values = [f"19{i % 90 + 10:02d}0{i % 9 + 1}1{i % 10}{i:04d}"[:12] for i in range(VECTORISED_MIN_VALUES)]
     values += ["", "åäö-Ω 123", "x" * 300, "197001011234"]
@@ -111,3 +113,9 @@ def test_vectorised_pseudonymisation_equals_python_hmac():
         expected = [hmac.new(key, v.encode("utf-8"), hashlib.sha256).hexdigest() for v in values]
         assert pseudonymise(values, key) == expected
         assert pseudonymise(values[-4:], key) == expected[-4:]   # the small-input path
+        # The column form keeps the index and stays in Arrow buffers.
+        column = pd.Series(values, index=range(2, len(values) + 2), dtype="str")
+        for part in (column, column.iloc[-4:]):
+            keyed = pseudonymise_column(part, key)
+            assert keyed.index.equals(part.index) and str(keyed.dtype) == "str"
+            assert keyed.tolist() == expected[-len(part):]
