@@ -53,6 +53,12 @@ def test_views_are_current_only_after_being_built_from_this_code():
     assert views_current(con, MANIFEST)
     assert con.execute("select count(*) from raw.dbt_views").fetchone() == (1,)
 
+    # A standalone `dbt build --vars month_from=...` compiles the months into the views' SQL.
+    con.execute("create or replace view staging.stg_a as select * from raw.listing where month = '2025-01'")
+    assert not views_current(con, MANIFEST), "a view's SQL was changed outside a month's run"
+    record_views_built(con, MANIFEST)
+    assert views_current(con, MANIFEST)
+
     con.execute("drop view staging.stg_a")
     assert not views_current(con, MANIFEST), "a view is missing"
 

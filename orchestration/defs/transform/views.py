@@ -36,8 +36,10 @@ def view_relations(manifest: Mapping[str, Any]) -> set[tuple[str, str]]:
 
 def views_fingerprint(manifest: Mapping[str, Any], con: duckdb.DuckDBPyConnection) -> str:
     """What the views' definitions depend on: every model's and project macro's code (a view
-    may select from a table model or call a macro), dbt's version, and the columns of the raw
-    tables they read. Any change rebuilds all views once, which costs a few seconds."""
+    may select from a table model or call a macro), dbt's version, the columns of the raw
+    tables they read, and the views' SQL as the warehouse holds it, so that a view replaced
+    outside a month's run (a standalone `dbt build --vars month_from=...` compiles the months
+    into it) is rebuilt. Any change rebuilds all views once, which costs a few seconds."""
     project = manifest["metadata"]["project_name"]
     models = sorted((uid, node["checksum"]["checksum"], node["schema"], node["alias"],
                      node["config"].get("materialized"))
@@ -47,8 +49,12 @@ def views_fingerprint(manifest: Mapping[str, Any], con: duckdb.DuckDBPyConnectio
     raw_columns = con.execute(
         "select table_name, column_name, data_type from information_schema.columns "
         "where table_schema = 'raw' and table_name <> 'dbt_views' order by all").fetchall()
+    wanted = view_relations(manifest)
+    view_sql = [row for row in con.execute(
+        "select schema_name, view_name, sql from duckdb_views() where not internal order by all").fetchall()
+        if (row[0], row[1]) in wanted]
     payload = {"dbt": manifest["metadata"].get("dbt_version"), "models": models, "macros": macros,
-               "raw": raw_columns}
+               "raw": raw_columns, "views": view_sql}
     return hashlib.sha256(json.dumps(payload, default=str).encode()).hexdigest()
 
 
