@@ -111,6 +111,13 @@ create table if not exists raw.run_window (
     min_cell integer not null
 );
 
+-- The fingerprint of the code dbt's views were last built from
+-- (orchestration/defs/transform/views.py): a month rebuilds them only when it changes.
+create table if not exists raw.dbt_views (
+    fingerprint varchar not null,
+    built_at timestamp not null
+);
+
 -- Checksums of the reference files as last loaded (reloaded only when one changes).
 create table if not exists raw.reference_files (
     file_name varchar not null,

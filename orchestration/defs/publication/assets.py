@@ -51,18 +51,20 @@ def _input_checksums(month: str) -> dict:
                                    description="Every month of the run passed all blocking checks.")],
 )
 def month_gate(context: dg.AssetExecutionContext):
-    from orchestration.defs.publication.gate import month_fingerprint, record_checks
+    from orchestration.defs.publication.gate import month_fingerprints, record_checks
     from validations.deliveries import delivery_outcomes
     from validations.expectations import run_range_checks
 
     settings = get_settings()
     lines = ["| month | result | failed checks |", "|---|---|---|"]
     blocked = {}
-    checked = run_range_checks(settings.warehouse_path, run_months(context))
-    for month in run_months(context):
+    months = run_months(context)
+    checked = run_range_checks(settings.warehouse_path, months)
+    fingerprints = month_fingerprints(settings.warehouse_path, months)   # one scan per table
+    for month in months:
         outcomes = delivery_outcomes(settings.warehouse_path, month, settings.max_quarantine_share)
         outcomes += checked[month]
-        record_checks(settings.data_dir, month, month_fingerprint(settings.warehouse_path, month), outcomes)
+        record_checks(settings.data_dir, month, fingerprints[month], outcomes)
         failed = [o for o in outcomes if o.blocking and not o.passed]
         warnings = [o for o in outcomes if not o.blocking and not o.passed]
         for o in failed:

@@ -27,6 +27,7 @@ from orchestration.defs.partitions import OWNERS, PARTITIONS, SINGLE_RUN, run_mo
 from orchestration.defs.transform.project import dbt_project, dbt_run_window, ensure_manifest
 from orchestration.defs.transform.views import (
     VIEW_SELECTION,
+    is_view,
     missing_tables,
     record_views_built,
     views_current,
@@ -71,7 +72,7 @@ class VardvalDbtTranslator(DagsterDbtTranslator):
         # A monthly model reads the raw tables through views, which are not in the monthly job:
         # without these deps a run would not order dbt after the month's ingestion.
         node = manifest["nodes"].get(unique_id, {})
-        if node.get("resource_type") != "model" or _is_view(node):
+        if node.get("resource_type") != "model" or is_view(node):
             return spec
         have = {dep.asset_key for dep in spec.deps}
         through_views = {self.get_asset_spec(manifest, source, project).key
@@ -87,21 +88,17 @@ class VardvalDbtTranslator(DagsterDbtTranslator):
         return super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
 
 
-def _is_view(node: Mapping[str, Any]) -> bool:
-    return node.get("resource_type") == "model" and node["config"].get("materialized") == "view"
-
-
 def _sources_through_views(manifest: Mapping[str, Any], unique_id: str) -> set[str]:
     """The dbt sources a model reads through a chain of views."""
     found: set[str] = set()
     stack = [parent for parent in manifest["nodes"][unique_id]["depends_on"]["nodes"]
-             if _is_view(manifest["nodes"].get(parent, {}))]
+             if is_view(manifest["nodes"].get(parent, {}))]
     seen = set(stack)
     while stack:
         for parent in manifest["nodes"][stack.pop()]["depends_on"]["nodes"]:
             if parent.startswith("source."):
                 found.add(parent)
-            elif parent not in seen and _is_view(manifest["nodes"].get(parent, {})):
+            elif parent not in seen and is_view(manifest["nodes"].get(parent, {})):
                 seen.add(parent)
                 stack.append(parent)
     return found

@@ -17,21 +17,23 @@ from typing import Any
 
 import duckdb
 
+from orchestration.warehouse import ensure_schema
+
 VIEW_SELECTION = "config.materialized:view"
 
-VIEWS_DDL = """
-create schema if not exists raw;
-create table if not exists raw.dbt_views (
-    fingerprint varchar not null,        -- views_fingerprint() of the code they were built from
-    built_at timestamp not null
-);
-"""
+
+def is_view(node: Mapping[str, Any]) -> bool:
+    return node.get("resource_type") == "model" and node["config"].get("materialized") == "view"
+
+
+def _model_relations(manifest: Mapping[str, Any], materializations: tuple[str, ...]) -> set[tuple[str, str]]:
+    return {(node["schema"], node["alias"]) for node in manifest["nodes"].values()
+            if node["resource_type"] == "model" and node["config"].get("materialized") in materializations}
 
 
 def view_relations(manifest: Mapping[str, Any]) -> set[tuple[str, str]]:
     """(schema, name) of every model the project materialises as a view."""
-    return {(node["schema"], node["alias"]) for node in manifest["nodes"].values()
-            if node["resource_type"] == "model" and node["config"].get("materialized") == "view"}
+    return _model_relations(manifest, ("view",))
 
 
 def views_fingerprint(manifest: Mapping[str, Any], con: duckdb.DuckDBPyConnection) -> str:
@@ -59,27 +61,21 @@ def views_fingerprint(manifest: Mapping[str, Any], con: duckdb.DuckDBPyConnectio
 
 
 def views_current(con: duckdb.DuckDBPyConnection, manifest: Mapping[str, Any]) -> bool:
-    """True when every view exists and was built from this code."""
-    con.execute(VIEWS_DDL)
+    """True when every view exists and was built from this code (a missing or replaced view
+    changes the views' SQL in the fingerprint)."""
+    ensure_schema(con)
     built = con.execute("select fingerprint from raw.dbt_views").fetchall()
-    if [row[0] for row in built] != [views_fingerprint(manifest, con)]:
-        return False
-    present = set(con.execute(
-        "select schema_name, view_name from duckdb_views() where not internal").fetchall())
-    return view_relations(manifest) <= present
+    return [row[0] for row in built] == [views_fingerprint(manifest, con)]
 
 
 def missing_tables(con: duckdb.DuckDBPyConnection, manifest: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The (schema, name) of the project's table models the warehouse does not hold yet."""
-    tables = {(node["schema"], node["alias"]) for node in manifest["nodes"].values()
-              if node["resource_type"] == "model"
-              and node["config"].get("materialized") in ("table", "incremental")}
     present = set(con.execute("select schema_name, table_name from duckdb_tables()").fetchall())
-    return sorted(tables - present)
+    return sorted(_model_relations(manifest, ("table", "incremental")) - present)
 
 
 def record_views_built(con: duckdb.DuckDBPyConnection, manifest: Mapping[str, Any]) -> None:
-    con.execute(VIEWS_DDL)
+    ensure_schema(con)
     fingerprint = views_fingerprint(manifest, con)
     con.execute("begin")
     con.execute("delete from raw.dbt_views")
