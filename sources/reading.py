@@ -249,14 +249,15 @@ def _csv_body(payload: bytes, info: FileInfo, n_fields: int, positions: dict[str
                 null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True))
     except pa.ArrowInvalid as exc:  # e.g. an unterminated quote; pyarrow names the row
         raise SourceFileError(f"{info.name}: cannot parse as CSV: {str(exc)[:300]}") from None
+    n_rows = table.num_rows
     arrays = {}
     for col, src in zip(positions, include):  # strip; blank becomes missing
-        trimmed = pc.utf8_trim_whitespace(table[src])
-        arrays[col] = pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+        arrays[col] = _stripped(table[src])
+        table = table.drop_columns([src])  # frees the parsed column: a national file is ~1 GiB
     frame = pa.table(arrays).to_pandas()
     bad_lines = _locate_invalid(invalid, payload)
     # record k of the file is line k (header = 1); the skipped lines leave gaps
-    keep = np.ones(table.num_rows + len(invalid), dtype=bool)
+    keep = np.ones(n_rows + len(invalid), dtype=bool)
     keep[bad_lines[(bad_lines >= 2) & (bad_lines < len(keep) + 2)] - 2] = False
     frame.index = pd.Index(np.flatnonzero(keep) + 2, name="source_line")
     sep = info.separator
@@ -267,6 +268,20 @@ def _csv_body(payload: bytes, info: FileInfo, n_fields: int, positions: dict[str
     bad = pd.DataFrame({"source_line": bad_lines, "column_name": None, "reason": reasons,
                         "masked_value": shown}, columns=FINDING_COLUMNS)
     return frame, bad
+
+
+# What utf8_trim_whitespace removes: ASCII blanks and Unicode separators (e.g. no-break space).
+_PADDED = r"^[\s\x0b\x1c-\x1f\x85\pZ]|[\s\x0b\x1c-\x1f\x85\pZ]$"
+
+
+def _stripped(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Surrounding blanks removed, blank as missing; a column with nothing to strip (the
+    usual case: the parser already reads empty fields as missing) is returned as it is."""
+    padded = pc.any(pc.match_substring_regex(column, _PADDED)).as_py()
+    if not padded:
+        return column
+    trimmed = pc.utf8_trim_whitespace(column)
+    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
 
 
 def _locate_invalid(invalid: list, payload: bytes) -> np.ndarray:

@@ -435,6 +435,39 @@ def test_identical_redelivery_is_a_no_op(landed):
     assert sorted(ledger) == [("listing", "unchanged"), ("telephony", "unchanged"), ("visits", "unchanged")]
 
 
+def test_a_national_size_month_stores_each_delivery_like_a_batch(landed, monkeypatch):
+    """Above PARALLEL_READ_MAX_BYTES a month's deliveries are read and stored one at a time
+    (memory); what lands in the warehouse must be what the batch path stores."""
+    from orchestration.defs.sources import ingestion
+
+    listing = landed.delivery("listing")
+    expected = _listing_duplicate_person(listing)
+    listing.save()
+    visits = landed.delivery("visits")
+    visits.rows.append(list(visits.rows[3]))                 # a contact_id twice in the file
+    visits.save()
+
+    def stored() -> dict:
+        rows = {table: landed.sql(f"select * from raw.{table} where month = ? order by all", MONTH)
+                for table in ("listing", "visits", "telephony", "quarantine")}
+        rows["files"] = landed.sql("select source, rows_read, rows_accepted, rows_quarantined "
+                                   "from raw.source_files where month = ? order by source", MONTH)
+        return rows
+
+    batch = ingestion.ingest_months(landed.settings, [MONTH], force=True)
+    by_batch = stored()
+    with duckdb.connect(str(landed.settings.warehouse_path)) as con:  # so it must store them again
+        for table in ("listing", "visits", "telephony", "quarantine"):
+            con.execute(f"delete from raw.{table} where month = ?", [MONTH])
+    monkeypatch.setattr(ingestion, "PARALLEL_READ_MAX_BYTES", 0)
+    one_by_one = ingestion.ingest_months(landed.settings, [MONTH], force=True)
+    assert stored() == by_batch
+    assert [(o.source, o.rows_accepted, o.rows_quarantined, o.reasons) for o in one_by_one] == \
+           [(o.source, o.rows_accepted, o.rows_quarantined, o.reasons) for o in batch]
+    assert {line for _, line, *_ in landed.quarantine("listing")} == {line for line, *_ in expected}
+    assert landed.quarantine("visits")
+
+
 def test_a_new_key_reingests_and_changes_every_person_key(landed, monkeypatch):
     old = {r[0] for r in landed.sql("select person_key from raw.listing where month = ?", MONTH)}
     monkeypatch.setenv(KEY_ENV, "another-key-not-secret")

@@ -163,6 +163,16 @@ def test_read_table_values_are_stripped_text(tmp_path):
     assert table.bad_lines["reason"].tolist() == ["empty line"]
 
 
+def test_any_blank_padding_is_stripped_and_clean_columns_kept(tmp_path):
+    # A column is only rewritten when some value is padded; then by Unicode's blanks too.
+    path = tmp_path / "t.csv"
+    path.write_text("a,b,c\n\u00a0x,1,p\ny\t,2,q\n\u2003,3,r\n\x1fz ,4,s\n", encoding="utf-8")
+    frame = read_table(path, ["a", "b", "c"]).frame
+    assert frame["a"].tolist()[:2] == ["x", "y"] and frame.loc[5, "a"] == "z"
+    assert pd.isna(frame.loc[4, "a"])                      # only blanks: missing
+    assert frame["b"].tolist() == ["1", "2", "3", "4"] and frame["c"].tolist() == list("pqrs")
+
+
 def test_move_to_quarantine_keeps_line_numbers(tmp_path):
     result = _listing(tmp_path)
     moved = result.move_to_quarantine(result.accepted["source_line"] == 3, "vardcentral_hsa_id",

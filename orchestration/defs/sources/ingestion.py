@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from orchestration.memory import release_freed_memory
 from orchestration.parallel import map_forked, worker_count
 from orchestration.settings import Settings
 from orchestration.warehouse import connect, ensure_schema
@@ -100,8 +101,10 @@ def load_reference(settings: Settings, force: bool = False) -> dict:
         con.executemany("insert into raw.reference_files values (?, ?, ?)",
                         [(name, sha, now) for name, sha in checksums.items()])
         con.execute("commit")
-    return {"status": "loaded", "files": sorted(present),
-            "rows": {table: len(frame) for table, frame in tables.items()}}
+    rows = {table: len(frame) for table, frame in tables.items()}
+    del tables
+    release_freed_memory()
+    return {"status": "loaded", "files": sorted(present), "rows": rows}
 
 
 def read_units(settings: Settings) -> pd.DataFrame:
@@ -125,8 +128,9 @@ def ingest_month(settings: Settings, month: str, force: bool = False) -> list[So
 # Reading and validating a delivery is pure (files in, frames out) and CPU-bound; storing it
 # is not (the ids already used in other months depend on the months stored before it). So a
 # range is read a few months at a time over the cores and stored month by month, in order.
-# Above this many bytes per batch (a national month) the reads stay in one process: two
-# national listings in memory at once would cost more RAM than the cores save time.
+# Above this many bytes per batch (a national month) the reads stay in one process and each
+# delivery is stored before the next is read: two national listings in memory at once would
+# cost more RAM than the cores save time.
 PARALLEL_READ_MAX_BYTES = 256 * 1024 * 1024
 
 
@@ -155,10 +159,17 @@ def ingest_months(settings: Settings, months: list[str], force: bool = False) ->
         def read(item, _units=units):
             return _read_or_error(settings.landing_dir, item[0], item[1], _units, key)
 
-        results = map_forked(read, pending, min_items_per_worker=1) if size <= PARALLEL_READ_MAX_BYTES \
-            else [read(item) for item in pending]
-        for (month, source, path, fingerprint), result in zip(pending, results):
-            decided[(month, source)] = _store(settings, month, source, path, fingerprint, result)
+        if size <= PARALLEL_READ_MAX_BYTES:
+            results = map_forked(read, pending, min_items_per_worker=1)
+            for (month, source, path, fingerprint), result in zip(pending, results):
+                decided[(month, source)] = _store(settings, month, source, path, fingerprint, result)
+            results = result = None  # the frames go before the memory is released
+            release_freed_memory()
+        else:  # one delivery in memory at a time
+            for month, source, path, fingerprint in pending:
+                decided[(month, source)] = _store(settings, month, source, path, fingerprint,
+                                                  read((month, source, path, fingerprint)))
+                release_freed_memory()
         outcomes += [decided[(month, source)] for month in batch for source in SOURCES]
     return outcomes
 

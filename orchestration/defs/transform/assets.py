@@ -278,8 +278,16 @@ def _preload_checks() -> None:
         threading.Thread(target=_import_checks, name="preload-great-expectations", daemon=True).start()
 
 
+# A run's dbt output already reaches the run log (CLI) or the step's logs (UI), and its
+# compiled SQL stays in the invocation's target folder. dbt's own debug log file and its JSON
+# artifacts (manifest.json, run_results.json, rewritten by every build) cost ~1 s a build and
+# nothing reads them; the partial-parse cache is still written.
+DBT_GLOBAL_FLAGS = ["--log-level-file", "none", "--no-write-json"]
+
+
 def dbt_resource() -> DbtCliResource:
     # The venv's dbt, whether or not the venv is on PATH (make targets call .venv/bin/* directly).
     executable = Path(sys.executable).with_name("dbt")
     return VardvalDbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir),
-                                 dbt_executable=str(executable) if executable.exists() else "dbt")
+                                 dbt_executable=str(executable) if executable.exists() else "dbt",
+                                 global_config_flags=DBT_GLOBAL_FLAGS)
