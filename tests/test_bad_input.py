@@ -22,6 +22,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from orchestration.defs.sources import ingestion
 from orchestration.defs.sources.ingestion import ingest_month, load_reference
 from orchestration.settings import Settings
 from sources.pseudonym import KEY_ENV
@@ -438,8 +439,6 @@ def test_identical_redelivery_is_a_no_op(landed):
 def test_a_national_size_month_stores_each_delivery_like_a_batch(landed, monkeypatch):
     """Above PARALLEL_READ_MAX_BYTES a month's deliveries are read and stored one at a time
     (memory); what lands in the warehouse must be what the batch path stores."""
-    from orchestration.defs.sources import ingestion
-
     listing = landed.delivery("listing")
     expected = _listing_duplicate_person(listing)
     listing.save()
