@@ -44,13 +44,19 @@ concurrency:
 # processes (two, plus two watchers, per capture), and when a `vardval run` was piped they were
 # seen outliving it, holding the pipe. Our steps log through context.log; dbt's output goes to
 # <data>/logs/run_<id>.log.
-DAGSTER_YAML = _SESSION1_DAGSTER_YAML + """\
+_SESSION4_DAGSTER_YAML = _SESSION1_DAGSTER_YAML + """\
 compute_logs:
   module: dagster._core.storage.noop_compute_log_manager
   class: NoOpComputeLogManager
 """
+# The event log in Dagster's SQLite files, with its connections kept open (orchestration/eventlog.py).
+DAGSTER_YAML = _SESSION4_DAGSTER_YAML + """\
+event_log_storage:
+  module: orchestration.eventlog
+  class: PooledSqliteEventLogStorage
+"""
 # What earlier versions wrote: upgraded in place, anything else is the operator's and left alone.
-_LEGACY_DAGSTER_YAMLS = ("telemetry:\n  enabled: false\n", _SESSION1_DAGSTER_YAML)
+_LEGACY_DAGSTER_YAMLS = ("telemetry:\n  enabled: false\n", _SESSION1_DAGSTER_YAML, _SESSION4_DAGSTER_YAML)
 
 
 def prepare_environment(settings: Settings) -> None:
