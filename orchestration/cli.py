@@ -106,7 +106,14 @@ def run_months(month_from: str, month_to: str, force: bool = False, quiet: bool 
     console.print(f"[bold]vardval run[/bold] {months[0]}..{months[-1]} "
                   f"(landing {settings.landing_dir}, data {settings.data_dir})")
     started = time.monotonic()
-    success = _execute_job(months, force, console, quiet)
+    from orchestration.dbt_worker import start_worker
+    # dbt imports and parses on the core that loading Dagster's definitions leaves idle.
+    dbt_worker = start_worker(settings.data_dir)
+    try:
+        success = _execute_job(months, force, console, quiet)
+    finally:
+        if dbt_worker is not None:
+            dbt_worker.stop()
     console.print(f"run finished in {time.monotonic() - started:.1f} s")
 
     from orchestration.status import month_states, render_states

@@ -22,7 +22,9 @@ import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 from dagster_dbt.compat import DBT_PYTHON_VERSION
 from packaging import version
+from pydantic import PrivateAttr
 
+from orchestration.dbt_worker import DbtWorker, client_path, keep_partial_parse, start_worker
 from orchestration.defs.partitions import OWNERS, PARTITIONS, SINGLE_RUN, run_months
 from orchestration.defs.transform.project import dbt_project, dbt_run_window, ensure_manifest
 from orchestration.defs.transform.views import (
@@ -104,6 +106,47 @@ def _sources_through_views(manifest: Mapping[str, Any], unique_id: str) -> set[s
     return found
 
 
+class VardvalDbtCliResource(DbtCliResource):
+    """DbtCliResource without the start-up costs we need not pay after the run has begun.
+
+    * dbt itself starts with the run: a worker process imports dbt and parses the project
+      while the run ingests, and the dbt step's command runs in it (orchestration/dbt_worker.py;
+      the executable is its client, `vardval-dbt`). ~4–5 CPU-s of the dbt step, on the core
+      the ingestion leaves free.
+    * `dbt --version` (a whole dbt start, ~3 s): when the executable is this venv's, its
+      version is the installed dbt-core's, which we read from the package metadata.
+    * An in-process dbt adapter (imports dbt and loads its macros in the Dagster process): it
+      only serves `fetch_column_metadata` / `fetch_row_counts`, which we do not call.
+    """
+
+    _worker: DbtWorker | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        super().setup_for_execution(context)
+        # `vardval run` started one before loading the definitions (cli.py); a UI run starts it here.
+        if Path(self.dbt_executable) == client_path():
+            self._worker = start_worker(get_settings().data_dir)
+
+    def wait_for_worker(self) -> None:
+        if self._worker is not None:
+            self._worker.wait()
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._worker is not None:
+            self._worker.stop()
+            self._worker = None
+        super().teardown_after_execution(context)
+
+    @cached_property
+    def _cli_version(self) -> version.Version:
+        if DBT_PYTHON_VERSION is not None and Path(self.dbt_executable).parent == Path(sys.executable).parent:
+            return DBT_PYTHON_VERSION
+        return super()._cli_version
+
+    def _initialize_dbt_core_adapter(self, args):
+        return None
+
+
 TRANSLATOR = VardvalDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
@@ -120,7 +163,7 @@ MONTHLY_SELECTION = "config.materialized:table config.materialized:incremental"
     dagster_dbt_translator=TRANSLATOR,
     pool="warehouse",
 )
-def vardval_dbt_views(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def vardval_dbt_views(context: dg.AssetExecutionContext, dbt: VardvalDbtCliResource):
     """The staging and intermediate views: not monthly, rebuilt when their code changes. A
     month's dbt step does that itself when needed (views.py); this asset lets a data engineer
     rebuild them from the UI."""
@@ -135,7 +178,8 @@ def vardval_dbt_views(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     cache = settings.data_dir / "dbt_target"
     target_path = _invocation_target(cache, context.run.run_id)
     yield from dbt.cli(["run"], context=context, target_path=target_path).stream()
-    _keep_partial_parse(target_path, cache)
+    dbt.wait_for_worker()
+    keep_partial_parse(target_path, cache)
     with connect(settings.warehouse_path) as con:
         record_views_built(con, _manifest())
 
@@ -149,7 +193,7 @@ def vardval_dbt_views(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     dagster_dbt_translator=TRANSLATOR,
     pool="warehouse",
 )
-def vardval_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
+def vardval_dbt_models(context: dg.AssetExecutionContext, dbt: VardvalDbtCliResource):
     unselected = set(context.assets_def.keys) - set(context.selected_asset_keys)
     if unselected:
         # Intermediate tables hold the run's months: rebuilding only some of the models would
@@ -178,7 +222,8 @@ def vardval_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     target_path = _invocation_target(cache, context.run.run_id)
     invocation = dbt.cli(args, context=context, target_path=target_path)
     yield from _views_as_materializations(invocation.stream(), context)
-    _keep_partial_parse(target_path, cache)
+    dbt.wait_for_worker()  # dbt's warehouse connection is closed before the gate opens it
+    keep_partial_parse(target_path, cache)
     if views_stale:
         with connect(settings.warehouse_path) as con:
             record_views_built(con, manifest)
@@ -227,39 +272,6 @@ def _invocation_target(cache: Path, run_id: str) -> Path:
     return target
 
 
-def _keep_partial_parse(invocation_target: Path, cache: Path) -> None:
-    """Keep the invocation's parse cache for the next build against the same data dir."""
-    source = invocation_target / "partial_parse.msgpack"
-    if not source.exists():
-        return
-    tmp = cache / f".partial_parse.{os.getpid()}.{threading.get_ident()}.tmp"
-    try:
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, cache / "partial_parse.msgpack")
-    except OSError:
-        tmp.unlink(missing_ok=True)
-
-
-class VardvalDbtCliResource(DbtCliResource):
-    """DbtCliResource without two start-up costs we do not need (about 3–5 s a run).
-
-    * `dbt --version` (a whole dbt start, ~3 s): when the executable is this venv's dbt its
-      version is the installed dbt-core's, which we read from the package metadata.
-    * An in-process dbt adapter (imports dbt and loads its macros in the Dagster process): it
-      only serves `fetch_column_metadata` / `fetch_row_counts`, which we do not call.
-    """
-
-    @cached_property
-    def _cli_version(self) -> version.Version:
-        venv_dbt = Path(sys.executable).with_name("dbt")
-        if DBT_PYTHON_VERSION is not None and Path(self.dbt_executable) == venv_dbt:
-            return DBT_PYTHON_VERSION
-        return super()._cli_version
-
-    def _initialize_dbt_core_adapter(self, args):
-        return None
-
-
 def _import_checks() -> None:
     try:
         import great_expectations  # noqa: F401
@@ -286,8 +298,8 @@ DBT_GLOBAL_FLAGS = ["--log-level-file", "none", "--no-write-json"]
 
 
 def dbt_resource() -> DbtCliResource:
-    # The venv's dbt, whether or not the venv is on PATH (make targets call .venv/bin/* directly).
-    executable = Path(sys.executable).with_name("dbt")
+    # The venv's dbt client, whether or not the venv is on PATH (make targets call .venv/bin/*).
+    executable = client_path()
     return VardvalDbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir),
                                  dbt_executable=str(executable) if executable.exists() else "dbt",
                                  global_config_flags=DBT_GLOBAL_FLAGS)
