@@ -9,6 +9,7 @@ naming the file. No personnummer is put into an error message: we only ever echo
 from __future__ import annotations
 
 import csv
+import datetime
 import hashlib
 import io
 from collections.abc import Sequence
@@ -20,6 +21,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
+from pandas._libs.parsers import STR_NA_VALUES
 
 from sources.personnummer import mask
 
@@ -309,11 +311,35 @@ def _shown_for_line(text: str, sep: str, positions: dict[str, int], pii: Sequenc
 # --- XLSX ----------------------------------------------------------------------------------
 
 def _xlsx_sheet(path: Path) -> pd.DataFrame:
-    """The first sheet as text, row 0 = sheet row 1 (calamine keeps blank rows in place)."""
+    """The first sheet as text, row 0 = sheet row 1 (calamine keeps blank rows in place).
+
+    The cells as `pd.read_excel(dtype=str, engine="calamine")` reads them, without its per-cell
+    parser (7.3 -> 4.7 s for a region listing): whole numbers as integers, dates as midnight
+    datetimes, then text; blank and pandas' NA spellings ('NA', 'NULL', ...) missing."""
+    from python_calamine import CalamineWorkbook
+
     try:
-        return pd.read_excel(path, sheet_name=0, header=None, dtype=str, engine="calamine")
+        rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python(skip_empty_area=False)
     except Exception as exc:  # a damaged or mislabelled workbook
         raise SourceFileError(f"{path.name}: cannot read as an Excel workbook: {exc}") from None
+    sheet = pd.DataFrame(rows, dtype=object)
+    return sheet.apply(_cells_as_text) if len(sheet.columns) else sheet
+
+
+_NA_TEXTS = sorted(STR_NA_VALUES)  # what read_excel reads as missing by default
+
+
+def _cells_as_text(cells: pd.Series) -> pd.Series:
+    texts = [value if type(value) is str else _cell_text(value) for value in cells]
+    return pd.Series(texts, index=cells.index, dtype=object).where(~cells.isin(_NA_TEXTS), None).astype("str")
+
+
+def _cell_text(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    elif isinstance(value, datetime.date) and not isinstance(value, datetime.datetime):
+        value = datetime.datetime(value.year, value.month, value.day)
+    return str(value)
 
 
 def _xlsx_body(sheet: pd.DataFrame, positions: dict[str, int]) -> pd.DataFrame:

@@ -10,7 +10,7 @@ from tests.source_fixtures import (KEY, LISTING_HEADER, MONTH, TELEPHONY_HEADER,
                              telephony_rows, units, write_csv, write_xlsx)
 from sources.listing import ACCEPTED_COLUMNS as LISTING_COLUMNS
 from sources.listing import read_listing
-from sources.reading import QUARANTINE_COLUMNS, SourceFileError, read_table
+from sources.reading import QUARANTINE_COLUMNS, SourceFileError, _xlsx_sheet, read_table
 from sources.telephony import read_telephony
 
 
@@ -69,6 +69,29 @@ def test_xlsx_first_sheet_header_row_one(tmp_path):
     assert result.accepted["source_line"].tolist() == [2, 4, 5]   # sheet rows
     assert result.accepted["listed_from"].iloc[0] == pd.Timestamp("2020-05-01")
     assert result.quarantine[["source_line", "reason"]].values.tolist() == [[3, "empty line"]]
+
+
+def test_xlsx_cells_read_as_read_excel_reads_them_as_text(tmp_path):
+    """_xlsx_sheet skips read_excel's per-cell parser; the text must stay what it gave."""
+    import datetime
+
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in (["personnummer", "Listed_From", "sabo", "x", "y"],
+                ["19500101-1234", datetime.date(2025, 3, 1), 0, "NA", 1.5],
+                ["19500101-1234", datetime.datetime(2025, 3, 1, 12, 30), 1.0, "", True],
+                [None] * 5,
+                ["  padded ", "2025-03-01", "NULL", "n/a", datetime.time(12, 30)],
+                [12345, -3, 1e20, "None", False]):
+        sheet.append(row)
+    sheet.cell(row=9, column=2, value="a late row")
+    book.save(tmp_path / "cells.xlsx")
+    expected = pd.read_excel(tmp_path / "cells.xlsx", sheet_name=0, header=None, dtype=str, engine="calamine")
+    got = _xlsx_sheet(tmp_path / "cells.xlsx")
+    pd.testing.assert_frame_equal(got, expected)
+    assert got.iloc[1].tolist()[:3] == ["19500101-1234", "2025-03-01 00:00:00", "0"]
 
 
 def test_missing_file_names_expected_paths(tmp_path):
