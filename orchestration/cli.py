@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -49,12 +50,20 @@ compute_logs:
   module: dagster._core.storage.noop_compute_log_manager
   class: NoOpComputeLogManager
 """
-# The event log in Dagster's SQLite files, with its connections kept open (orchestration/eventlog.py).
-DAGSTER_YAML = _SESSION4_DAGSTER_YAML + """\
+
+
+def dagster_yaml(home: Path) -> str:
+    """The CLI's Dagster home configuration: the event log in Dagster's SQLite files, with its
+    connections kept open (orchestration/eventlog.py), at the place Dagster's default uses."""
+    return _SESSION4_DAGSTER_YAML + f"""\
 event_log_storage:
   module: orchestration.eventlog
   class: PooledSqliteEventLogStorage
+  config:
+    base_dir: {json.dumps(str(home / "history" / "runs"))}
 """
+
+
 # What earlier versions wrote: upgraded in place, anything else is the operator's and left alone.
 _LEGACY_DAGSTER_YAMLS = ("telemetry:\n  enabled: false\n", _SESSION1_DAGSTER_YAML, _SESSION4_DAGSTER_YAML)
 
@@ -68,8 +77,24 @@ def prepare_environment(settings: Settings) -> None:
     home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.data_dir / "dagster_home")))
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
-    if not config.exists() or config.read_text() in _LEGACY_DAGSTER_YAMLS:
-        config.write_text(DAGSTER_YAML)
+    current = dagster_yaml(home)
+    if not config.exists() or _written_by_vardval(config.read_text()):
+        if not config.exists() or config.read_text() != current:
+            config.write_text(current)
+
+
+def _written_by_vardval(text: str) -> bool:
+    """An earlier version's file, or ours for another place (a copied or moved Dagster home,
+    whose event log must then be this home's)."""
+    if text in _LEGACY_DAGSTER_YAMLS:
+        return True
+    import yaml
+
+    try:
+        base_dir = yaml.safe_load(text)["event_log_storage"]["config"]["base_dir"]
+    except (yaml.YAMLError, TypeError, KeyError):
+        return False
+    return isinstance(base_dir, str) and text == dagster_yaml(Path(base_dir).parent.parent)
 
 
 def make_console():

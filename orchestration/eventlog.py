@@ -22,7 +22,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from dagster import Field, StringSource
+from dagster import StringSource
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
     INDEX_SHARD_NAME,
     SQLITE_BUSY_TIMEOUT_SECONDS,
@@ -47,16 +47,16 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     `base_dir` defaults to Dagster's own place, `$DAGSTER_HOME/history/runs`.
     """
 
-    def __init__(self, base_dir: str | None = None, inst_data=None):
+    def __init__(self, base_dir: str, inst_data=None):
         self._engines: OrderedDict[str, Engine] = OrderedDict()
         self._existing_tables: set[str] = set()
         self._engines_lock = threading.Lock()
-        super().__init__(base_dir or default_base_dir(), inst_data=inst_data)
+        super().__init__(base_dir, inst_data=inst_data)
         _STORAGES.add(self)
 
     @classmethod
     def config_type(cls):
-        return {"base_dir": Field(StringSource, is_required=False)}
+        return {"base_dir": StringSource}
 
     @classmethod
     def from_config_value(cls, inst_data, config_value):
@@ -119,13 +119,6 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     def dispose(self) -> None:
         self._dispose_engines()
         super().dispose()
-
-
-def default_base_dir() -> str:
-    home = os.environ.get("DAGSTER_HOME")
-    if not home:
-        raise ValueError("PooledSqliteEventLogStorage needs base_dir or DAGSTER_HOME")
-    return os.path.join(home, "history", "runs", "")
 
 
 def _forget_engines_in_child() -> None:

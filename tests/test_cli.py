@@ -16,7 +16,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from orchestration.cli import DAGSTER_YAML, EXIT_WAREHOUSE_BUSY, main, prepare_environment
+from orchestration.cli import EXIT_WAREHOUSE_BUSY, dagster_yaml, main, prepare_environment
 from orchestration.concurrency import HOST_TAG, PID_TAG, POOL, holders, release_stale_slots
 from orchestration.settings import get_settings
 
@@ -149,7 +149,10 @@ def test_an_operators_dagster_yaml_is_left_alone_and_the_old_default_upgraded(fr
     os.environ["DAGSTER_HOME"] = str(home)
     (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")   # what earlier versions wrote
     prepare_environment(get_settings())
-    assert (home / "dagster.yaml").read_text() == DAGSTER_YAML
+    assert (home / "dagster.yaml").read_text() == dagster_yaml(home)
+    (home / "dagster.yaml").write_text(dagster_yaml(fresh_env / "elsewhere"))   # a copied home
+    prepare_environment(get_settings())
+    assert (home / "dagster.yaml").read_text() == dagster_yaml(home)
     (home / "dagster.yaml").write_text("run_queue:\n  max_concurrent_runs: 2\n")
     prepare_environment(get_settings())
     assert (home / "dagster.yaml").read_text() == "run_queue:\n  max_concurrent_runs: 2\n"

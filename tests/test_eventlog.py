@@ -3,12 +3,13 @@ files, written with connections kept open, and readable by Dagster's plain stora
 from __future__ import annotations
 
 import hashlib
+import os
 
 import dagster as dg
 import pytest
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
-from orchestration.cli import DAGSTER_YAML
+from orchestration.cli import dagster_yaml
 from orchestration.eventlog import KEPT_RUN_ENGINES, PooledSqliteEventLogStorage
 from orchestration.parallel import map_forked
 
@@ -22,7 +23,7 @@ def numbers():
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
-    (tmp_path / "dagster.yaml").write_text(DAGSTER_YAML)
+    (tmp_path / "dagster.yaml").write_text(dagster_yaml(tmp_path))
     return tmp_path
 
 
@@ -32,6 +33,10 @@ def test_the_cli_home_records_runs_that_dagsters_own_storage_reads(home):
         for _ in range(2):
             assert dg.materialize([numbers], instance=instance).success
 
+    # Read through the home's own configuration (not $DAGSTER_HOME), and by Dagster's own class.
+    os.environ["DAGSTER_HOME"] = str(home.parent)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert len(instance.fetch_materializations(dg.AssetKey("numbers"), limit=10).records) == 2
     plain = SqliteEventLogStorage(str(home / "history" / "runs"))
     materializations = plain.fetch_materializations(dg.AssetKey("numbers"), limit=10).records
     assert [r.asset_materialization.metadata["rows"].value for r in materializations] == [3, 3]
