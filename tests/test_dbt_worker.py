@@ -66,9 +66,13 @@ def test_a_failing_command_has_dbts_exit_status_through_the_worker(dbt_env, tmp_
     assert "no_such_macro" in served.stdout
 
 
-def test_without_a_worker_the_client_runs_dbt_itself(dbt_env):
+def test_without_a_worker_the_client_runs_dbt_itself(dbt_env, tmp_path, monkeypatch):
     gone = _client({**dbt_env, SOCKET_ENV: "/nonexistent/worker.sock"}, "--version")
     assert gone.returncode == 0 and "Core" in gone.stdout
+    monkeypatch.setenv(SOCKET_ENV, "off")  # the README's switch: no worker, plain dbt
+    assert start_worker(tmp_path) is None
+    off = _client({**dbt_env, SOCKET_ENV: "off"}, "--version")
+    assert off.returncode == 0 and "Core" in off.stdout
 
 
 def test_a_worker_ends_when_the_process_that_started_it_is_gone(tmp_path, dbt_env):
