@@ -78,9 +78,9 @@ def prepare_environment(settings: Settings) -> None:
     home.mkdir(parents=True, exist_ok=True)
     config = home / "dagster.yaml"
     current = dagster_yaml(home)
-    if not config.exists() or _written_by_vardval(config.read_text()):
-        if not config.exists() or config.read_text() != current:
-            config.write_text(current)
+    text = config.read_text() if config.exists() else None
+    if text != current and (text is None or _written_by_vardval(text)):
+        config.write_text(current)
 
 
 def _written_by_vardval(text: str) -> bool:

@@ -43,8 +43,11 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         event_log_storage:
           module: orchestration.eventlog
           class: PooledSqliteEventLogStorage
+          config:
+            base_dir: /absolute/path/to/dagster_home/history/runs
 
-    `base_dir` defaults to Dagster's own place, `$DAGSTER_HOME/history/runs`.
+    `base_dir` is required: the class is not told which Dagster home loaded it, so it cannot
+    default to the home's `history/runs` as Dagster's class does (the CLI writes it).
     """
 
     def __init__(self, base_dir: str, inst_data=None):
