@@ -16,6 +16,7 @@ gone. This module imports only the standard library at the top: the client start
 """
 import json
 import os
+import select
 import shutil
 import signal
 import socket
@@ -123,7 +124,7 @@ def worker_main(listening_fd: int, parse_cache: str, parent: int) -> int:
                 return 0
     with connection:
         connection.settimeout(None)
-        return _serve(connection, runner, manifest)
+        return _serve(connection, runner, manifest, parent)
 
 
 def _prepare(parse_cache: Path):
@@ -147,13 +148,15 @@ def _prepare(parse_cache: Path):
         shutil.rmtree(target, ignore_errors=True)
 
 
-def _serve(connection: socket.socket, runner, manifest) -> int:
+def _serve(connection: socket.socket, runner, manifest, parent: int) -> int:
     request = json.loads(connection.makefile("rb").readline())
     os.environ.clear()
     os.environ.update(request["env"])
     os.chdir(request["cwd"])
     output = connection.makefile("w", encoding="utf-8", buffering=1)
     sys.stdout = sys.stderr = output
+    threading.Thread(target=_end_with_the_run, args=(connection, parent), daemon=True,
+                     name="vardval-dbt-watch").start()
     try:
         result = runner(manifest=manifest).invoke(request["args"][1:])
         # dbt's own exit codes: 0 success, 1 a handled failure (a test, a model), 2 an exception.
@@ -165,6 +168,18 @@ def _serve(connection: socket.socket, runner, manifest) -> int:
     _close_database()
     connection.sendall(EXIT_MARK + f"{status}\n".encode())
     return status
+
+
+def _end_with_the_run(connection: socket.socket, parent: int) -> None:
+    """Exit at once when the client (killed with the run's process group) or the run's process
+    is gone, as the plain dbt subprocess died with them: a killed run must not leave dbt
+    holding the warehouse for the next one. dbt's writes are transactions, so the warehouse
+    keeps every model either as it was or as rebuilt. The client sends nothing after its
+    request, so the connection becomes readable when it closes."""
+    while True:
+        readable, _, _ = select.select([connection], [], [], 0.5)
+        if (readable and not connection.recv(4096)) or os.getppid() != parent:
+            os._exit(3)
 
 
 def _close_database() -> None:

@@ -86,6 +86,30 @@ def test_a_worker_ends_when_the_process_that_started_it_is_gone(tmp_path, dbt_en
     assert not _alive(pid)
 
 
+def test_a_worker_running_a_command_ends_at_once_when_its_client_is_killed(tmp_path, dbt_env):
+    """As a plain dbt died with a run killed with its process group: the next run must find the
+    warehouse free, not held by dbt finishing the killed run's build."""
+    import duckdb
+
+    worker = start_worker(tmp_path)
+    try:
+        client = subprocess.Popen(
+            [str(client_path()), "show", "--inline", "select sum(range) from range(100000000000)"],
+            env={**dbt_env, SOCKET_ENV: worker.socket_path}, cwd=DBT_PROJECT_DIR,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not (tmp_path / "warehouse.duckdb").exists():
+            time.sleep(0.2)
+        time.sleep(1)
+        assert worker.process.poll() is None, "the query is still running in the worker"
+        client.kill()
+        client.wait()
+        worker.process.wait(timeout=5)
+    finally:
+        worker.stop()
+    duckdb.connect(str(tmp_path / "warehouse.duckdb")).close()   # not held
+
+
 def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as stat:

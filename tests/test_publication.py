@@ -234,3 +234,62 @@ def test_no_personnummer_in_any_published_file(wh):
     assert hits == []
     # the scanner itself finds a valid personnummer (19121212-1212 is Skatteverket's test number)
     assert _personnummer_like("x 191212121212 y") == ["19121212-****"]
+
+
+def test_content_digest_is_pinned_and_ignores_row_order():
+    """DuckDB does not promise that `hash` stays the same across its versions: an upgrade that
+    changes it must fail here, not silently make every published month look changed."""
+    from orchestration.defs.publication.tables import month_digest
+
+    con = duckdb.connect()
+    con.execute("create schema marts")
+    con.execute("create table marts.listing_monthly (month varchar, vardcentral_hsa_id varchar, "
+                "age_band varchar, sex varchar, listed_count bigint, share double, since date)")
+    rows = [("2025-01", "SE1", "0-6", "female", 12, 0.25, "2024-03-01"),
+            ("2025-01", "SE2", "7-19", "male", None, -1.5, None),
+            ("2025-02", "SE1", "0-6", "female", 13, 0.5, "2024-03-01")]
+    con.executemany("insert into marts.listing_monthly values (?, ?, ?, ?, ?, ?, ?)", rows)
+    pinned = month_digest(con, "listing_monthly", "2025-01")
+    assert pinned == (2, "04d6056fcbbf64c2ae0c35ea364c276f4a2d3e6b7765e5894ba00d60c9a7c675")
+
+    con.execute("create table marts.reordered as select * from marts.listing_monthly order by month desc, share")
+    con.execute("drop table marts.listing_monthly")
+    con.execute("alter table marts.reordered rename to listing_monthly")
+    assert month_digest(con, "listing_monthly", "2025-01") == pinned
+    con.execute("update marts.listing_monthly set listed_count = 11 where vardcentral_hsa_id = 'SE1' "
+                "and month = '2025-01'")
+    assert month_digest(con, "listing_monthly", "2025-01")[1] != pinned[1]
+
+
+def test_a_range_builds_published_db_once_and_ends_as_a_month_by_month_publication(wh, tmp_path):
+    from orchestration.defs.publication.publisher import refresh_shared_outputs
+
+    def published_db(d: Path) -> dict:
+        with duckdb.connect(str(d / "published" / "published.duckdb"), read_only=True) as con:
+            return {"versions": con.execute("select month, version, content_hash from published_versions "
+                                            "order by month").fetchall(),
+                    **{t: con.execute(f'select * from "{t}" order by all').fetchall() for t in PUBLISHED_TABLES}}
+
+    w, d = wh
+    _checked_publish(w, d, "2025-01")
+    since = read_catalog(d / "published")
+    _correct(w)   # 2025-02 published for the first time; 2025-01 unchanged
+    record_checks(d, "2025-02", month_fingerprint(w, "2025-02"), OK)
+    results = [publish_month(w, d, m, input_checksums={}, check_outcomes=OK, code_version="test",
+                             refresh_shared=False) for m in ("2025-01", "2025-02")]
+    assert [(r.version, r.is_new_version) for r in results] == [(1, False), (1, True)]
+    # until the range ends, the file holds the months it held, whole
+    assert [row[0] for row in published_db(d)["versions"]] == ["2025-01"]
+    assert refresh_shared_outputs(d, since)
+    assert refresh_shared_outputs(d, read_catalog(d / "published")) == []   # nothing left to do
+
+    one_by_one = tmp_path / "one_by_one"
+    w2 = build_marts_warehouse(one_by_one)
+    _correct(w2)
+    for month in ("2025-01", "2025-02"):
+        _checked_publish(w2, one_by_one, month)
+    ranged, single = published_db(d), published_db(one_by_one)
+    assert [v[:2] for v in ranged["versions"]] == [("2025-01", 1), ("2025-02", 1)]
+    assert ranged == single
+    assert (d / "published" / "vardcentraler" / "data.parquet").read_bytes() == \
+        (one_by_one / "published" / "vardcentraler" / "data.parquet").read_bytes()

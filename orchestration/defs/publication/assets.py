@@ -104,30 +104,25 @@ PUBLISHED_KEY = dg.AssetKey(["publication", "published_tables"])
                                                "its previous version.")],
 )
 def published_tables(context: dg.AssetExecutionContext):
-    from orchestration.defs.publication.gate import PublicationRefused
-    from orchestration.defs.publication.publisher import publish_month
+    from orchestration.defs.publication.publisher import read_catalog, refresh_shared_outputs
 
     settings = get_settings()
     version = code_version()
     lines = ["| month | version | new | change |", "|---|---:|---|---|"]
     refused = {}
-    # Months that pass are published even when another month of the range is blocked.
-    for month in run_months(context):
-        try:
-            # publish_month hashes the month and publishes it only with a passing check record
-            # for exactly that content (the record's outcomes go into the manifest).
-            result = publish_month(settings.warehouse_path, settings.data_dir, month,
-                                   input_checksums=_input_checksums(month), check_outcomes=[],
-                                   code_version=version)
-        except PublicationRefused as exc:
-            refused[month] = str(exc)
-            context.log.error(f"{month} not published: {exc}")
-            lines.append(f"| {month} | — | no | blocked |")
-            continue
-        change = "unchanged" if not result.is_new_version else ("first version" if result.version == 1
-                                                                 else f"diff against v{result.version - 1}")
-        context.log.info(f"{month} published as v{result.version} ({change})")
-        lines.append(f"| {month} | {result.version} | {'yes' if result.is_new_version else 'no'} | {change} |")
+    months = run_months(context)
+    # A range builds published.duckdb (every month in one file) once, after its last month.
+    since = read_catalog(settings.published_dir) if len(months) > 1 else None
+    try:
+        # Months that pass are published even when another month of the range is blocked.
+        for month in months:
+            row, refusal = _publish(context, month, version, refresh_shared=since is None)
+            lines.append(row)
+            if refusal:
+                refused[month] = refusal
+    finally:   # also after a failure: the file then holds every version the catalog lists
+        if since is not None:
+            refresh_shared_outputs(settings.data_dir, since)
     yield dg.MaterializeResult(metadata={
         "published": dg.MetadataValue.md("\n".join(lines)),
         "published_db": dg.MetadataValue.path(str(settings.published_dir / "published.duckdb")),
@@ -139,6 +134,27 @@ def published_tables(context: dg.AssetExecutionContext):
         description="; ".join(f"{m}: {why}" for m, why in refused.items())[:4000] or None,
         metadata={"blocked": dg.MetadataValue.json(refused)},
     )
+
+
+def _publish(context: dg.AssetExecutionContext, month: str, version: str, refresh_shared: bool):
+    """Publish one month; (its row of the summary table, why it was refused or None)."""
+    from orchestration.defs.publication.gate import PublicationRefused
+    from orchestration.defs.publication.publisher import publish_month
+
+    settings = get_settings()
+    try:
+        # publish_month hashes the month and publishes it only with a passing check record
+        # for exactly that content (the record's outcomes go into the manifest).
+        result = publish_month(settings.warehouse_path, settings.data_dir, month,
+                               input_checksums=_input_checksums(month), check_outcomes=[],
+                               code_version=version, refresh_shared=refresh_shared)
+    except PublicationRefused as exc:
+        context.log.error(f"{month} not published: {exc}")
+        return f"| {month} | — | no | blocked |", str(exc)
+    change = "unchanged" if not result.is_new_version else ("first version" if result.version == 1
+                                                             else f"diff against v{result.version - 1}")
+    context.log.info(f"{month} published as v{result.version} ({change})")
+    return f"| {month} | {result.version} | {'yes' if result.is_new_version else 'no'} | {change} |", None
 
 
 def published_months(context: dg.AssetExecutionContext) -> list[str]:
