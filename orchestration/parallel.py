@@ -8,9 +8,12 @@ come back in the items' order, so the output does not depend on the number of wo
 """
 from __future__ import annotations
 
+import collections
+import contextlib
+import itertools
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 _JOB: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
@@ -33,17 +36,52 @@ def _run(index: int) -> Any:
 
 def map_forked(fn: Callable[[Any], Any], items: Sequence[Any], min_items_per_worker: int = 2) -> list[Any]:
     """[fn(item) for item in items], over forked worker processes when there is enough work."""
-    global _JOB
     items = list(items)
-    workers = min(worker_count(), len(items) // max(1, min_items_per_worker))
-    if workers <= 1 or multiprocessing.current_process().daemon or _JOB is not None:
+    workers = _workers(len(items), min_items_per_worker)
+    if workers <= 1:
         return [fn(item) for item in items]
+    with _pool(fn, items, workers) as pool:
+        return pool.map(_run, range(len(items)), chunksize=max(1, len(items) // (workers * 4)))
+
+
+def imap_forked(fn: Callable[[Any], Any], items: Sequence[Any], ahead: int = 2) -> Iterator[Any]:
+    """map_forked's results one at a time, in the items' order, while the workers go on with the
+    next items: the caller works on each result (stores it, say) as the next ones are made.
+    At most `ahead` items per worker are started beyond the one the caller waits for, so
+    results do not pile up in memory when the caller is the slower side."""
+    items = list(items)
+    workers = _workers(len(items), 1)
+    if workers <= 1:
+        yield from (fn(item) for item in items)
+        return
+    with _pool(fn, items, workers) as pool:
+        started: collections.deque = collections.deque()
+        upcoming = iter(range(len(items)))
+        for index in itertools.islice(upcoming, workers * ahead + 1):
+            started.append(pool.apply_async(_run, (index,)))
+        while started:
+            result = started.popleft().get()
+            for index in itertools.islice(upcoming, 1):
+                started.append(pool.apply_async(_run, (index,)))
+            yield result
+
+
+def _workers(items: int, min_items_per_worker: int) -> int:
+    """How many workers; 1 (stay in this process) also inside a worker or another map's pool."""
+    if multiprocessing.current_process().daemon or _JOB is not None:
+        return 1
+    return min(worker_count(), items // max(1, min_items_per_worker))
+
+
+@contextlib.contextmanager
+def _pool(fn: Callable[[Any], Any], items: list[Any], workers: int) -> Iterator[Any]:
+    global _JOB
     _JOB = (fn, items)
     try:
         pool = multiprocessing.get_context("fork").Pool(workers, initializer=_default_signals)
         try:
-            results = pool.map(_run, range(len(items)), chunksize=max(1, len(items) // (workers * 4)))
-        except BaseException:
+            yield pool
+        except BaseException:   # also a consumer that stops early (GeneratorExit)
             pool.terminate()
             pool.join()
             raise
@@ -51,7 +89,6 @@ def map_forked(fn: Callable[[Any], Any], items: Sequence[Any], min_items_per_wor
         # process installed (Dagster's, a test's) is inherited by the workers and can keep one alive.
         pool.close()
         pool.join()
-        return results
     finally:
         _JOB = None
 

@@ -55,3 +55,25 @@ def test_workers_finish_even_when_this_process_ignores_sigterm(monkeypatch):
         assert map_forked(lambda x: x + 1, list(range(8))) == list(range(1, 9))
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def test_streamed_results_come_in_order_while_the_workers_read_ahead(monkeypatch):
+    from orchestration.parallel import imap_forked
+
+    monkeypatch.setenv("VARDVAL_WORKERS", "2")
+    results = imap_forked(lambda x: (x * x, os.getpid()), list(range(12)), ahead=1)
+    first = next(results)
+    assert first[0] == 0 and first[1] != os.getpid()
+    assert [r for r, _ in results] == [x * x for x in range(1, 12)]
+
+    def fail_on_three(x):
+        if x == 3:
+            raise ValueError("item 3 is bad")
+        return x
+
+    with pytest.raises(ValueError, match="item 3 is bad"):
+        list(imap_forked(fail_on_three, [1, 2, 3, 4, 5]))
+    stopped = imap_forked(lambda x: x, list(range(10)))
+    assert next(stopped) == 0
+    stopped.close()   # a consumer that stops early ends the workers
+    assert map_forked(lambda x: x + 1, [1, 2, 3, 4]) == [2, 3, 4, 5], "and a new pool can start"

@@ -16,7 +16,7 @@ import duckdb
 import pandas as pd
 
 from orchestration.memory import release_freed_memory
-from orchestration.parallel import map_forked, worker_count
+from orchestration.parallel import imap_forked
 from orchestration.settings import Settings
 from orchestration.warehouse import connect, ensure_schema
 from sources import reference
@@ -127,10 +127,10 @@ def ingest_month(settings: Settings, month: str, force: bool = False) -> list[So
 
 # Reading and validating a delivery is pure (files in, frames out) and CPU-bound; storing it
 # is not (the ids already used in other months depend on the months stored before it). So a
-# range is read a few months at a time over the cores and stored month by month, in order.
-# Above this many bytes per batch (a national month) the reads stay in one process and each
-# delivery is stored before the next is read: two national listings in memory at once would
-# cost more RAM than the cores save time.
+# range is read over the cores while this process stores the deliveries already read, month
+# by month, in order. When a month's deliveries are above this many bytes (a national month)
+# the reads stay in this process and each delivery is stored before the next is read: two
+# national listings in memory at once would cost more RAM than the cores save time.
 PARALLEL_READ_MAX_BYTES = 256 * 1024 * 1024
 
 
@@ -139,39 +139,32 @@ def ingest_months(settings: Settings, months: list[str], force: bool = False) ->
     key = get_key()
     registry_sha = _registry_fingerprint(settings)
     units = read_units(settings)
-    outcomes: list[SourceOutcome] = []
-    batch_size = max(1, worker_count())
-    for start in range(0, len(months), batch_size):
-        batch = months[start:start + batch_size]
-        decided: dict[tuple[str, str], SourceOutcome] = {}
-        pending: list[tuple[str, str, Path | None, str | None]] = []
-        for month in batch:
-            for source in SOURCES:
-                path = _delivered_file(settings.landing_dir, month, source)
-                fingerprint = f"{sha256_of(path)}:{registry_sha}:{_key_fingerprint(key)}" if path else None
-                unchanged = None if force else _unchanged_delivery(settings, month, source, path, fingerprint)
-                if unchanged is not None:
-                    decided[(month, source)] = unchanged
-                else:
-                    pending.append((month, source, path, fingerprint))
-        size = sum(path.stat().st_size for _, _, path, _ in pending if path is not None)
+    decided: dict[tuple[str, str], SourceOutcome] = {}
+    pending: list[tuple[str, str, Path | None, str | None]] = []
+    month_bytes: dict[str, int] = {}
+    for month in months:
+        for source in SOURCES:
+            path = _delivered_file(settings.landing_dir, month, source)
+            fingerprint = f"{sha256_of(path)}:{registry_sha}:{_key_fingerprint(key)}" if path else None
+            unchanged = None if force else _unchanged_delivery(settings, month, source, path, fingerprint)
+            if unchanged is not None:
+                decided[(month, source)] = unchanged
+            else:
+                pending.append((month, source, path, fingerprint))
+                month_bytes[month] = month_bytes.get(month, 0) + (path.stat().st_size if path else 0)
 
-        def read(item, _units=units):
-            return _read_or_error(settings.landing_dir, item[0], item[1], _units, key)
+    def read(item, _units=units):
+        return _read_or_error(settings.landing_dir, item[0], item[1], _units, key)
 
-        if size <= PARALLEL_READ_MAX_BYTES:
-            results = map_forked(read, pending, min_items_per_worker=1)
-            for (month, source, path, fingerprint), result in zip(pending, results):
-                decided[(month, source)] = _store(settings, month, source, path, fingerprint, result)
-            results = result = None  # the frames go before the memory is released
+    in_parallel = max(month_bytes.values(), default=0) <= PARALLEL_READ_MAX_BYTES
+    results = imap_forked(read, pending) if in_parallel else map(read, pending)
+    for index, result in enumerate(results):
+        month, source, path, fingerprint = pending[index]
+        decided[(month, source)] = _store(settings, month, source, path, fingerprint, result)
+        result = None  # the frames go before the memory is released
+        if not in_parallel or index + 1 == len(pending) or pending[index + 1][0] != month:
             release_freed_memory()
-        else:  # one delivery in memory at a time
-            for month, source, path, fingerprint in pending:
-                decided[(month, source)] = _store(settings, month, source, path, fingerprint,
-                                                  read((month, source, path, fingerprint)))
-                release_freed_memory()
-        outcomes += [decided[(month, source)] for month in batch for source in SOURCES]
-    return outcomes
+    return [decided[(month, source)] for month in months for source in SOURCES]
 
 
 def _registry_fingerprint(settings: Settings) -> str:
