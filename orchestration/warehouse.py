@@ -227,6 +227,7 @@ def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConn
             ) from None
         raise
     try:
+        con.execute("set enable_progress_bar = false")  # it would print into a run's output on long scans
         yield con
     finally:
         con.close()

@@ -244,4 +244,4 @@ def test_checks_sit_beside_their_assets(defs):
     for mart in ("indicators_monthly", "listing_monthly", "contacts_monthly", "reimbursement_monthly",
                  "reimbursement_person_monthly", "data_quality_monthly", "vardcentraler"):
         assert checks.get(f"marts/{mart}"), f"no dbt tests attached to marts/{mart}"
-    assert any(name.startswith("columns_not_null_") for name in checks["marts/reimbursement_monthly"])
+    assert "reimbursement_monthly_row_rules" in checks["marts/reimbursement_monthly"]

@@ -83,6 +83,11 @@ def test_share_above_one_and_duplicate_person_fail_their_checks_without_leaking_
     assert "ge:indicators_monthly_shares:expect_column_values_to_be_between:value" in failed
     check = _by_name(outcomes)["shares_within_unit_interval"]
     assert VC_C in check.description and "fast_lakare_share" in check.description
+    # The suite passes or fails as a whole first; a failing suite is validated again for
+    # the counts and samples of its failures.
+    ge_share = _by_name(outcomes)["ge:indicators_monthly_shares:expect_column_values_to_be_between:value"]
+    assert ge_share.metadata["unexpected"] == 1 and ge_share.description.count(VC_C) == 1
+    assert _by_name(outcomes)["ge:indicators_monthly_shares:expect_column_values_to_be_in_set:sex"].passed
     assert "components_sum_to_total" not in failed
     assert "person_key_unique" in failed
     assert "ge:reimbursement_person_monthly_sample:expect_compound_columns_to_be_unique:month+person_key" in failed

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import duckdb
-
+from orchestration.warehouse import connect
 from validations.expectations import CheckOutcome
 
 SOURCES = ("listing", "visits", "telephony")
 
 
 def delivery_outcomes(warehouse_path: Path, month: str, max_share: float) -> list[CheckOutcome]:
-    with duckdb.connect(str(warehouse_path), read_only=True) as con:
+    with connect(Path(warehouse_path), read_only=True) as con:
         errors = con.execute("select source, coalesce(source_file, source), message from raw.ingest_errors "
                              "where month = ? order by source", [month]).fetchall()
         files = con.execute("select source, source_file, rows_read, rows_quarantined from raw.source_files "

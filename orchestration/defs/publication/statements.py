@@ -234,7 +234,7 @@ def _write_vc_workbook(src: _Source, month: str, r: pd.Series, unit: dict, path:
     s.text("Besöksersättning – genomförda kontakter per kategori", "h2")
     if fees is not None:
         s.header(["Kontakttyp", "Yrkesgrupp", "Patientkategori", "Antal", "Ersättning per kontakt", "Belopp"])
-        for _, f in fees.sort_values(["contact_type", "profession", "patient_category"]).iterrows():
+        for f in fees.sort_values(["contact_type", "profession", "patient_category"]).to_dict("records"):
             s.line([CONTACT_SV.get(f["contact_type"], f["contact_type"]),
                     PROFESSION_SV.get(f["profession"], f["profession"]),
                     CATEGORY_SV.get(f["patient_category"], f["patient_category"]),
@@ -246,7 +246,7 @@ def _write_vc_workbook(src: _Source, month: str, r: pd.Series, unit: dict, path:
         s.text("Ersättning per kategori saknas i underlaget (reimbursement_visit_fees_monthly); "
                "antal kontakter visas från contacts_monthly.", "note")
         s.header(["Kontakttyp", "Yrkesgrupp", "Patientkategori", "Antal"])
-        for _, c in contacts.sort_values(["contact_type", "profession", "patient_category"]).iterrows():
+        for c in contacts.sort_values(["contact_type", "profession", "patient_category"]).to_dict("records"):
             s.line([CONTACT_SV.get(c["contact_type"], c["contact_type"]),
                     PROFESSION_SV.get(c["profession"], c["profession"]),
                     CATEGORY_SV.get(c["patient_category"], c["patient_category"]), int(c["contact_count"])],
@@ -260,7 +260,7 @@ def _write_vc_workbook(src: _Source, month: str, r: pd.Series, unit: dict, path:
     if goals is not None:
         s.header(["Indikator", "Yrkesgrupp", "Modell", "Utfall", "Nedre gräns", "Målnivå", "Måluppfyllelse",
                   "Kr per listad och månad", "Listade", "Belopp"])
-        for _, g in goals.sort_values("goal_order").iterrows():
+        for g in goals.sort_values("goal_order").to_dict("records"):
             value = None if not g.get("has_indicator_value", True) or pd.isna(g["indicator_value"]) \
                 else float(g["indicator_value"])
             s.line([INDICATOR_SV.get(g["indicator"], g["indicator"]), PROFESSION_SV.get(g["profession"], g["profession"]),
@@ -288,11 +288,11 @@ def _write_vc_workbook(src: _Source, month: str, r: pd.Series, unit: dict, path:
                "Uppfyllt", "Anmärkning"])
     targets = {}
     if goals is not None:
-        for _, g in goals.iterrows():
+        for g in goals.to_dict("records"):
             targets[(g["indicator"], g["profession"])] = (g["low"], g["high"])
     mine = indicators[(indicators["vardcentral_hsa_id"] == vc) & (indicators["sex"] == "all")]
-    reg = {(x["indicator_code"], x["profession"]): x["value"] for _, x in region.iterrows()}
-    for _, i in mine.sort_values(["indicator_code", "profession"]).iterrows():
+    reg = {(x["indicator_code"], x["profession"]): x["value"] for x in region.to_dict("records")}
+    for i in mine.sort_values(["indicator_code", "profession"]).to_dict("records"):
         code, prof = i["indicator_code"], i["profession"]
         is_count = code in COUNT_CODES
         fmt = INT if is_count else (DEC if code.startswith("continuity") else PCT)
@@ -334,7 +334,7 @@ def _write_region_summary(month: str, reimb: pd.DataFrame, units: dict, path: Pa
     header_row = s.row
     s.header(["HSA-id", "Vårdcentral", "Driftform", "Listade", *[label for _, label in COMPONENTS], TOTAL_LABEL])
     formats = [None, None, None, INT, *[KR] * (len(COMPONENTS) + 1)]
-    for _, r in reimb.sort_values("vardcentral_hsa_id").iterrows():
+    for r in reimb.sort_values("vardcentral_hsa_id").to_dict("records"):
         vc = r["vardcentral_hsa_id"]
         s.line([vc, units.get(vc, {}).get("name", ""), OWNER_SV.get(r["owner_type"], r["owner_type"]),
                 int(r["listed_count"]), *[float(r[c]) for c, _ in COMPONENTS], float(r["total"])], formats)
@@ -364,7 +364,7 @@ def write_statements(published_db_or_warehouse: Path, month: str, out_dir: Path)
     folder = Path(out_dir) / month
     region = indicators[(indicators["vardcentral_hsa_id"] == "REGION") & (indicators["sex"] == "all")]
     workbooks = []
-    for _, r in reimb.iterrows():
+    for r in reimb.to_dict("records"):
         vc = r["vardcentral_hsa_id"]
         path = folder / f"ersattningsunderlag_{month}_{vc}.xlsx"
         workbooks.append((
