@@ -4,7 +4,8 @@
     boolean SQL expression) holds. Returns one row per broken rule, with how many rows break it.
 
     One test per mart rather than a dbt test per column and rule: each test is a query and
-    three Dagster events, and a month's build ran 46 of them. As in dbt's accepted_values, a
+    three Dagster events, and a month's build ran 46 of them. It replaces the not-null-only
+    `columns_not_null` test of session 3. As in dbt's accepted_values, a
     null passes a value list or a rule (the not_null list says what must be filled).
 #}
 {% test row_rules(model, not_null=[], accepted_values={}, rules={}) %}
