@@ -7,6 +7,7 @@ dbt tests load as asset checks beside their models.
 """
 
 import functools
+import importlib.metadata
 import json
 import os
 import shutil
@@ -20,7 +21,6 @@ from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
-from dagster_dbt.compat import DBT_PYTHON_VERSION
 from packaging import version
 from pydantic import PrivateAttr
 
@@ -139,8 +139,8 @@ class VardvalDbtCliResource(DbtCliResource):
 
     @cached_property
     def _cli_version(self) -> version.Version:
-        if DBT_PYTHON_VERSION is not None and Path(self.dbt_executable).parent == Path(sys.executable).parent:
-            return DBT_PYTHON_VERSION
+        if Path(self.dbt_executable).parent == Path(sys.executable).parent:
+            return version.parse(importlib.metadata.version("dbt-core"))
         return super()._cli_version
 
     def _initialize_dbt_core_adapter(self, args):

@@ -4,14 +4,30 @@
 -- kept, so snapshots M-12..M are read (the first change is M-12 -> M-11).
 -- A change needs both snapshots: a missing month breaks the chain (no change is inferred
 -- across a gap).
+-- Only persons listed at two or more VCs in those snapshots can have a change: they are found
+-- with one aggregation, and only their rows go into the self-join (a join of every snapshot
+-- row with the previous month's was most of indicators_monthly's time). The grouping key is
+-- a hash of person_key: a collision can only add a person to the join, never drop one.
 with snapshots as (
     select month, month_start, person_key, vardcentral_hsa_id, listing_type
     from {{ ref('stg_listing__snapshots') }}
     where month between strftime({{ window_start_date(13) }}, '%Y-%m') and {{ month_to() }}
 ),
 
-later_snapshots as (
+movers as (
+    select hash(person_key) as person_hash
+    from snapshots
+    group by person_hash
+    having min(vardcentral_hsa_id) <> max(vardcentral_hsa_id)
+),
+
+mover_snapshots as (
     select * from snapshots
+    where hash(person_key) in (select person_hash from movers)
+),
+
+later_snapshots as (
+    select * from mover_snapshots
     where month >= strftime({{ window_start_date(12) }}, '%Y-%m')
 ),
 
@@ -20,7 +36,7 @@ earlier_snapshots as (
         strftime(month_start + interval 1 month, '%Y-%m') as next_month,
         person_key,
         vardcentral_hsa_id
-    from snapshots
+    from mover_snapshots
 ),
 
 final as (
