@@ -114,15 +114,15 @@ def _hmac_hex(values: list[str], key: bytes) -> list[str]:
     return out
 
 
-def pseudonymise_repeated(values: Iterable[str], key: bytes) -> list[str]:
-    """`pseudonymise` for values that repeat (a person's contacts, ACG weights per year): each
-    distinct value is hashed once. Same result as `pseudonymise(values, key)`."""
-    import numpy as np
+def pseudonymise_repeated_column(values: "pd.Series", key: bytes) -> "pd.Series":
+    """`pseudonymise_column` for values that repeat (a person's contacts, ACG weights per year):
+    each distinct value is hashed once, and the column stays in Arrow buffers end to end. As
+    Python strings in and out, a national month's 4.25 million contacts held ~0.8 GiB more at
+    the ingestion's peak (its largest)."""
     import pandas as pd
 
-    values = values if isinstance(values, list) else list(values)
-    codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
     if len(uniques) == len(values) or (codes < 0).any():
-        return pseudonymise(values, key)
-    hashed = np.asarray(pseudonymise([str(u) for u in uniques], key), dtype=object)
-    return hashed[codes].tolist()
+        return pseudonymise_column(values, key)
+    hashed = pseudonymise_column(pd.Series(uniques, dtype="str"), key)
+    return hashed.take(codes).set_axis(values.index)

@@ -15,7 +15,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from sources.personnummer import PERSONNUMMER, SAMORDNINGSNUMMER, classify
-from sources.pseudonym import pseudonymise_repeated
+from sources.pseudonym import pseudonymise_repeated_column
 from sources.reading import SourceFileError, read_table
 from validations.contracts import (VALUE, Findings, allowed, lower, parse_dates, parse_numbers,
                                    run_schema)
@@ -129,7 +129,7 @@ def load_acg_weights(path: Path, key: bytes) -> pd.DataFrame:
     findings.add(valid_id & ids.assign(year=out["year"]).duplicated(
         ["normalized", "year"], keep=False), "personnummer", "duplicate personnummer and year")
     _raise_if_any(findings, table.file.name)
-    return pd.DataFrame({"person_key": pseudonymise_repeated(ids["normalized"].tolist(), key),
+    return pd.DataFrame({"person_key": pseudonymise_repeated_column(ids["normalized"], key).reset_index(drop=True),
                          "year": out["year"].astype("int64").to_numpy(),
                          "acg_weight": out["acg_weight"].to_numpy()})
 

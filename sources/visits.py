@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sources.pseudonym import pseudonymise_repeated
+from sources.pseudonym import pseudonymise_repeated_column
 from sources.reading import IngestResult, locate, quarantine_frame, read_table
 from validations.contracts import visits as contract
 
@@ -35,7 +35,7 @@ def read_visits(landing_dir: Path, month: str, units: pd.DataFrame, key: bytes) 
     valid = checked.valid.reset_index()  # the index is the source line
     accepted = valid.assign(
         month=month,
-        person_key=pseudonymise_repeated(valid["person_id"].tolist(), key),
+        person_key=pseudonymise_repeated_column(valid["person_id"], key),
         person_id_kind=valid["person_id_kind"].astype("str"),
         sex=valid["sex"].astype("str"),
         is_new_problem=valid["new_problem"].astype(bool),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -465,6 +466,25 @@ def test_a_national_size_month_stores_each_delivery_like_a_batch(landed, monkeyp
            [(o.source, o.rows_accepted, o.rows_quarantined, o.reasons) for o in batch]
     assert {line for _, line, *_ in landed.quarantine("listing")} == {line for line, *_ in expected}
     assert landed.quarantine("visits")
+
+
+def test_a_national_size_month_holds_one_delivery_at_a_time(landed, monkeypatch):
+    """One by one, a delivery's frames are gone before the next one is read (a national
+    listing is ~2.5 GiB): nothing in the loop may keep the last result alive."""
+    read, made, alive_at_read = ingestion._read_or_error, [], []
+
+    def spy_read(*args, **kwargs):
+        alive_at_read.append(sum(ref() is not None for ref in made))
+        result = read(*args, **kwargs)
+        made.append(weakref.ref(result.accepted))
+        return result
+
+    monkeypatch.setattr(ingestion, "_read_or_error", spy_read)
+    monkeypatch.setattr(ingestion, "PARALLEL_READ_MAX_BYTES", 0)
+    outcomes = ingestion.ingest_months(landed.settings, [MONTH], force=True)
+    assert [o.status for o in outcomes] == ["reingested"] * 3
+    assert alive_at_read == [0, 0, 0]
+    assert all(ref() is None for ref in made)
 
 
 def test_a_new_key_reingests_and_changes_every_person_key(landed, monkeypatch):

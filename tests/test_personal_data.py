@@ -119,3 +119,19 @@ def test_vectorised_pseudonymisation_equals_python_hmac():
             keyed = pseudonymise_column(part, key)
             assert keyed.index.equals(part.index) and str(keyed.dtype) == "str"
             assert keyed.tolist() == expected[-len(part):]
+
+
+def test_repeated_values_are_keyed_once_and_stay_a_column():
+    import pandas as pd
+
+    from sources.pseudonym import VECTORISED_MIN_VALUES, pseudonymise, pseudonymise_repeated_column
+
+    distinct = [f"19{i % 90 + 10:02d}0{i % 9 + 1}1{i % 10}{i:04d}"[:12] for i in range(VECTORISED_MIN_VALUES)]
+    values = distinct + distinct[:500] + ["åäö-Ω 123"] * 3          # a person's contacts repeat
+    key = b"k"
+    expected = pseudonymise(values, key)
+    for column in (pd.Series(values, index=range(7, len(values) + 7), dtype="str"),
+                   pd.Series(values, dtype=object), pd.Series(values[-5:], dtype="str")):
+        keyed = pseudonymise_repeated_column(column, key)
+        assert keyed.index.equals(column.index) and str(keyed.dtype) == "str"
+        assert keyed.tolist() == expected[-len(column):]

@@ -158,8 +158,11 @@ def ingest_months(settings: Settings, months: list[str], force: bool = False) ->
 
     in_parallel = max(month_bytes.values(), default=0) <= PARALLEL_READ_MAX_BYTES
     results = imap_forked(read, pending) if in_parallel else map(read, pending)
-    for index, result in enumerate(results):
-        month, source, path, fingerprint = pending[index]
+    # Not `enumerate(results)`: enumerate keeps its last (index, result) pair until the next
+    # result is made, so a national listing's frames (~2.5 GiB) stayed alive through the read
+    # of the visits after it.
+    for index, (month, source, path, fingerprint) in enumerate(pending):
+        result = next(results)
         decided[(month, source)] = _store(settings, month, source, path, fingerprint, result)
         result = None  # the frames go before the memory is released
         if not in_parallel or index + 1 == len(pending) or pending[index + 1][0] != month:
