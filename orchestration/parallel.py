@@ -60,10 +60,12 @@ def imap_forked(fn: Callable[[Any], Any], items: Sequence[Any], ahead: int = 2) 
         for index in itertools.islice(upcoming, workers * ahead + 1):
             started.append(pool.apply_async(_run, (index,)))
         while started:
-            result = started.popleft().get()
+            started[0].wait()
             for index in itertools.islice(upcoming, 1):
                 started.append(pool.apply_async(_run, (index,)))
-            yield result
+            # Yielded without a local: a suspended generator keeps its locals, and a result
+            # the caller has finished with must not outlive its turn.
+            yield started.popleft().get()
 
 
 def _workers(items: int, min_items_per_worker: int) -> int:

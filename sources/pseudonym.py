@@ -117,8 +117,8 @@ def _hmac_hex(values: list[str], key: bytes) -> list[str]:
 def pseudonymise_repeated_column(values: "pd.Series", key: bytes) -> "pd.Series":
     """`pseudonymise_column` for values that repeat (a person's contacts, ACG weights per year):
     each distinct value is hashed once, and the column stays in Arrow buffers end to end. As
-    Python strings in and out, a national month's 4.25 million contacts held ~0.8 GiB more at
-    the ingestion's peak (its largest)."""
+    Python strings in and out, a national month's 4.25 million contacts raised the read's peak
+    by ~0.4 GiB, and 10.3 million ACG weights the reference load's by ~1.5 GiB."""
     import pandas as pd
 
     codes, uniques = pd.factorize(values, use_na_sentinel=True)

@@ -129,7 +129,8 @@ def load_acg_weights(path: Path, key: bytes) -> pd.DataFrame:
     findings.add(valid_id & ids.assign(year=out["year"]).duplicated(
         ["normalized", "year"], keep=False), "personnummer", "duplicate personnummer and year")
     _raise_if_any(findings, table.file.name)
-    return pd.DataFrame({"person_key": pseudonymise_repeated_column(ids["normalized"], key).reset_index(drop=True),
+    person_keys = pseudonymise_repeated_column(ids["normalized"], key).reset_index(drop=True)
+    return pd.DataFrame({"person_key": person_keys,
                          "year": out["year"].astype("int64").to_numpy(),
                          "acg_weight": out["acg_weight"].to_numpy()})
 

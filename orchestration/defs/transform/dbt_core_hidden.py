@@ -24,27 +24,28 @@ class _DbtCoreHidden(importlib.abc.MetaPathFinder):
         return None
 
 
+# dagster-dbt's own selection, for any selection not evaluated here.
+_dagster_dbt_select = None
+
+
 def import_dagster_dbt() -> None:
     """Import dagster-dbt (dbt-core hidden unless already imported) and install the selection."""
-    if "dagster_dbt" not in sys.modules and "dbt" not in sys.modules:
-        hidden = _DbtCoreHidden()
+    hidden = _DbtCoreHidden() if "dagster_dbt" not in sys.modules and "dbt" not in sys.modules else None
+    if hidden is not None:
         sys.meta_path.insert(0, hidden)
-        try:
-            import dagster_dbt.asset_utils  # noqa: F401
-        finally:
+    try:
+        import dagster_dbt.asset_utils
+    finally:
+        if hidden is not None:
             sys.meta_path.remove(hidden)
-    import dagster_dbt.asset_utils
-
+    global _dagster_dbt_select
     if dagster_dbt.asset_utils.select_unique_ids is not select_unique_ids:
-        global _dagster_dbt_select
         _dagster_dbt_select = dagster_dbt.asset_utils.select_unique_ids
         dagster_dbt.asset_utils.select_unique_ids = select_unique_ids
 
 
-_dagster_dbt_select = None
-
-
-def select_unique_ids(select: str, exclude: str, selector: str, project, manifest_json: Mapping[str, Any]) -> set[str]:
+def select_unique_ids(select: str, exclude: str, selector: str, project,
+                      manifest_json: Mapping[str, Any]) -> set[str]:
     """`config.materialized:a config.materialized:b` (a union), as dbt selects it: those models,
     and every test and unit test that reads one of them. Any other selection goes to dagster-dbt."""
     terms = select.split()
