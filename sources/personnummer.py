@@ -38,6 +38,27 @@ def _digits(strings: pd.Series, width: int) -> np.ndarray:
 _CLEAN_TWELVE = "^[0-9]{8}-?[0-9]{4}$"  # ASCII only, nothing to strip: the common case
 
 
+def _clean_twelve(arrow: pa.Array) -> np.ndarray:
+    """Which values match `_CLEAN_TWELVE`. A column of one width without missing values (a
+    delivery is written one way) is checked on its bytes: ~0.1 s against the regex's ~0.7 s
+    on a national listing."""
+    if arrow.type == pa.string() and arrow.null_count == 0 and len(arrow):
+        offsets = np.frombuffer(arrow.buffers()[1], dtype=np.int32)[arrow.offset:arrow.offset + len(arrow) + 1]
+        width = int(offsets[1] - offsets[0])
+        if width in (12, 13) and (np.diff(offsets) == width).all():
+            flat = np.frombuffer(arrow.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+            chars = flat.reshape(-1, width)
+            non_digits = np.count_nonzero((flat - np.uint8(ord("0"))) > 9)
+            if non_digits == (0 if width == 12 else len(arrow)) and (
+                    width == 12 or (chars[:, 8] == ord("-")).all()):
+                return np.ones(len(arrow), dtype=bool)   # one pass over the bytes: all clean
+            digit = (chars >= ord("0")) & (chars <= ord("9"))
+            if width == 12:
+                return digit.all(axis=1)
+            return digit[:, :8].all(axis=1) & (chars[:, 8] == ord("-")) & digit[:, 9:].all(axis=1)
+    return pc.fill_null(pc.match_substring_regex(arrow, _CLEAN_TWELVE), False).to_numpy(zero_copy_only=False)
+
+
 def classify(values: pd.Series) -> pd.DataFrame:
     """Classify raw identity values.
 
@@ -60,12 +81,13 @@ def classify(values: pd.Series) -> pd.DataFrame:
             arrow = arrow.combine_chunks()
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
         return _classify_general(values)
-    clean = pc.fill_null(pc.match_substring_regex(arrow, _CLEAN_TWELVE), False).to_numpy(zero_copy_only=False)
+    clean = _clean_twelve(arrow)
     n = len(values)
     if not clean.any():
         return _classify_general(values)
 
-    normalized = pc.replace_substring(arrow.filter(pa.array(clean)), "-", "")
+    all_clean = bool(clean.all())
+    normalized = pc.replace_substring(arrow if all_clean else arrow.filter(pa.array(clean)), "-", "")
     normalized = normalized if isinstance(normalized, pa.Array) else normalized.combine_chunks()
     m = len(normalized)
     offsets = np.frombuffer(normalized.buffers()[1], dtype=np.int32)[normalized.offset:normalized.offset + m + 1]
@@ -98,24 +120,34 @@ def classify(values: pd.Series) -> pd.DataFrame:
     reason_code[at] = np.where(~date_ok, 2, np.where(~luhn_ok, 1, 0))
     sex_code = np.zeros(n, dtype=np.int8)
     sex_code[at] = np.where(ok, 1 + (digits[:, 10] % 2 == 1), 0)
-    kind, reason, sex_all = kinds[kind_code], reasons[reason_code], sexes[sex_code]
     birth_all = np.full(n, np.datetime64("NaT"), dtype="datetime64[s]")
     birth_all[at] = np.where(ok, birth, np.datetime64("NaT"))
     del digits, birth
+    if all_clean:  # a whole delivery, as usual: text columns straight from the codes in Arrow
+        def by_code(table: np.ndarray, codes: np.ndarray, dtype: str):
+            return pd.array(pa.array(table, pa.string()).take(pa.array(codes)), dtype=dtype)
+
+        return pd.DataFrame({
+            "normalized": pd.array(normalized, dtype="string"),
+            "kind": by_code(kinds, kind_code, "str"),
+            "invalid_reason": by_code(reasons, reason_code, "string"),
+            "birth_date": birth_all,
+            "sex": by_code(sexes, sex_code, "string"),
+        }, index=values.index)
+    kind, reason, sex_all = kinds[kind_code], reasons[reason_code], sexes[sex_code]
     full_normalized = pc.if_else(pa.array(clean), pc.replace_substring(arrow, "-", ""),
                                  pa.scalar(None, pa.string()))
     norm_all = None
-    if not clean.all():
-        rest = np.flatnonzero(~clean)
-        general = _classify_general(values.iloc[rest])
-        kind[rest] = general["kind"].to_numpy(dtype=object)
-        reason[rest] = general["invalid_reason"].to_numpy(dtype=object, na_value=None)
-        sex_all[rest] = general["sex"].to_numpy(dtype=object, na_value=None)
-        birth_all[rest] = general["birth_date"].to_numpy().astype("datetime64[s]")
-        rest_normalized = general["normalized"].to_numpy(dtype=object, na_value=None)
-        if any(v is not None for v in rest_normalized):  # e.g. a value with blanks around it
-            norm_all = np.asarray(full_normalized.to_numpy(zero_copy_only=False), dtype=object)
-            norm_all[rest] = rest_normalized
+    rest = np.flatnonzero(~clean)
+    general = _classify_general(values.iloc[rest])
+    kind[rest] = general["kind"].to_numpy(dtype=object)
+    reason[rest] = general["invalid_reason"].to_numpy(dtype=object, na_value=None)
+    sex_all[rest] = general["sex"].to_numpy(dtype=object, na_value=None)
+    birth_all[rest] = general["birth_date"].to_numpy().astype("datetime64[s]")
+    rest_normalized = general["normalized"].to_numpy(dtype=object, na_value=None)
+    if any(v is not None for v in rest_normalized):  # e.g. a value with blanks around it
+        norm_all = np.asarray(full_normalized.to_numpy(zero_copy_only=False), dtype=object)
+        norm_all[rest] = rest_normalized
     return pd.DataFrame({
         "normalized": pd.array(full_normalized if norm_all is None else norm_all, dtype="string"),
         "kind": kind,

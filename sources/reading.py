@@ -279,11 +279,32 @@ _PADDED = r"^[\s\x0b\x1c-\x1f\x85\pZ]|[\s\x0b\x1c-\x1f\x85\pZ]$"
 def _stripped(column: pa.ChunkedArray) -> pa.ChunkedArray:
     """Surrounding blanks removed, blank as missing; a column with nothing to strip (the
     usual case: the parser already reads empty fields as missing) is returned as it is."""
-    padded = pc.any(pc.match_substring_regex(column, _PADDED)).as_py()
-    if not padded:
+    if not any(_may_be_padded(chunk) for chunk in column.chunks):
+        return column
+    if not pc.any(pc.match_substring_regex(column, _PADDED)).as_py():
         return column
     trimmed = pc.utf8_trim_whitespace(column)
     return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+
+
+def _may_be_padded(chunk: pa.Array) -> bool:
+    """False when every value starts and ends with a printable ASCII character other than a
+    space, which `_PADDED` cannot match; then the regex need not run. It scanned every value
+    and took ~1 s a column on a national listing; this reads two bytes a value (~0.1 s)."""
+    if chunk.type not in (pa.string(), pa.large_string()):
+        return True
+    data = chunk.buffers()[2]
+    if data is None or len(chunk) == 0:
+        return False
+    offset_type = np.int32 if chunk.type == pa.string() else np.int64
+    offsets = np.frombuffer(chunk.buffers()[1], dtype=offset_type)[chunk.offset:chunk.offset + len(chunk) + 1]
+    starts, ends = offsets[:-1], offsets[1:]
+    filled = ends > starts   # null and empty slots have no edge bytes
+    data = np.frombuffer(data, dtype=np.uint8)
+    for edge in (data[starts[filled]], data[ends[filled] - 1]):
+        if not ((edge > 0x20) & (edge < 0x7F)).all():
+            return True
+    return False
 
 
 def _locate_invalid(invalid: list, payload: bytes) -> np.ndarray:

@@ -258,3 +258,23 @@ def test_load_acg_weights_pseudonymises(tmp_path):
         load_acg_weights(bad, KEY)
     assert "line 2, column personnummer: invalid personnummer" in str(err.value)
     assert "19850312-****" in str(err.value) and "1235" not in str(err.value)
+
+
+@pytest.mark.parametrize("dtype", ["str", object])
+def test_a_large_column_finds_every_copy_of_a_repeat_and_never_a_missing_value(dtype):
+    # Above _COUNTED_IN_DUCKDB_FROM values DuckDB first tells whether anything repeats.
+    from validations.contracts import _COUNTED_IN_DUCKDB_FROM, Findings, check_unique
+
+    n = _COUNTED_IN_DUCKDB_FROM + 10
+    values = [f"K{i:09d}" for i in range(n)]
+    values[7], values[8] = None, None                  # missing twice: not a repeat
+    clean = pd.Series(values, dtype=dtype, index=pd.RangeIndex(2, n + 2, name="source_line"))
+    findings = Findings(clean.to_frame("contact_id"))
+    check_unique(findings, clean, "contact_id", "duplicate contact_id")
+    assert findings.frame().empty
+
+    values[n - 1] = values[3]                          # lines 5 and n + 1
+    repeated = pd.Series(values, dtype=dtype, index=clean.index)
+    findings = Findings(repeated.to_frame("contact_id"))
+    check_unique(findings, repeated, "contact_id", "duplicate contact_id")
+    assert sorted(findings.frame()["source_line"]) == [5, n + 1]

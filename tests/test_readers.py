@@ -196,6 +196,14 @@ def test_any_blank_padding_is_stripped_and_clean_columns_kept(tmp_path):
     assert frame["b"].tolist() == ["1", "2", "3", "4"] and frame["c"].tolist() == list("pqrs")
 
 
+@pytest.mark.parametrize("padded", ["x\u00a0", "\u2003x", "x\x0b", "\x1cx", "x\u0085", " x", "x\t"])
+def test_one_padded_value_among_plain_ones_is_stripped(tmp_path, padded):
+    # The quick test of a column's edge bytes must send any blank at either edge to the strip.
+    path = tmp_path / "t.csv"
+    path.write_text(f"a,b\nplain,1\n{padded},2\n\u00e9t\u00e9,3\n", encoding="utf-8")
+    assert read_table(path, ["a", "b"]).frame["a"].tolist() == ["plain", "x", "\u00e9t\u00e9"]
+
+
 def test_move_to_quarantine_keeps_line_numbers(tmp_path):
     result = _listing(tmp_path)
     moved = result.move_to_quarantine(result.accepted["source_line"] == 3, "vardcentral_hsa_id",

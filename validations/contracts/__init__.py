@@ -187,37 +187,71 @@ def check_units(findings: Findings, hsa: pd.Series, on, units: pd.DataFrame,
     """The unit must be in the registry, of an allowed type, and open on `on` (a date or a
     Series of dates): opened_on <= on and closed_on empty or >= on."""
     registry = units.drop_duplicates("hsa_id").set_index("hsa_id")
-    # look each distinct unit up once: a national file has millions of rows, thousands of units
+    # Each distinct unit is looked up once and only its booleans and dates are spread over the
+    # rows (a national file has millions of rows, a thousand units); text only for the hits.
     codes, distinct = pd.factorize(hsa)
+    if len(distinct) == 0:
+        return
     found = registry.reindex(pd.Index(distinct, dtype=object))
+    given = codes >= 0
+    picks = np.where(given, codes, 0)
 
-    def per_row(values) -> pd.Series:
-        picked = pd.Series(values).take(np.where(codes < 0, 0, codes)) if len(values) else (
-            pd.Series([None] * len(codes)))
-        return pd.Series(picked.to_numpy(), index=hsa.index).where(codes >= 0)
+    def per_row(per_unit: np.ndarray) -> np.ndarray:
+        return per_unit[picks]
 
-    known = per_row(found.index.isin(registry.index)).fillna(False).astype(bool)
-    findings.add(hsa.notna() & ~known, column, "unknown unit")
+    known = given & per_row(found.index.isin(registry.index))
+    findings.add(given & ~known, column, "unknown unit")
     if unit_types is not None:
-        utype = per_row(found["unit_type"].to_numpy(dtype=object))
-        findings.add(known & ~utype.isin(unit_types), column,
-                     lambda hit: "unit type " + utype[hit].astype("string") + ", expected "
-                     + " or ".join(unit_types))
-    on = pd.Series(pd.Timestamp(on), index=hsa.index) if not isinstance(on, pd.Series) else on
-    on = on.astype("datetime64[s]")
-    opened = per_row(pd.to_datetime(found["opened_on"]).to_numpy()).astype("datetime64[s]")
-    closed = per_row(pd.to_datetime(found["closed_on"]).to_numpy()).astype("datetime64[s]")
-    findings.add(known & (opened > on).fillna(False), column,
-                 lambda hit: "unit not yet open on " + _fmt(on[hit]) + " (opened_on "
-                 + _fmt(opened[hit]) + ")")
-    findings.add(known & (closed < on).fillna(False), column,
-                 lambda hit: "unit closed on " + _fmt(on[hit]) + " (closed_on "
-                 + _fmt(closed[hit]) + ")")
+        unit_type = found["unit_type"]
+        findings.add(known & ~per_row(unit_type.isin(unit_types).to_numpy()), column,
+                     lambda hit: "unit type " + pd.Series(per_row(unit_type.to_numpy(dtype=object))[hit])
+                     .astype("string") + ", expected " + " or ".join(unit_types))
+    opened = per_row(pd.to_datetime(found["opened_on"]).to_numpy().astype("datetime64[s]"))
+    closed = per_row(pd.to_datetime(found["closed_on"]).to_numpy().astype("datetime64[s]"))
+    when = (on.to_numpy().astype("datetime64[s]") if isinstance(on, pd.Series)
+            else np.full(len(codes), np.datetime64(pd.Timestamp(on), "s")))
+
+    def dates(values: np.ndarray, hit: np.ndarray) -> pd.Series:
+        return _fmt(pd.Series(values[hit]))
+
+    findings.add(known & (opened > when), column,   # NaT compares False: no date, no finding
+                 lambda hit: "unit not yet open on " + dates(when, hit) + " (opened_on "
+                 + dates(opened, hit) + ")")
+    findings.add(known & (closed < when), column,
+                 lambda hit: "unit closed on " + dates(when, hit) + " (closed_on "
+                 + dates(closed, hit) + ")")
 
 
 def check_unique(findings: Findings, values: pd.Series, column: str, reason: str) -> None:
     """Every copy of a repeated value is a finding (we cannot tell which one is right)."""
+    if len(values) >= _COUNTED_IN_DUCKDB_FROM and not _has_repeats(values):
+        return
     findings.add(values.notna() & values.duplicated(keep=False), column, reason)
+
+
+# From this many values, first ask DuckDB whether anything repeats at all (the usual answer):
+# on a national listing's 10.6 million personnummer, 1.3 s against pandas' 4.5 s, and ~0.4 GiB
+# less at the read's peak. Only a delivery with repeats pays for pandas' row-by-row answer.
+_COUNTED_IN_DUCKDB_FROM = 100_000
+
+
+def _has_repeats(values: pd.Series) -> bool:
+    import duckdb
+    import pyarrow
+
+    try:
+        array = pyarrow.array(values.array if isinstance(values.dtype, pd.StringDtype)
+                              else values.to_numpy(dtype=object), from_pandas=True)
+    except (pyarrow.ArrowInvalid, pyarrow.ArrowTypeError):
+        return True  # mixed types: let pandas decide
+    con = duckdb.connect()
+    try:
+        con.register("checked_values", pyarrow.table({"value": array}))
+        counted, distinct = con.execute(
+            "select count(value), count(distinct value) from checked_values").fetchone()
+    finally:
+        con.close()
+    return counted != distinct
 
 
 def month_bounds(month: str) -> tuple[pd.Timestamp, pd.Timestamp]:
