@@ -121,8 +121,27 @@ def pseudonymise_repeated_column(values: "pd.Series", key: bytes) -> "pd.Series"
     by ~0.4 GiB, and 10.3 million ACG weights the reference load's by ~1.5 GiB."""
     import pandas as pd
 
+    if len(values) >= VECTORISED_MIN_VALUES and _mostly_distinct(values):
+        return pseudonymise_column(values, key)   # factorising would only add its own cost
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     if len(uniques) == len(values) or (codes < 0).any():
         return pseudonymise_column(values, key)
     hashed = pseudonymise_column(pd.Series(uniques, dtype="str"), key)
     return hashed.take(codes).set_axis(values.index)
+
+
+def _mostly_distinct(values: "pd.Series") -> bool:
+    """Whether at least 80 % of the values are distinct, by DuckDB's HyperLogLog estimate
+    (~0.2 s on 10 million; deterministic). ACG weights are one row per person and year:
+    factorising their 10.3 million personnummer took ~3.7 s and saved no hashing."""
+    import duckdb
+    import pyarrow as pa
+
+    con = duckdb.connect()
+    try:
+        con.register("pseudonym_input", pa.table({"value": pa.array(values, pa.large_string())}))
+        estimate = con.execute("select approx_count_distinct(value) from pseudonym_input").fetchone()[0]
+    finally:
+        con.close()
+    return estimate >= 0.8 * len(values)
+

@@ -17,8 +17,8 @@ import pandera.pandas as pa
 from sources.personnummer import PERSONNUMMER, SAMORDNINGSNUMMER, classify
 from sources.pseudonym import pseudonymise_repeated_column
 from sources.reading import SourceFileError, read_table
-from validations.contracts import (VALUE, Findings, allowed, lower, parse_dates, parse_numbers,
-                                   run_schema)
+from validations.contracts import (VALUE, Findings, allowed, lower, may_repeat, parse_dates,
+                                   parse_numbers, run_schema)
 
 UNIT_COLUMNS = ["hsa_id", "name", "unit_type", "parent_hsa_id", "owner_type", "provider_name",
                 "municipality_code", "opened_on", "closed_on", "rural_tier", "listing_cap",
@@ -126,8 +126,10 @@ def load_acg_weights(path: Path, key: bytes) -> pd.DataFrame:
     findings.add(text["personnummer"].notna() & ~valid_id, "personnummer",
                  lambda hit: "invalid personnummer: "
                  + ids["invalid_reason"][hit].fillna("not 12 digits"))
-    findings.add(valid_id & ids.assign(year=out["year"]).duplicated(
-        ["normalized", "year"], keep=False), "personnummer", "duplicate personnummer and year")
+    person_years = ids[["normalized"]].assign(year=out["year"])
+    if may_repeat(person_years):
+        findings.add(valid_id & person_years.duplicated(keep=False), "personnummer",
+                     "duplicate personnummer and year")
     _raise_if_any(findings, table.file.name)
     person_keys = pseudonymise_repeated_column(ids["normalized"], key).reset_index(drop=True)
     return pd.DataFrame({"person_key": person_keys,

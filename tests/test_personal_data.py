@@ -135,3 +135,6 @@ def test_repeated_values_are_keyed_once_and_stay_a_column():
         keyed = pseudonymise_repeated_column(column, key)
         assert keyed.index.equals(column.index) and str(keyed.dtype) == "str"
         assert keyed.tolist() == expected[-len(column):]
+    # mostly repeats (the factorised path) and mostly distinct (hashed row by row) alike
+    many_repeats = pd.Series(distinct[:100] * 250, dtype="str")
+    assert pseudonymise_repeated_column(many_repeats, key).tolist() == pseudonymise(distinct[:100], key) * 250
