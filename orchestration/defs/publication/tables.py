@@ -48,9 +48,11 @@ NON_MONTHLY = frozenset({"vardcentraler"})
 MARTS_SCHEMA = "marts"
 
 ROW_GROUP_SIZE = 262_144
+# zstd level 1, not 3: a national month's reimbursement_person_monthly (10.6 M rows, mostly
+# random hex person keys) wrote in 4.9 s instead of 9.3 s, and 412 MiB instead of 425 MiB.
 PARQUET_OPTIONS = dict(
     compression="zstd",
-    compression_level=3,
+    compression_level=1,
     use_dictionary=True,
     write_statistics=True,
     version="2.6",
