@@ -75,16 +75,12 @@ def pseudonymise_column(values: "pd.Series", key: bytes) -> "pd.Series":
 
 
 def _hmac_in_duckdb(table, key: bytes):
-    import duckdb
+    from sources.columnar import duckdb_over
 
     inner_pad, outer_pad = _pads(key)
-    con = duckdb.connect()
-    try:
-        con.register("pseudonym_input", table)
+    with duckdb_over(table, "pseudonym_input") as con:
         digests = con.sql("select sha256($outer || unhex(sha256($inner || encode(value)))) as digest "
                           "from pseudonym_input", params={"outer": outer_pad, "inner": inner_pad}).to_arrow_table()
-    finally:
-        con.close()
     if digests.num_rows != table.num_rows:   # a scan of a registered Arrow table keeps its rows and order
         raise RuntimeError("pseudonymisation lost rows")
     return digests.column("digest")
@@ -134,14 +130,11 @@ def _mostly_distinct(values: "pd.Series") -> bool:
     """Whether at least 80 % of the values are distinct, by DuckDB's HyperLogLog estimate
     (~0.2 s on 10 million; deterministic). ACG weights are one row per person and year:
     factorising their 10.3 million personnummer took ~3.7 s and saved no hashing."""
-    import duckdb
     import pyarrow as pa
 
-    con = duckdb.connect()
-    try:
-        con.register("pseudonym_input", pa.table({"value": pa.array(values, pa.large_string())}))
+    from sources.columnar import duckdb_over
+
+    with duckdb_over(pa.table({"value": pa.array(values, pa.large_string())}), "pseudonym_input") as con:
         estimate = con.execute("select approx_count_distinct(value) from pseudonym_input").fetchone()[0]
-    finally:
-        con.close()
     return estimate >= 0.8 * len(values)
 

@@ -23,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from pandas._libs.parsers import STR_NA_VALUES
 
+from sources.columnar import string_buffers
 from sources.personnummer import mask
 
 QUARANTINE_COLUMNS = ["month", "source", "source_file", "source_line", "column_name", "reason",
@@ -293,14 +294,11 @@ def _may_be_padded(chunk: pa.Array) -> bool:
     and took ~1 s a column on a national listing; this reads two bytes a value (~0.1 s)."""
     if chunk.type not in (pa.string(), pa.large_string()):
         return True
-    data = chunk.buffers()[2]
-    if data is None or len(chunk) == 0:
+    if len(chunk) == 0:
         return False
-    offset_type = np.int32 if chunk.type == pa.string() else np.int64
-    offsets = np.frombuffer(chunk.buffers()[1], dtype=offset_type)[chunk.offset:chunk.offset + len(chunk) + 1]
+    offsets, data = string_buffers(chunk)
     starts, ends = offsets[:-1], offsets[1:]
     filled = ends > starts   # null and empty slots have no edge bytes
-    data = np.frombuffer(data, dtype=np.uint8)
     for edge in (data[starts[filled]], data[ends[filled] - 1]):
         if not ((edge > 0x20) & (edge < 0x7F)).all():
             return True

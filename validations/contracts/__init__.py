@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from sources.columnar import duckdb_over
 from sources.personnummer import mask_series
 from sources.reading import FINDING_COLUMNS, MAX_SHOWN
 
@@ -240,7 +241,6 @@ def may_repeat(values: pd.Series | pd.DataFrame) -> bool:
     holds for pandas' `duplicated` too). Small inputs are left to pandas: True."""
     if len(values) < _COUNTED_IN_DUCKDB_FROM:
         return True
-    import duckdb
     import pyarrow
 
     frame = values.to_frame("value") if isinstance(values, pd.Series) else values
@@ -249,12 +249,8 @@ def may_repeat(values: pd.Series | pd.DataFrame) -> bool:
                                for i, c in enumerate(frame.columns)})
     except (pyarrow.ArrowInvalid, pyarrow.ArrowTypeError):
         return True  # mixed types: let pandas decide
-    con = duckdb.connect()
-    try:
-        con.register("checked_rows", table)
+    with duckdb_over(table, "checked_rows") as con:
         distinct = con.execute("select count(*) from (select distinct * from checked_rows)").fetchone()[0]
-    finally:
-        con.close()
     return distinct != len(frame)
 
 
