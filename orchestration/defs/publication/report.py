@@ -22,6 +22,11 @@ from orchestration.parallel import map_forked
 from orchestration.defs.publication.statements import COMPONENTS, INDICATOR_SV, PROFESSION_SV, _month_sv
 from orchestration.defs.publication.tables import check_month, previous_month, table_exists
 
+# A per-VC bar chart stays readable up to about this many bars; beyond it (a national body's
+# ~850 VCs drew a 4 MB, 300-inch-tall PNG in ~20 s) it shows the extremes at each end.
+MAX_BARS = 60
+SHOWN_AT_EACH_END = 25
+
 KEY_INDICATORS = [("phone_same_day_share", "all"), ("assessment_3d_share", "all"), ("fast_lakare_share", "all"),
                   ("coverage_ratio", "all"), ("continuity_doctor", "all")]
 
@@ -142,18 +147,36 @@ def _names(inputs: dict) -> dict:
     return dict(zip(units["hsa_id"], units["name"]))
 
 
+def _bars_shown(frame: pd.DataFrame, sort_by: str, names: dict) -> tuple[pd.DataFrame, str]:
+    """The rows of a per-VC bar chart in bar order (smallest first), labelled with names. More
+    than MAX_BARS rows keep the SHOWN_AT_EACH_END smallest and largest around a gap row (zero
+    values, label naming how many are left out); the caption says where the full list is."""
+    frame = frame.copy()
+    frame["label"] = [names.get(v, v) for v in frame["vardcentral_hsa_id"]]
+    frame = frame.sort_values([sort_by, "vardcentral_hsa_id"], kind="stable").reset_index(drop=True)
+    frame["is_gap"] = False
+    if len(frame) <= MAX_BARS:
+        return frame, ""
+    left_out = len(frame) - 2 * SHOWN_AT_EACH_END
+    gap = {column: 0 for column in frame.columns if pd.api.types.is_numeric_dtype(frame[column])}
+    gap.update(vardcentral_hsa_id="", label=f"… {left_out} vårdcentraler till …", is_gap=True)
+    frame = pd.concat([frame.head(SHOWN_AT_EACH_END), pd.DataFrame([gap]), frame.tail(SHOWN_AT_EACH_END)],
+                      ignore_index=True)
+    return frame, (f"De {SHOWN_AT_EACH_END} minsta och {SHOWN_AT_EACH_END} största av {left_out + 2 * SHOWN_AT_EACH_END} "
+                   "vårdcentraler; alla finns i tabellen ovan och i de publicerade tabellerna.")
+
+
 def _listed_chart(plt, inputs: dict):
-    month, reimb, names = inputs["month"], inputs["reimb"], _names(inputs)
-    listed = reimb[["vardcentral_hsa_id", "listed_count"]].copy()
-    listed["label"] = [names.get(v, v) for v in listed["vardcentral_hsa_id"]]
-    listed = listed.sort_values("listed_count")
+    month, reimb = inputs["month"], inputs["reimb"]
+    listed, caption = _bars_shown(reimb[["vardcentral_hsa_id", "listed_count"]], "listed_count", _names(inputs))
     fig, ax = plt.subplots(figsize=(8, max(2.5, 0.35 * len(listed) + 1)))
     ax.barh(listed["label"], listed["listed_count"], color="#2b6a9f")
     ax.set_xlabel("Antal listade")
     ax.set_title(f"Listade per vårdcentral, {_month_sv(month)}")
-    for y, value in enumerate(listed["listed_count"]):
-        ax.text(value, y, f" {int(value):,}".replace(",", "\u00a0"), va="center", fontsize=8)
-    return fig, f"listade_{month}.png", "Listade per vårdcentral", ""
+    for y, (value, is_gap) in enumerate(zip(listed["listed_count"], listed["is_gap"])):
+        if not is_gap:
+            ax.text(value, y, f" {int(value):,}".replace(",", "\u00a0"), va="center", fontsize=8)
+    return fig, f"listade_{month}.png", "Listade per vårdcentral", caption
 
 
 def _indicator_chart(plt, inputs: dict, code: str, prof: str):
@@ -187,10 +210,8 @@ def _indicator_chart(plt, inputs: dict, code: str, prof: str):
 
 
 def _reimbursement_chart(plt, inputs: dict):
-    month, names = inputs["month"], _names(inputs)
-    frame = inputs["reimb"].copy()
-    frame["label"] = [names.get(v, v) for v in frame["vardcentral_hsa_id"]]
-    frame = frame.sort_values("total")
+    month = inputs["month"]
+    frame, caption = _bars_shown(inputs["reimb"], "total", _names(inputs))
     fig, ax = plt.subplots(figsize=(9, max(3, 0.4 * len(frame) + 1.5)))
     left_pos = [0.0] * len(frame)
     left_neg = [0.0] * len(frame)
@@ -210,7 +231,7 @@ def _reimbursement_chart(plt, inputs: dict):
     ax.xaxis.set_major_formatter(plt.matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.0f}".replace(",", " ")))
     ax.set_title(f"Ersättning per vårdcentral och komponent, {_month_sv(month)}")
     ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=3)
-    return fig, f"ersattning_{month}.png", "Ersättning per vårdcentral och komponent", ""
+    return fig, f"ersattning_{month}.png", "Ersättning per vårdcentral och komponent", caption
 
 
 _DRAWERS = {"listed": _listed_chart, "indicator": _indicator_chart, "reimbursement": _reimbursement_chart}
