@@ -219,12 +219,12 @@ def _write_vc_workbook(src: _Source, month: str, r: pd.Series, unit: dict, path:
     # capitation basis: listed by age band and sex
     s.text("Kapitering – listade per åldersgrupp och kön", "h2")
     s.header(["Åldersgrupp", "Kvinnor", "Män", "Totalt"])
-    pivot = listing.pivot_table(index="age_band", columns="sex", values="listed_count", aggfunc="sum",
-                                fill_value=0) if not listing.empty else pd.DataFrame()
+    listed_by = {}  # (band, sex) -> listed; a plain sum, not a pivot_table (~10 ms a workbook)
+    for band, sex, count in zip(listing["age_band"], listing["sex"], listing["listed_count"]):
+        listed_by[(band, sex)] = listed_by.get((band, sex), 0) + count
     tot_f = tot_m = 0
     for band in AGE_BANDS:
-        f = int(pivot.at[band, "female"]) if band in pivot.index and "female" in pivot.columns else 0
-        m = int(pivot.at[band, "male"]) if band in pivot.index and "male" in pivot.columns else 0
+        f, m = int(listed_by.get((band, "female"), 0)), int(listed_by.get((band, "male"), 0))
         tot_f, tot_m = tot_f + f, tot_m + m
         s.line([band + " år", f, m, f + m], [None, INT, INT, INT])
     s.line(["Totalt", tot_f, tot_m, tot_f + tot_m], [None, INT, INT, INT], total=True)
@@ -291,7 +291,7 @@ def _write_vc_workbook(src: _Source, month: str, r: pd.Series, unit: dict, path:
         for g in goals.to_dict("records"):
             targets[(g["indicator"], g["profession"])] = (g["low"], g["high"])
     mine = indicators[(indicators["vardcentral_hsa_id"] == vc) & (indicators["sex"] == "all")]
-    reg = {(x["indicator_code"], x["profession"]): x["value"] for x in region.to_dict("records")}
+    reg = dict(zip(zip(region["indicator_code"], region["profession"]), region["value"]))
     for i in mine.sort_values(["indicator_code", "profession"]).to_dict("records"):
         code, prof = i["indicator_code"], i["profession"]
         is_count = code in COUNT_CODES
@@ -345,6 +345,13 @@ def _write_region_summary(month: str, reimb: pd.DataFrame, units: dict, path: Pa
     return _save(wb, path)
 
 
+def _split_by_vc(frame: pd.DataFrame):
+    """vc -> that VC's rows (an empty frame with the same columns when it has none)."""
+    parts = {vc: part for vc, part in frame.groupby("vardcentral_hsa_id", sort=False)}
+    empty = frame.iloc[0:0]
+    return lambda vc: parts.get(vc, empty)
+
+
 def write_statements(published_db_or_warehouse: Path, month: str, out_dir: Path) -> list[Path]:
     """Write <out_dir>/<YYYY-MM>/ersattningsunderlag_<YYYY-MM>_<hsa_id>.xlsx per VC and region_summary_<YYYY-MM>.xlsx."""
     check_month(month)
@@ -363,15 +370,17 @@ def write_statements(published_db_or_warehouse: Path, month: str, out_dir: Path)
         src.close()
     folder = Path(out_dir) / month
     region = indicators[(indicators["vardcentral_hsa_id"] == "REGION") & (indicators["sex"] == "all")]
+    # Split each table by VC once: a filter per VC scans the whole table ~850 times a national month.
+    indicators_of, goals_of, fees_of, contacts_of, listing_of = (
+        None if frame is None else _split_by_vc(frame) for frame in (indicators, goals, fees, contacts, listing))
     workbooks = []
     for r in reimb.to_dict("records"):
         vc = r["vardcentral_hsa_id"]
         path = folder / f"ersattningsunderlag_{month}_{vc}.xlsx"
         workbooks.append((
-            src, month, r, units.get(vc, {}), path, indicators, region,
-            None if goals is None else goals[goals["vardcentral_hsa_id"] == vc],
-            None if fees is None else fees[fees["vardcentral_hsa_id"] == vc],
-            contacts[contacts["vardcentral_hsa_id"] == vc], listing[listing["vardcentral_hsa_id"] == vc]))
+            src, month, r, units.get(vc, {}), path, indicators_of(vc), region,
+            None if goals is None else goals_of(vc), None if fees is None else fees_of(vc),
+            contacts_of(vc), listing_of(vc)))
     # ~65 ms of openpyxl per workbook, about 1 000 workbooks a national month: over the cores.
     written = map_forked(lambda args: _write_vc_workbook(*args), workbooks, min_items_per_worker=8)
     written.append(_write_region_summary(month, reimb, units, folder / f"region_summary_{month}.xlsx"))
