@@ -2,7 +2,8 @@
 
 Charts: listed per VC (horizontal bars, sorted); each goal indicator and the key indicators for
 the region over the last 13 months against the target (region line + target line);
-reimbursement per VC by component (stacked bars). The PNGs are written beside the HTML and
+reimbursement per VC by component (stacked bars). A per-VC chart of more than MAX_BARS VCs
+shows the smallest and largest around a gap row (`_bars_shown`). The PNGs are written beside the HTML and
 embedded in it as base64, so the HTML can be mailed alone.
 """
 from __future__ import annotations
