@@ -156,14 +156,15 @@ def _bars_shown(frame: pd.DataFrame, sort_by: str, names: dict) -> tuple[pd.Data
     frame["label"] = [names.get(v, v) for v in frame["vardcentral_hsa_id"]]
     frame = frame.sort_values([sort_by, "vardcentral_hsa_id"], kind="stable").reset_index(drop=True)
     frame["is_gap"] = False
-    if len(frame) <= MAX_BARS:
+    total = len(frame)
+    if total <= MAX_BARS:
         return frame, ""
-    left_out = len(frame) - 2 * SHOWN_AT_EACH_END
+    left_out = total - 2 * SHOWN_AT_EACH_END
     gap = {column: 0 for column in frame.columns if pd.api.types.is_numeric_dtype(frame[column])}
     gap.update(vardcentral_hsa_id="", label=f"… {left_out} vårdcentraler till …", is_gap=True)
     frame = pd.concat([frame.head(SHOWN_AT_EACH_END), pd.DataFrame([gap]), frame.tail(SHOWN_AT_EACH_END)],
                       ignore_index=True)
-    return frame, (f"De {SHOWN_AT_EACH_END} minsta och {SHOWN_AT_EACH_END} största av {left_out + 2 * SHOWN_AT_EACH_END} "
+    return frame, (f"De {SHOWN_AT_EACH_END} minsta och {SHOWN_AT_EACH_END} största av {total} "
                    "vårdcentraler; alla finns i tabellen ovan och i de publicerade tabellerna.")
 
 

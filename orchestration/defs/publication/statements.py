@@ -193,6 +193,8 @@ def _basis_texts(r: pd.Series, unit: dict, listing: pd.DataFrame, visits_n: int 
 def _write_vc_workbook(src: _Source, month: str, r: pd.Series, unit: dict, path: Path,
                        indicators: pd.DataFrame, region: pd.DataFrame, goals: pd.DataFrame | None,
                        fees: pd.DataFrame | None, contacts: pd.DataFrame, listing: pd.DataFrame) -> Path:
+    """The VC's workbook. indicators, goals, fees, contacts and listing hold the VC's own rows
+    (split in `write_statements`); region holds the region's indicator values."""
     from openpyxl import Workbook
 
     st = _styles()
@@ -290,7 +292,7 @@ def _write_vc_workbook(src: _Source, month: str, r: pd.Series, unit: dict, path:
     if goals is not None:
         for g in goals.to_dict("records"):
             targets[(g["indicator"], g["profession"])] = (g["low"], g["high"])
-    mine = indicators[(indicators["vardcentral_hsa_id"] == vc) & (indicators["sex"] == "all")]
+    mine = indicators[indicators["sex"] == "all"]
     reg = dict(zip(zip(region["indicator_code"], region["profession"]), region["value"]))
     for i in mine.sort_values(["indicator_code", "profession"]).to_dict("records"):
         code, prof = i["indicator_code"], i["profession"]
