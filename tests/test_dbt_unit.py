@@ -39,6 +39,7 @@ def test_every_tricky_rule_has_a_unit_test(unit_test_run):
         "accessibility__int_calls_classified_per_outcome",
         "continuity__int_persons_coc_computed_worked_examples",
         "listing__int_vc_changes_identified_across_snapshots",
+        "listing__int_vc_changes_identified_incremental",
         "listing__int_relistings_counted_window",
         "listing__int_listings_ended_moved_and_gone",
         "contacts__int_coverage_persons_counted_window",

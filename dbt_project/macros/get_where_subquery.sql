@@ -11,7 +11,7 @@
         {%- for node in graph.nodes.values() -%}
             {%- if node.resource_type == 'model' and node.schema == 'marts' and node.schema == relation.schema
                   and node.alias == relation.identifier and 'month' in node.columns -%}
-                {%- set state.where = "month between " ~ month_from() ~ " and " ~ month_to() -%}
+                {%- set state.where = "month in " ~ run_month_list() -%}
             {%- endif -%}
         {%- endfor -%}
     {%- endif -%}

@@ -44,3 +44,29 @@
         delete from {{ this }} where month between {{ month_from() }} and {{ month_to() }}
     {% endif %}
 {%- endmacro %}
+
+{# listing__int_vc_changes_identified: the run's months and the month after them are
+   recomputed (a change of month k reads the snapshot of k-1). #}
+{% macro delete_vc_changes_to_recompute() -%}
+    {% if is_incremental() %}
+        delete from {{ this }}
+        where month between {{ month_from() }}
+            and strftime(cast({{ month_to() }} || '-01' as date) + interval 1 month, '%Y-%m')
+    {% endif %}
+{%- endmacro %}
+
+{# The run's months, and the months of an n-month window ending in each run month, as a
+   subquery of 'YYYY-MM' for `month in ...`. DuckDB pushes such a list into the scan of a
+   raw table and skips the other months' row groups; `month between (select ...)` is a join
+   it applies after reading every month of history (a month's cost then grew with the years
+   kept: 0.9 s against 0.3 s for one national listing at four months). #}
+{% macro run_month_list() -%}
+    {{ window_month_list(1) }}
+{%- endmacro %}
+{% macro window_month_list(n_months) -%}
+    (select strftime(d, '%Y-%m') from (select unnest(generate_series(
+        cast({{ window_start_date(n_months) }} as timestamp),
+        cast({{ month_to() }} || '-01' as timestamp),
+        interval 1 month
+    )) as d))
+{%- endmacro %}

@@ -11,7 +11,7 @@
 -- Grain: one row per contact.
 with contacts as (
     select * from {{ ref('stg_journal__contacts') }}
-    where month between {{ month_from() }} and {{ month_to() }}
+    where month in {{ run_month_list() }}
         and is_completed
 ),
 

@@ -4,7 +4,7 @@
 -- Grain: month, vardcentral_hsa_id (participants only).
 with grants as (
     select * from {{ ref('stg_reference__development_grants') }}
-    where payout_month between {{ month_from() }} and {{ month_to() }}
+    where payout_month in {{ run_month_list() }}
 ),
 
 open_vardcentraler as (

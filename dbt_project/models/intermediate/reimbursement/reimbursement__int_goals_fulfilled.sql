@@ -26,7 +26,7 @@ listed_counts as (
 indicators as (
     select month, vardcentral_hsa_id, indicator_code, profession, value
     from {{ ref('indicators_monthly') }}
-    where month between {{ month_from() }} and {{ month_to() }}
+    where month in {{ run_month_list() }}
         and sex = 'all'
 ),
 

@@ -4,7 +4,7 @@
 -- Grain: month, person_key.
 with listing as (
     select * from {{ ref('stg_listing__snapshots') }}
-    where month between {{ month_from() }} and {{ month_to() }}
+    where month in {{ run_month_list() }}
 ),
 
 months as (

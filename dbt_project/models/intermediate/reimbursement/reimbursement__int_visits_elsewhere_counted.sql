@@ -4,7 +4,7 @@
 -- Grain: month, vardcentral_hsa_id (the listing VC), for VCs with at least one such visit.
 with contacts as (
     select * from {{ ref('stg_journal__contacts') }}
-    where month between {{ month_from() }} and {{ month_to() }}
+    where month in {{ run_month_list() }}
         and is_completed
         and contact_type = 'besok'
 ),

@@ -11,12 +11,12 @@
 -- failure) keep their file with null sha256 and counts.
 with source_files as (
     select * from {{ ref('stg_quality__source_files') }}
-    where month between {{ month_from() }} and {{ month_to() }}
+    where month in {{ run_month_list() }}
 ),
 
 quarantine as (
     select * from {{ ref('stg_quality__quarantine') }}
-    where month between {{ month_from() }} and {{ month_to() }}
+    where month in {{ run_month_list() }}
 ),
 
 reasons as (

@@ -38,7 +38,7 @@ geography as (
 
 grants as (
     select * from {{ ref('stg_reference__development_grants') }}
-    where payout_month between {{ month_from() }} and {{ month_to() }}
+    where payout_month in {{ run_month_list() }}
 ),
 
 no_model_version as (
@@ -142,4 +142,4 @@ final as (
 -- Only the run's months, whatever an upstream view was last compiled with.
 select month, vardcentral_hsa_id, exception, cast(item_count as bigint) as item_count
 from final
-where month between {{ month_from() }} and {{ month_to() }}
+where month in {{ run_month_list() }}

@@ -26,21 +26,21 @@ person_sums as (
         {{ exact_sum('cni') }} as cni,
         {{ exact_sum('sabo') }} as sabo
     from {{ ref('reimbursement_person_monthly') }}
-    where month between {{ month_from() }} and {{ month_to() }}
+    where month in {{ run_month_list() }}
     group by month, vardcentral_hsa_id
 ),
 
 visit_fees as (
     select month, vardcentral_hsa_id, {{ exact_sum('amount') }} as visit_fees
     from {{ ref('reimbursement_visit_fees_monthly') }}
-    where month between {{ month_from() }} and {{ month_to() }}
+    where month in {{ run_month_list() }}
     group by month, vardcentral_hsa_id
 ),
 
 goal_payments as (
     select month, vardcentral_hsa_id, {{ exact_sum('amount') }} as goal_payment
     from {{ ref('reimbursement_goals_monthly') }}
-    where month between {{ month_from() }} and {{ month_to() }}
+    where month in {{ run_month_list() }}
     group by month, vardcentral_hsa_id
 ),
 
@@ -130,4 +130,4 @@ final as (
 
 -- Only the run's months, whatever an upstream view was last compiled with.
 select * from final
-where month between {{ month_from() }} and {{ month_to() }}
+where month in {{ run_month_list() }}

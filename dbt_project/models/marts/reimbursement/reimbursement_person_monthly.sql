@@ -23,4 +23,4 @@ final as (
 
 -- Only the run's months, whatever an upstream view was last compiled with.
 select * from final
-where month between {{ month_from() }} and {{ month_to() }}
+where month in {{ run_month_list() }}

@@ -12,13 +12,13 @@ with months as (
 listing_months as (
     select distinct month, cast(month || '-01' as date) as month_start
     from {{ ref('stg_listing__snapshots') }}
-    where month between strftime({{ window_start_date(13) }}, '%Y-%m') and {{ month_to() }}
+    where month in {{ window_month_list(13) }}
 ),
 
 contact_months as (
     select distinct month, cast(month || '-01' as date) as month_start
     from {{ ref('stg_journal__contacts') }}
-    where month between strftime({{ window_start_date(12) }}, '%Y-%m') and {{ month_to() }}
+    where month in {{ window_month_list(12) }}
 ),
 
 listing_pairs as (

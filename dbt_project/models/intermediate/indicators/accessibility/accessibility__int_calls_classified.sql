@@ -4,7 +4,7 @@
 --                       the calendar day of called_at (queue_full, abandoned: not handled)
 with calls as (
     select * from {{ ref('stg_telephony__calls') }}
-    where month between {{ month_from() }} and {{ month_to() }}
+    where month in {{ run_month_list() }}
 ),
 
 final as (

@@ -11,7 +11,10 @@
 -- (default 24) months before month_from so that one bad date cannot scan all history.
 with candidates as (
     select * from {{ ref('stg_journal__contacts') }}
-    where is_completed
+    -- the history bound below never reaches further back; bounding here keeps older months
+    -- out of the scan
+    where month in {{ window_month_list(var('assessment_history_months', 24)) }}
+        and is_completed
         and is_new_problem
         and profession <> 'ovrig'
         and not is_patient_chose_later
@@ -24,7 +27,7 @@ history_bound as (
         cast({{ window_start_date(var('assessment_history_months', 24)) }} as date)
     ) as history_from_date
     from candidates
-    where month between {{ month_from() }} and {{ month_to() }}
+    where month in {{ run_month_list() }}
 ),
 
 history as (
@@ -58,7 +61,7 @@ final as (
         date_diff('day', first_contact_date, contact_date) as wait_days
     from ranked
     where assessment_rank = 1
-        and month between {{ month_from() }} and {{ month_to() }}
+        and month in {{ run_month_list() }}
 )
 
 select * from final

@@ -9,7 +9,7 @@
 -- other_listed (listed at another VC), not_listed.
 with contacts as (
     select * from {{ ref('stg_journal__contacts') }}
-    where month between {{ month_from() }} and {{ month_to() }}
+    where month in {{ run_month_list() }}
         and is_completed
 ),
 

@@ -6,7 +6,7 @@
 with contacts as (
     select person_key, month, care_unit_hsa_id, count(*) as contact_count
     from {{ ref('stg_journal__contacts') }}
-    where month between strftime({{ window_start_date(6) }}, '%Y-%m') and {{ month_to() }}
+    where month in {{ window_month_list(6) }}
         and is_completed
     group by all
 ),

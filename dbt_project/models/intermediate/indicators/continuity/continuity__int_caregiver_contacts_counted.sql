@@ -5,7 +5,7 @@
 --   doctor_contact_count  profession lakare (continuity_doctor, continuity_doctor_sabo)
 with contacts as (
     select * from {{ ref('stg_journal__contacts') }}
-    where month between strftime({{ window_start_date(12) }}, '%Y-%m') and {{ month_to() }}
+    where month in {{ window_month_list(12) }}
         and is_completed
         and contact_type in ('besok', 'hembesok', 'video')
         and nullif(trim(staff_hsa_id), '') is not null

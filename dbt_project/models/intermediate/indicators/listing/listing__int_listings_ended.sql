@@ -4,7 +4,7 @@
 with current_listing as (
     select month, person_key, vardcentral_hsa_id
     from {{ ref('stg_listing__snapshots') }}
-    where month between {{ month_from() }} and {{ month_to() }}
+    where month in {{ run_month_list() }}
 ),
 
 previous_listing as (
@@ -14,8 +14,10 @@ previous_listing as (
         sex,
         vardcentral_hsa_id
     from {{ ref('stg_listing__snapshots') }}
-    where month between strftime({{ window_start_date(2) }}, '%Y-%m')
-        and strftime(cast({{ month_to() }} || '-01' as date) - interval 1 month, '%Y-%m')
+    where month in (
+        select strftime(cast(run_month || '-01' as date) - interval 1 month, '%Y-%m')
+        from {{ run_month_list() }} as run_months(run_month)
+    )
 ),
 
 final as (

@@ -3,7 +3,7 @@
 -- band and the flags the listing indicators count. Only the run's months are read.
 with snapshots as (
     select * from {{ ref('stg_listing__snapshots') }}
-    where month between {{ month_from() }} and {{ month_to() }}
+    where month in {{ run_month_list() }}
 ),
 
 units as (

@@ -1,34 +1,42 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_vc_changes_to_recompute() }}"
+    )
+}}
 -- One row per relisting change (SPEC §10.2): a person whose VC differs between the
 -- snapshots of two consecutive months, the later row being `aktiv`. `month` is the later
--- month. Only changes whose later month can fall in the 12-month window of a run month are
--- kept, so snapshots M-12..M are read (the first change is M-12 -> M-11).
--- A change needs both snapshots: a missing month breaks the chain (no change is inferred
--- across a gap).
--- Only persons listed at two or more VCs in those snapshots can have a change: they are found
--- with one aggregation, and only their rows go into the self-join (a join of every snapshot
--- row with the previous month's was most of indicators_monthly's time). The grouping key is
--- a hash of person_key: a collision can only add a person to the join, never drop one.
-with snapshots as (
-    select month, month_start, person_key, vardcentral_hsa_id, listing_type
-    from {{ ref('stg_listing__snapshots') }}
-    where month between strftime({{ window_start_date(13) }}, '%Y-%m') and {{ month_to() }}
+-- month. A change needs both snapshots: a missing month breaks the chain (no change is
+-- inferred across a gap).
+-- Stored month by month: a change of month k depends only on the snapshots of k-1 and k, so
+-- a run computes the months its 12-month windows need that the table lacks, and always its
+-- own months and the month after them (whose earlier snapshot it may just have replaced;
+-- the pre-hook deletes those). A month's relisting window then reads 12 months of stored
+-- changes instead of 13 listing snapshots (a national month: 138 M rows, which grew the dbt
+-- build by ~30 s with each month of history until the window was full).
+with wanted_months as (
+    select strftime(d, '%Y-%m') as month
+    from (
+        select unnest(generate_series(
+            cast({{ window_start_date(12) }} as timestamp),
+            cast({{ month_to() }} || '-01' as timestamp) + interval 1 month,
+            interval 1 month
+        )) as d
+    )
+    {% if is_incremental() %}
+    where strftime(d, '%Y-%m') not in (select distinct month from {{ this }})
+    {% endif %}
 ),
 
-movers as (
-    select hash(person_key) as person_hash
-    from snapshots
-    group by person_hash
-    having min(vardcentral_hsa_id) <> max(vardcentral_hsa_id)
-),
-
-mover_snapshots as (
-    select * from snapshots
-    where hash(person_key) in (select person_hash from movers)
-),
-
+-- Months are selected with `in` on the month column: DuckDB then pushes the months into the
+-- scan and skips the other months' row groups (a shared CTE of the snapshots was materialised
+-- instead, 42 M rows spilled to disk at four national months).
 later_snapshots as (
-    select * from mover_snapshots
-    where month >= strftime({{ window_start_date(12) }}, '%Y-%m')
+    select month, month_start, person_key, vardcentral_hsa_id
+    from {{ ref('stg_listing__snapshots') }}
+    where month in (select month from wanted_months)
+        and listing_type = 'aktiv'
 ),
 
 earlier_snapshots as (
@@ -36,7 +44,10 @@ earlier_snapshots as (
         strftime(month_start + interval 1 month, '%Y-%m') as next_month,
         person_key,
         vardcentral_hsa_id
-    from mover_snapshots
+    from {{ ref('stg_listing__snapshots') }}
+    where month in (
+        select strftime(cast(month || '-01' as date) - interval 1 month, '%Y-%m') from wanted_months
+    )
 ),
 
 final as (
@@ -51,7 +62,6 @@ final as (
         on earlier_snapshots.next_month = later_snapshots.month
         and earlier_snapshots.person_key = later_snapshots.person_key
     where later_snapshots.vardcentral_hsa_id <> earlier_snapshots.vardcentral_hsa_id
-        and later_snapshots.listing_type = 'aktiv'
 )
 
 select * from final
