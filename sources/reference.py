@@ -106,6 +106,12 @@ def load_cni_areas(path: Path) -> pd.DataFrame:
     return out.astype({"year": "int64"}).reset_index(drop=True)[["deso", "year", "cni"]]
 
 
+# ACG identities are classified and pseudonymised this many rows at a time: their
+# intermediates for a whole national file (10.6 M persons x 2 years = 21 M rows) raised the
+# reference load's peak to 6.6 GiB; in parts it stays near the text itself.
+ACG_PART_ROWS = 4_000_000
+
+
 def load_acg_weights(path: Path, key: bytes) -> pd.DataFrame:
     """acg_weights.csv (optional) -> raw.acg_weights: person_key, year, acg_weight."""
     if not Path(path).is_file():
@@ -121,20 +127,40 @@ def load_acg_weights(path: Path, key: bytes) -> pd.DataFrame:
         **_not_null(["personnummer", "year"]),
         "acg_weight": pa.Column(checks=pa.Check.ge(0, error=f"acg_weight {VALUE} < 0"),
                                 nullable=False)}, name="acg_weights"), out, findings)
-    ids = classify(text["personnummer"])
-    valid_id = ids["kind"].isin([PERSONNUMMER, SAMORDNINGSNUMMER])
-    findings.add(text["personnummer"].notna() & ~valid_id, "personnummer",
-                 lambda hit: "invalid personnummer: "
-                 + ids["invalid_reason"][hit].fillna("not 12 digits"))
-    person_years = ids[["normalized"]].assign(year=out["year"])
+    parts = [_acg_person_keys(text["personnummer"].iloc[i:i + ACG_PART_ROWS], key, findings)
+             for i in range(0, len(text), ACG_PART_ROWS)]
+    person_keys = pd.concat(parts, ignore_index=True) if parts else pd.Series(dtype="str")
+    del parts
+    years = out["year"].reset_index(drop=True)
+    # One weight per person and year, compared on the keys (the keyed hash of the normalised
+    # personnummer, so a repeat written with a hyphen is found too).
+    person_years = pd.DataFrame({"person_key": person_keys, "year": years})
     if may_repeat(person_years):
-        findings.add(valid_id & person_years.duplicated(keep=False), "personnummer",
-                     "duplicate personnummer and year")
+        findings.add(person_keys.notna().to_numpy() & person_years.duplicated(keep=False).to_numpy(),
+                     "personnummer", "duplicate personnummer and year")
+    del person_years
     _raise_if_any(findings, table.file.name)
-    person_keys = pseudonymise_repeated_column(ids["normalized"], key).reset_index(drop=True)
-    return pd.DataFrame({"person_key": person_keys,
-                         "year": out["year"].astype("int64").to_numpy(),
-                         "acg_weight": out["acg_weight"].to_numpy()})
+    return pd.DataFrame({"person_key": person_keys, "year": years.astype("int64"),
+                         "acg_weight": out["acg_weight"].reset_index(drop=True)})
+
+
+def _acg_person_keys(personnummer: pd.Series, key: bytes, findings: Findings) -> pd.Series:
+    """The person keys of one part of the ACG file (null where the identity is invalid, which
+    is a finding: the load then fails)."""
+    ids = classify(personnummer)
+    valid_id = ids["kind"].isin([PERSONNUMMER, SAMORDNINGSNUMMER]).to_numpy()
+    invalid = personnummer.notna().to_numpy() & ~valid_id
+    if invalid.any():
+        findings.add_lines(personnummer.index[invalid], "personnummer",
+                           ("invalid personnummer: "
+                            + ids["invalid_reason"][invalid].fillna("not 12 digits")).to_numpy())
+    normalized = ids["normalized"].where(valid_id)
+    keys = pd.Series(pd.NA, index=range(len(ids)), dtype="str")
+    if valid_id.all():
+        return pseudonymise_repeated_column(normalized, key).reset_index(drop=True)
+    if valid_id.any():
+        keys[valid_id] = pseudonymise_repeated_column(normalized[valid_id], key).to_numpy()
+    return keys
 
 
 def load_development_grants(path: Path) -> pd.DataFrame:

@@ -260,6 +260,34 @@ def test_load_acg_weights_pseudonymises(tmp_path):
     assert "19850312-****" in str(err.value) and "1235" not in str(err.value)
 
 
+def test_acg_weights_read_in_parts_find_bad_identities_and_repeats_across_parts(tmp_path, monkeypatch):
+    # A national file is classified and pseudonymised in parts; what a part finds, and a
+    # person-year repeated in another part (written with a hyphen there), still reaches the
+    # one error, with the lines of the whole file.
+    import sources.reference as reference
+
+    monkeypatch.setattr(reference, "ACG_PART_ROWS", 2)
+    header = ["personnummer", "year", "acg_weight"]
+    good = [[pnr("19850312", "123"), "2024", "1.4"], [pnr("19850312", "123"), "2025", "1.1"],
+            [pnr("19900101", "456"), "2024", "0.6"], [pnr("19420707", "789"), "2024", "2.0"],
+            [pnr("20010228", "234"), "2024", "0.3"]]
+    weights = load_acg_weights(write_csv(tmp_path / "acg.csv", header, good), KEY)
+    assert len(weights) == 5 and weights["person_key"].str.fullmatch(r"[0-9a-f]{64}").all()
+    assert weights["person_key"].iloc[0] == weights["person_key"].iloc[1]   # one person, two years
+    assert weights["year"].tolist() == [2024, 2025, 2024, 2024, 2024]
+    assert weights["acg_weight"].tolist() == [1.4, 1.1, 0.6, 2.0, 0.3]
+
+    bad = good + [["19850312-1235", "2024", "1.0"],                           # line 7, part 3
+                  [pnr("19900101", "456", hyphen=True), "2024", "0.9"]]       # line 8 repeats line 4
+    with pytest.raises(SourceFileError) as err:
+        load_acg_weights(write_csv(tmp_path / "acg_bad.csv", header, bad), KEY)
+    message = str(err.value)
+    assert "line 7, column personnummer: invalid personnummer" in message
+    assert "line 4, column personnummer: duplicate personnummer and year" in message
+    assert "line 8, column personnummer: duplicate personnummer and year" in message
+    assert "line 2," not in message and "line 3," not in message   # one person in two years is fine
+
+
 @pytest.mark.parametrize("dtype", ["str", object])
 def test_a_large_column_finds_every_copy_of_a_repeat_and_never_a_missing_value(dtype):
     # Above _COUNTED_IN_DUCKDB_FROM values DuckDB first tells whether anything repeats.
