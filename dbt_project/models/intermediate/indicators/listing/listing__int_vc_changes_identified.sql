@@ -29,13 +29,34 @@ with wanted_months as (
     {% endif %}
 ),
 
--- Months are selected with `in` on the month column: DuckDB then pushes the months into the
--- scan and skips the other months' row groups (a shared CTE of the snapshots was materialised
--- instead, 42 M rows spilled to disk at four national months).
+-- Only months whose snapshot and the one before are both present can hold changes: the
+-- others (the month after the run, a month after a gap) read nothing. Months are selected
+-- with `in` on the month column, which DuckDB pushes into the scan (a shared CTE of the
+-- snapshots was materialised instead: 42 M rows spilled to disk at four national months).
+present_months as (
+    select distinct month
+    from {{ ref('stg_listing__snapshots') }}
+    where month in (
+        select month from wanted_months
+        union all
+        select strftime(cast(month || '-01' as date) - interval 1 month, '%Y-%m') from wanted_months
+    )
+),
+
+pairs as (
+    select
+        month,
+        strftime(cast(month || '-01' as date) - interval 1 month, '%Y-%m') as previous_month
+    from wanted_months
+    where month in (select month from present_months)
+        and strftime(cast(month || '-01' as date) - interval 1 month, '%Y-%m')
+            in (select month from present_months)
+),
+
 later_snapshots as (
     select month, month_start, person_key, vardcentral_hsa_id
     from {{ ref('stg_listing__snapshots') }}
-    where month in (select month from wanted_months)
+    where month in (select month from pairs)
         and listing_type = 'aktiv'
 ),
 
@@ -45,9 +66,7 @@ earlier_snapshots as (
         person_key,
         vardcentral_hsa_id
     from {{ ref('stg_listing__snapshots') }}
-    where month in (
-        select strftime(cast(month || '-01' as date) - interval 1 month, '%Y-%m') from wanted_months
-    )
+    where month in (select previous_month from pairs)
 ),
 
 final as (
