@@ -227,10 +227,10 @@ def ratios(pipe: dict, floor: dict) -> dict:
 
 # --- the floor (child process: DuckDB only) ------------------------------------------------
 
-def _floor_load(con, landing: Path, month: str) -> dict:
+def _floor_load(con, landing: Path, month: str, sources=("listing", "visits", "telephony")) -> dict:
     folder = landing / month
     rows = {}
-    for source in ("listing", "visits", "telephony"):
+    for source in sources:
         csv_path, xlsx_path = folder / f"{source}.csv", folder / f"{source}.xlsx"
         con.execute(f"delete from {source}_raw where month = ?", [month])
         if csv_path.exists():
@@ -340,7 +340,7 @@ def floor_child(landing: Path, floor_db: Path, month: str) -> None:
     have = {m for (m,) in con.execute("select distinct month from visits_raw").fetchall()}
     for earlier in window[:-1]:  # history the pipeline already has in its warehouse: untimed
         if earlier not in have and (landing / earlier).is_dir():
-            _floor_load(con, landing, earlier)
+            _floor_load(con, landing, earlier, ("visits",))   # the aggregates read only its contacts
     started = time.perf_counter()
     rows = _floor_load(con, landing, month)
     loaded = time.perf_counter()
