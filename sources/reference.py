@@ -155,9 +155,9 @@ def _acg_person_keys(personnummer: pd.Series, key: bytes, findings: Findings) ->
                            ("invalid personnummer: "
                             + ids["invalid_reason"][invalid].fillna("not 12 digits")).to_numpy())
     normalized = ids["normalized"].where(valid_id)
-    keys = pd.Series(pd.NA, index=range(len(ids)), dtype="str")
     if valid_id.all():
         return pseudonymise_repeated_column(normalized, key).reset_index(drop=True)
+    keys = pd.Series(pd.NA, index=range(len(ids)), dtype="str")
     if valid_id.any():
         keys[valid_id] = pseudonymise_repeated_column(normalized[valid_id], key).to_numpy()
     return keys

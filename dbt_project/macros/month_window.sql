@@ -49,9 +49,7 @@
    recomputed (a change of month k reads the snapshot of k-1). #}
 {% macro delete_vc_changes_to_recompute() -%}
     {% if is_incremental() %}
-        delete from {{ this }}
-        where month between {{ month_from() }}
-            and strftime(cast({{ month_to() }} || '-01' as date) + interval 1 month, '%Y-%m')
+        delete from {{ this }} where month in {{ window_month_list(1, end_offset=1) }}
     {% endif %}
 {%- endmacro %}
 
@@ -63,10 +61,12 @@
 {% macro run_month_list() -%}
     {{ window_month_list(1) }}
 {%- endmacro %}
-{% macro window_month_list(n_months) -%}
+{# end_offset moves the last month: -1 gives the months before the run's, +1 adds the month
+   after it. #}
+{% macro window_month_list(n_months, end_offset=0) -%}
     (select strftime(d, '%Y-%m') from (select unnest(generate_series(
         cast({{ window_start_date(n_months) }} as timestamp),
-        cast({{ month_to() }} || '-01' as timestamp),
+        cast({{ month_to() }} || '-01' as timestamp) + interval '{{ end_offset }} months',
         interval 1 month
     )) as d))
 {%- endmacro %}

@@ -14,10 +14,7 @@ previous_listing as (
         sex,
         vardcentral_hsa_id
     from {{ ref('stg_listing__snapshots') }}
-    where month in (
-        select strftime(cast(run_month || '-01' as date) - interval 1 month, '%Y-%m')
-        from {{ run_month_list() }} as run_months(run_month)
-    )
+    where month in {{ window_month_list(2, end_offset=-1) }}   -- the month before each run month
 ),
 
 final as (

@@ -16,16 +16,12 @@
 -- changes instead of 13 listing snapshots (a national month: 138 M rows, which grew the dbt
 -- build by ~30 s with each month of history until the window was full).
 with wanted_months as (
-    select strftime(d, '%Y-%m') as month
-    from (
-        select unnest(generate_series(
-            cast({{ window_start_date(12) }} as timestamp),
-            cast({{ month_to() }} || '-01' as timestamp) + interval 1 month,
-            interval 1 month
-        )) as d
-    )
+    select
+        month,
+        strftime(cast(month || '-01' as date) - interval 1 month, '%Y-%m') as previous_month
+    from {{ window_month_list(12, end_offset=1) }} as window_months(month)
     {% if is_incremental() %}
-    where strftime(d, '%Y-%m') not in (select distinct month from {{ this }})
+    where month not in (select distinct month from {{ this }})
     {% endif %}
 ),
 
@@ -36,21 +32,14 @@ with wanted_months as (
 present_months as (
     select distinct month
     from {{ ref('stg_listing__snapshots') }}
-    where month in (
-        select month from wanted_months
-        union all
-        select strftime(cast(month || '-01' as date) - interval 1 month, '%Y-%m') from wanted_months
-    )
+    where month in (select month from wanted_months union all select previous_month from wanted_months)
 ),
 
 pairs as (
-    select
-        month,
-        strftime(cast(month || '-01' as date) - interval 1 month, '%Y-%m') as previous_month
+    select month, previous_month
     from wanted_months
     where month in (select month from present_months)
-        and strftime(cast(month || '-01' as date) - interval 1 month, '%Y-%m')
-            in (select month from present_months)
+        and previous_month in (select month from present_months)
 ),
 
 later_snapshots as (
