@@ -38,6 +38,7 @@ def test_every_tricky_rule_has_a_unit_test(unit_test_run):
         "accessibility__int_first_assessments_selected_rules",
         "accessibility__int_calls_classified_per_outcome",
         "continuity__int_persons_coc_computed_worked_examples",
+        "continuity__int_caregiver_contacts_counted_incremental",
         "listing__int_vc_changes_identified_across_snapshots",
         "listing__int_vc_changes_identified_incremental",
         "listing__int_relistings_counted_window",

@@ -1,11 +1,30 @@
--- One row per person, contact month and caregiver (staff_hsa_id) over the months any run
--- month's 12-month window needs (month_from-11 .. month_to): qualifying completed contacts
--- (besok, hembesok, video) with a known caregiver, at any unit.
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='append',
+        pre_hook="{{ delete_run_months() }}"
+    )
+}}
+-- One row per contact month, person and caregiver (staff_hsa_id): qualifying completed
+-- contacts (besok, hembesok, video) with a known caregiver, at any unit.
 --   contact_count         all professions (continuity_all)
 --   doctor_contact_count  profession lakare (continuity_doctor, continuity_doctor_sabo)
-with contacts as (
+-- Stored month by month with compact keys: a month's counts depend only on its own
+-- contacts, so a run computes its own months (the pre-hook deletes them) and any month of
+-- its 12-month windows the table lacks. The window then sums 12 stored months of 16-byte
+-- keys instead of regrouping 12 months of contacts by their string keys (a national month
+-- at 11 months of history ran out of DuckDB's 4 GB there).
+with wanted_months as (
+    select month
+    from {{ window_month_list(12) }} as window_months(month)
+    {% if is_incremental() %}
+    where month not in (select distinct month from {{ this }})
+    {% endif %}
+),
+
+contacts as (
     select * from {{ ref('stg_journal__contacts') }}
-    where month in {{ window_month_list(12) }}
+    where month in (select month from wanted_months)
         and is_completed
         and contact_type in ('besok', 'hembesok', 'video')
         and nullif(trim(staff_hsa_id), '') is not null
@@ -13,13 +32,13 @@ with contacts as (
 
 final as (
     select
-        person_key,
         month,
-        staff_hsa_id,
+        {{ compact_key('person_key') }} as person_id,
+        {{ compact_key('staff_hsa_id') }} as caregiver_id,
         count(*) as contact_count,
         count(*) filter (where profession = 'lakare') as doctor_contact_count
     from contacts
-    group by all
+    group by month, person_key, staff_hsa_id
 )
 
 select * from final

@@ -1,37 +1,42 @@
+{{ config(materialized='table') }}
 -- One row per run month M and person listed at the end of M with at least one qualifying
 -- contact in M-11..M: the Bice-Boxerman continuity of care index
 --   COC = (Σ n_i² - N) / (N (N - 1)),  n_i = contacts with caregiver i, N = Σ n_i,
 -- for all professions (coc_all) and for doctors only (coc_doctor); null when N < 2.
 -- The person counts at the VC where they are listed at the end of M; is_sabo is the
 -- SÄBO flag at the end of M.
-with persons as (
-    select month, month_start, person_key, sex, vardcentral_hsa_id, is_sabo
-    from {{ ref('listing__int_persons_listed') }}
+-- A table of its own, so that DuckDB does not hold this, the heaviest part of the
+-- indicators, beside the mart's other parts. The window's sums are grouped on the compact
+-- keys and joined to the listed persons last, as one row per person.
+with run_windows as (
+    select
+        run_months.month,
+        strftime(run_months.month_start - to_months(offsets.months_back), '%Y-%m') as contact_month
+    from ({{ run_months() }}) as run_months
+    cross join range(12) as offsets(months_back)
 ),
 
 caregiver_contacts as (
     select * from {{ ref('continuity__int_caregiver_contacts_counted') }}
+    where month in {{ window_month_list(12) }}
 ),
 
 per_caregiver as (
     select
-        persons.month,
-        persons.person_key,
-        caregiver_contacts.staff_hsa_id,
+        run_windows.month,
+        caregiver_contacts.person_id,
+        caregiver_contacts.caregiver_id,
         sum(caregiver_contacts.contact_count) as n_all,
         sum(caregiver_contacts.doctor_contact_count) as n_doctor
-    from persons
-    inner join caregiver_contacts
-        on caregiver_contacts.person_key = persons.person_key
-        and caregiver_contacts.month
-            between strftime(persons.month_start - interval 11 months, '%Y-%m') and persons.month
+    from caregiver_contacts
+    inner join run_windows on run_windows.contact_month = caregiver_contacts.month
     group by all
 ),
 
 per_person as (
     select
         month,
-        person_key,
+        person_id,
         sum(n_all) as contact_count,
         sum(n_all * n_all) as contact_count_squares,
         sum(n_doctor) as doctor_contact_count,
@@ -40,11 +45,21 @@ per_person as (
     group by all
 ),
 
+persons as (
+    select
+        month,
+        {{ compact_key('person_key') }} as person_id,
+        sex,
+        vardcentral_hsa_id,
+        is_sabo
+    from {{ ref('listing__int_persons_listed') }}
+),
+
 final as (
     select
         persons.month,
         persons.vardcentral_hsa_id,
-        persons.person_key,
+        persons.person_id,
         persons.sex,
         persons.is_sabo,
         per_person.contact_count,
@@ -60,7 +75,7 @@ final as (
     from per_person
     inner join persons
         on persons.month = per_person.month
-        and persons.person_key = per_person.person_key
+        and persons.person_id = per_person.person_id
 )
 
 select * from final
