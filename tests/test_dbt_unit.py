@@ -44,6 +44,7 @@ def test_every_tricky_rule_has_a_unit_test(unit_test_run):
         "listing__int_relistings_counted_window",
         "listing__int_listings_ended_moved_and_gone",
         "contacts__int_coverage_persons_counted_window",
+        "contacts__int_care_unit_contacts_counted_incremental",
         "listing__int_persons_listed_age_on_leap_birthday",
     ]
     missing = [name for name in expected if name not in unit_test_run.stdout]

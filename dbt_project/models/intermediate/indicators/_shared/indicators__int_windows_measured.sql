@@ -9,16 +9,24 @@ with months as (
     {{ run_months() }}
 ),
 
+-- distinct months first, then their dates: casting per row cost ~4 s over 137 M national
+-- listing rows.
 listing_months as (
-    select distinct month, cast(month || '-01' as date) as month_start
-    from {{ ref('stg_listing__snapshots') }}
-    where month in {{ window_month_list(13) }}
+    select month, cast(month || '-01' as date) as month_start
+    from (
+        select distinct month
+        from {{ ref('stg_listing__snapshots') }}
+        where month in {{ window_month_list(13) }}
+    )
 ),
 
 contact_months as (
-    select distinct month, cast(month || '-01' as date) as month_start
-    from {{ ref('stg_journal__contacts') }}
-    where month in {{ window_month_list(12) }}
+    select month, cast(month || '-01' as date) as month_start
+    from (
+        select distinct month
+        from {{ ref('stg_journal__contacts') }}
+        where month in {{ window_month_list(12) }}
+    )
 ),
 
 listing_pairs as (

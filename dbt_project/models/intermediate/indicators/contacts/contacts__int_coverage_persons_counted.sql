@@ -2,17 +2,33 @@
 -- contact (any type, any profession) in the 6-month window M-5..M:
 --   contacts_here  contacts whose performing care unit is the listing VC (filials included)
 --   contacts_any   contacts at any unit (jour and digital included)
--- Contacts are aggregated per person, month and care unit before the join.
-with contacts as (
-    select person_key, month, care_unit_hsa_id, count(*) as contact_count
-    from {{ ref('stg_journal__contacts') }}
+-- Contacts come counted per month, person and care unit (stored month by month), and are
+-- joined to the listed persons on the compact person key.
+with run_windows as (
+    select
+        run_months.month,
+        strftime(run_months.month_start - to_months(offsets.months_back), '%Y-%m') as contact_month
+    from ({{ run_months() }}) as run_months
+    cross join range(6) as offsets(months_back)
+),
+
+care_unit_contacts as (
+    select * from {{ ref('contacts__int_care_unit_contacts_counted') }}
     where month in {{ window_month_list(6) }}
-        and is_completed
-    group by all
+),
+
+windowed as (
+    select
+        run_windows.month,
+        care_unit_contacts.person_id,
+        care_unit_contacts.care_unit_hsa_id,
+        care_unit_contacts.contact_count
+    from care_unit_contacts
+    inner join run_windows on run_windows.contact_month = care_unit_contacts.month
 ),
 
 persons as (
-    select month, month_start, person_key, sex, vardcentral_hsa_id
+    select month, {{ compact_key('person_key') }} as person_id, sex, vardcentral_hsa_id
     from {{ ref('listing__int_persons_listed') }}
 ),
 
@@ -20,16 +36,16 @@ final as (
     select
         persons.month,
         persons.vardcentral_hsa_id,
-        persons.person_key,
+        persons.person_id,
         persons.sex,
-        coalesce(sum(contacts.contact_count) filter (
-            where contacts.care_unit_hsa_id = persons.vardcentral_hsa_id
+        coalesce(sum(windowed.contact_count) filter (
+            where windowed.care_unit_hsa_id = persons.vardcentral_hsa_id
         ), 0) as contacts_here,
-        sum(contacts.contact_count) as contacts_any
+        sum(windowed.contact_count) as contacts_any
     from persons
-    inner join contacts
-        on contacts.person_key = persons.person_key
-        and contacts.month between strftime(persons.month_start - interval 5 months, '%Y-%m') and persons.month
+    inner join windowed
+        on windowed.month = persons.month
+        and windowed.person_id = persons.person_id
     group by all
 )
 
