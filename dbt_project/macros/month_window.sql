@@ -70,3 +70,23 @@
         interval 1 month
     )) as d))
 {%- endmacro %}
+
+{# Each run month with the months of its n-month window, as rows: month, window_month. #}
+{% macro run_window_months(n_months) -%}
+    select
+        run_months.month,
+        strftime(run_months.month_start - to_months(offsets.months_back), '%Y-%m') as window_month
+    from ({{ run_months() }}) as run_months
+    cross join range({{ n_months }}) as offsets(months_back)
+{%- endmacro %}
+
+{# Tables stored month by month (incremental): the months of the run's n-month windows that
+   the table lacks, as rows: month. The run's own months are among them, since their
+   pre-hook has deleted them. #}
+{% macro window_months_missing(n_months, end_offset=0) -%}
+    select month
+    from {{ window_month_list(n_months, end_offset=end_offset) }} as window_months(month)
+    {% if is_incremental() %}
+    where month not in (select distinct month from {{ this }})
+    {% endif %}
+{%- endmacro %}

@@ -12,11 +12,7 @@
 -- lacks, and the window sums stored months instead of regrouping 6 months of contacts by
 -- their string keys.
 with wanted_months as (
-    select month
-    from {{ window_month_list(6) }} as window_months(month)
-    {% if is_incremental() %}
-    where month not in (select distinct month from {{ this }})
-    {% endif %}
+    {{ window_months_missing(6) }}
 ),
 
 contacts as (

@@ -5,11 +5,7 @@
 -- Contacts come counted per month, person and care unit (stored month by month), and are
 -- joined to the listed persons on the compact person key.
 with run_windows as (
-    select
-        run_months.month,
-        strftime(run_months.month_start - to_months(offsets.months_back), '%Y-%m') as contact_month
-    from ({{ run_months() }}) as run_months
-    cross join range(6) as offsets(months_back)
+    {{ run_window_months(6) }}
 ),
 
 care_unit_contacts as (
@@ -24,7 +20,7 @@ windowed as (
         care_unit_contacts.care_unit_hsa_id,
         care_unit_contacts.contact_count
     from care_unit_contacts
-    inner join run_windows on run_windows.contact_month = care_unit_contacts.month
+    inner join run_windows on run_windows.window_month = care_unit_contacts.month
 ),
 
 persons as (

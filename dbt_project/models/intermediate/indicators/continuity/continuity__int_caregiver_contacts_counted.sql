@@ -15,11 +15,7 @@
 -- keys instead of regrouping 12 months of contacts by their string keys (a national month
 -- at 11 months of history ran out of DuckDB's 4 GB there).
 with wanted_months as (
-    select month
-    from {{ window_month_list(12) }} as window_months(month)
-    {% if is_incremental() %}
-    where month not in (select distinct month from {{ this }})
-    {% endif %}
+    {{ window_months_missing(12) }}
 ),
 
 contacts as (

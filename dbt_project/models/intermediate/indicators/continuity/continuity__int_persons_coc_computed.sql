@@ -9,11 +9,7 @@
 -- indicators, beside the mart's other parts. The window's sums are grouped on the compact
 -- keys and joined to the listed persons last, as one row per person.
 with run_windows as (
-    select
-        run_months.month,
-        strftime(run_months.month_start - to_months(offsets.months_back), '%Y-%m') as contact_month
-    from ({{ run_months() }}) as run_months
-    cross join range(12) as offsets(months_back)
+    {{ run_window_months(12) }}
 ),
 
 caregiver_contacts as (
@@ -29,7 +25,7 @@ per_caregiver as (
         sum(caregiver_contacts.contact_count) as n_all,
         sum(caregiver_contacts.doctor_contact_count) as n_doctor
     from caregiver_contacts
-    inner join run_windows on run_windows.contact_month = caregiver_contacts.month
+    inner join run_windows on run_windows.window_month = caregiver_contacts.month
     group by all
 ),
 

@@ -19,10 +19,7 @@ with wanted_months as (
     select
         month,
         strftime(cast(month || '-01' as date) - interval 1 month, '%Y-%m') as previous_month
-    from {{ window_month_list(12, end_offset=1) }} as window_months(month)
-    {% if is_incremental() %}
-    where month not in (select distinct month from {{ this }})
-    {% endif %}
+    from ({{ window_months_missing(12, end_offset=1) }})
 ),
 
 -- Only months whose snapshot and the one before are both present can hold changes: the
