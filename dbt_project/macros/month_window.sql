@@ -71,13 +71,21 @@
     )) as d))
 {%- endmacro %}
 
-{# Each run month with the months of its n-month window, as rows: month, window_month. #}
-{% macro run_window_months(n_months) -%}
-    select
-        run_months.month,
-        strftime(run_months.month_start - to_months(offsets.months_back), '%Y-%m') as window_month
-    from ({{ run_months() }}) as run_months
-    cross join range({{ n_months }}) as offsets(months_back)
+{# The rows of a table stored month by month that the run's n-month windows read, each
+   tagged with its run month: `month` is the run month, `window_month` the stored row's own.
+   The `in` list lets DuckDB skip the other months in the scan; the join repeats a stored
+   month for every run month whose window holds it (a backfill). #}
+{% macro rows_in_run_windows(relation, n_months) -%}
+    select run_windows.month, stored.month as window_month, stored.* exclude (month)
+    from {{ relation }} as stored
+    inner join (
+        select
+            run_months.month,
+            strftime(run_months.month_start - to_months(offsets.months_back), '%Y-%m') as window_month
+        from ({{ run_months() }}) as run_months
+        cross join range({{ n_months }}) as offsets(months_back)
+    ) as run_windows on run_windows.window_month = stored.month
+    where stored.month in {{ window_month_list(n_months) }}
 {%- endmacro %}
 
 {# Tables stored month by month (incremental): the months of the run's n-month windows that

@@ -4,23 +4,8 @@
 --   contacts_any   contacts at any unit (jour and digital included)
 -- Contacts come counted per month, person and care unit (stored month by month), and are
 -- joined to the listed persons on the compact person key.
-with run_windows as (
-    {{ run_window_months(6) }}
-),
-
-care_unit_contacts as (
-    select * from {{ ref('contacts__int_care_unit_contacts_counted') }}
-    where month in {{ window_month_list(6) }}
-),
-
-windowed as (
-    select
-        run_windows.month,
-        care_unit_contacts.person_id,
-        care_unit_contacts.care_unit_hsa_id,
-        care_unit_contacts.contact_count
-    from care_unit_contacts
-    inner join run_windows on run_windows.window_month = care_unit_contacts.month
+with windowed as (
+    {{ rows_in_run_windows(ref('contacts__int_care_unit_contacts_counted'), 6) }}
 ),
 
 persons as (

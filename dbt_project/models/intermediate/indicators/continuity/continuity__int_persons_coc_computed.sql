@@ -8,24 +8,18 @@
 -- A table of its own, so that DuckDB does not hold this, the heaviest part of the
 -- indicators, beside the mart's other parts. The window's sums are grouped on the compact
 -- keys and joined to the listed persons last, as one row per person.
-with run_windows as (
-    {{ run_window_months(12) }}
-),
-
-caregiver_contacts as (
-    select * from {{ ref('continuity__int_caregiver_contacts_counted') }}
-    where month in {{ window_month_list(12) }}
+with caregiver_contacts as (
+    {{ rows_in_run_windows(ref('continuity__int_caregiver_contacts_counted'), 12) }}
 ),
 
 per_caregiver as (
     select
-        run_windows.month,
-        caregiver_contacts.person_id,
-        caregiver_contacts.caregiver_id,
-        sum(caregiver_contacts.contact_count) as n_all,
-        sum(caregiver_contacts.doctor_contact_count) as n_doctor
+        month,
+        person_id,
+        caregiver_id,
+        sum(contact_count) as n_all,
+        sum(doctor_contact_count) as n_doctor
     from caregiver_contacts
-    inner join run_windows on run_windows.window_month = caregiver_contacts.month
     group by all
 ),
 
