@@ -261,6 +261,33 @@ def test_content_digest_is_pinned_and_ignores_row_order():
     assert month_digest(con, "listing_monthly", "2025-01")[1] != pinned[1]
 
 
+def test_person_rows_are_a_view_of_the_latest_versions_and_an_older_file_is_rebuilt(wh):
+    """published.duckdb reads the person rows from the versions' Parquet instead of holding a copy
+    of every month's; a file from before that (person rows stored as a table) is rebuilt."""
+    from orchestration.defs.publication.publisher import version_dir
+
+    w, d = wh
+    pub = d / "published"
+    _checked_publish(w, d, "2025-01")
+    with duckdb.connect(str(pub / "published.duckdb")) as con:
+        con.execute("drop view reimbursement_person_monthly")
+        con.execute("create table reimbursement_person_monthly as select * from read_parquet("
+                    f"'{version_dir(pub, '2025-01', 1) / 'reimbursement_person_monthly.parquet'}')")
+    _checked_publish(w, d, "2025-02")
+    _correct(w, 250.0)
+    assert _checked_publish(w, d, "2025-02").version == 2
+    with duckdb.connect(str(pub / "published.duckdb"), read_only=True) as con:
+        kinds = dict(con.execute("select table_name, table_type from information_schema.tables").fetchall())
+        published = con.execute("select * from reimbursement_person_monthly order by all").fetchall()
+    assert kinds["reimbursement_person_monthly"] == "VIEW" and kinds["reimbursement_monthly"] == "BASE TABLE"
+    with duckdb.connect(str(w), read_only=True) as con:
+        assert published == con.execute("select * from marts.reimbursement_person_monthly "
+                                        "where month in ('2025-01', '2025-02') order by all").fetchall()
+    assert {row[0] for row in published} == {"2025-01", "2025-02"}
+    current = pub / "reimbursement_person_monthly" / "month=2025-02" / "data.parquet"
+    assert current.samefile(version_dir(pub, "2025-02", 2) / "reimbursement_person_monthly.parquet")
+
+
 def test_a_range_builds_published_db_once_and_ends_as_a_month_by_month_publication(wh, tmp_path):
     from orchestration.defs.publication.publisher import refresh_shared_outputs
 

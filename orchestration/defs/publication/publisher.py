@@ -45,6 +45,12 @@ from orchestration.defs.publication.tables import (
 from orchestration.warehouse import connect
 
 MONTHLY_TABLES = [t for t in PUBLISHED_TABLES if t not in NON_MONTHLY]
+# In published.duckdb these are views over the latest versions' Parquet, not copies: a national
+# month holds 10.6 M person rows, and copying them in (and the file that held every month's)
+# made each publication grow with history. The version files are immutable, so a view of one
+# catalog never changes under a reader.
+PARQUET_VIEW_TABLES = frozenset({"reimbursement_person_monthly"})
+STORED_TABLES = [t for t in MONTHLY_TABLES if t not in PARQUET_VIEW_TABLES]
 DIFF_ROW_LIMIT = 200
 AMOUNT_TOLERANCE = 0.005
 
@@ -92,11 +98,16 @@ def _outcome_dict(o) -> dict:
     return o.to_dict() if hasattr(o, "to_dict") else dict(o)
 
 
-def _replace_copy(src: Path, dst: Path) -> None:
+def _replace_with_link(src: Path, dst: Path) -> None:
+    """dst becomes src's file, swapped in whole. A hard link where the file system allows one:
+    version files are never written again, and a national person table is ~400 MB to copy."""
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".{dst.name}.{uuid.uuid4().hex}.tmp")
     try:
-        shutil.copyfile(src, tmp)
+        try:
+            os.link(src, tmp)
+        except OSError:
+            shutil.copyfile(src, tmp)
         os.replace(tmp, dst)
     finally:
         tmp.unlink(missing_ok=True)
@@ -182,6 +193,27 @@ def _catalog_versions(catalog: dict) -> list[tuple]:
                   for m, e in catalog["months"].items())
 
 
+def _stored_as_tables(path: Path) -> set[str]:
+    with duckdb.connect(str(path), read_only=True) as con:
+        return {name for (name,) in con.execute("select table_name from information_schema.tables "
+                                                "where table_type = 'BASE TABLE'").fetchall()}
+
+
+def _create_parquet_views(con: duckdb.DuckDBPyConnection, published: Path, catalog: dict) -> None:
+    """PARQUET_VIEW_TABLES as views over the catalog's latest version files, month by month.
+
+    The paths are absolute (DuckDB resolves a relative one against the reader's working
+    directory): a moved data dir is pointed at again by its next publication."""
+    dirs = _latest_dirs(published, catalog)
+    for table in sorted(PARQUET_VIEW_TABLES):
+        files = [str((d / f"{table}.parquet").resolve()) for d in dirs.values()]
+        if files:
+            con.execute(f'create or replace view "{table}" as select * from read_parquet({files!r}, '
+                        f'union_by_name = true)')
+        else:
+            con.execute(f'drop view if exists "{table}"')
+
+
 def _changed_months(catalog: dict, previous: dict) -> set[str]:
     return {m for m in set(catalog["months"]) | set(previous["months"])
             if catalog["months"].get(m) != previous["months"].get(m)}
@@ -206,6 +238,8 @@ def _patch_published_db(published: Path, catalog: dict, previous: dict) -> Path 
         return None
     if _versions_in_db(dst) != _catalog_versions(previous):
         return None
+    if _stored_as_tables(dst) & PARQUET_VIEW_TABLES:
+        return None  # written before those tables became views: rebuild (which is small)
     tmp = published / f".published.{uuid.uuid4().hex}.duckdb"
     try:
         shutil.copyfile(dst, tmp)
@@ -214,7 +248,7 @@ def _patch_published_db(published: Path, catalog: dict, previous: dict) -> Path 
             con.execute("begin")
             for month in sorted(changed):
                 source = version_dir(published, month, int(catalog["months"][month]["latest_version"]))
-                for table in MONTHLY_TABLES:
+                for table in STORED_TABLES:
                     file = source / f"{table}.parquet"
                     have = con.execute(f'select column_name, column_type from (describe "{table}")').fetchall() \
                         if table_exists(con, "main", table) else None
@@ -229,6 +263,7 @@ def _patch_published_db(published: Path, catalog: dict, previous: dict) -> Path 
             con.execute("drop table if exists vardcentraler")
             if registry.exists():
                 con.execute(f"create table vardcentraler as select * from read_parquet('{registry}') order by hsa_id")
+            _create_parquet_views(con, published, catalog)
             con.execute("delete from published_versions")
             con.executemany("insert into published_versions values (?, ?, ?, ?)",
                             [list(row) for row in _catalog_versions(catalog)])
@@ -260,12 +295,13 @@ def _build_published_db(published: Path, catalog: dict, previous: dict | None = 
     try:
         con = duckdb.connect(str(tmp))
         try:
-            for table in MONTHLY_TABLES:
+            for table in STORED_TABLES:
                 keys = ", ".join(f'"{k}"' for k in PUBLISHED_TABLES[table])
                 files = [str(d / f"{table}.parquet") for d in dirs.values()]
                 if files:
                     con.execute(f'create table "{table}" as select * from read_parquet({files!r}, '
                                 f'union_by_name = true) order by {keys}')
+            _create_parquet_views(con, published, catalog)
             registry = published / "vardcentraler" / "data.parquet"
             if registry.exists():
                 con.execute(f"create table vardcentraler as select * from read_parquet('{registry}') order by hsa_id")
@@ -296,7 +332,7 @@ def _refresh_month(published: Path, month: str, catalog: dict) -> list[Path]:
     source = version_dir(published, month, int(entry["latest_version"]))
     for table in MONTHLY_TABLES:
         dst = _current_path(published, table, month)
-        _replace_copy(source / f"{table}.parquet", dst)
+        _replace_with_link(source / f"{table}.parquet", dst)
         written.append(dst)
     written.append(_write_open_data(published, month, source))
     return written
