@@ -70,6 +70,14 @@ class Region:
             return con.execute(sql).fetchall()
 
 
+def published_db_content(region: Region) -> dict[str, list]:
+    """Every table and view of published.duckdb, rows in order (published_at aside)."""
+    db = region.published / "published.duckdb"
+    tables = [t for (t,) in region.query("select table_name from information_schema.tables order by 1", db)]
+    return {t: region.query(f"select * exclude (published_at) from {t} order by all" if t == "published_versions"
+                            else f"select * from {t} order by all", db) for t in tables}
+
+
 def tree_digest(folder: Path) -> dict[str, str]:
     """sha256 of every file below folder, by relative path."""
     return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()

@@ -288,6 +288,25 @@ def test_person_rows_are_a_view_of_the_latest_versions_and_an_older_file_is_rebu
     assert current.samefile(version_dir(pub, "2025-02", 2) / "reimbursement_person_monthly.parquet")
 
 
+def test_a_moved_data_dir_serves_its_person_rows_after_the_next_run(wh, tmp_path):
+    """The person view names its Parquet by absolute path; after the data dir is moved, a run
+    of an unchanged month (no new version) points it at the new place."""
+    import shutil
+
+    w, d = wh
+    _checked_publish(w, d, "2025-02")
+    moved = tmp_path / "moved"
+    shutil.move(str(d), str(moved))
+    db = moved / "published" / "published.duckdb"
+    with duckdb.connect(str(db), read_only=True) as con:
+        with pytest.raises(duckdb.IOException):
+            con.execute("select count(*) from reimbursement_person_monthly").fetchone()
+    again = _checked_publish(moved / "warehouse.duckdb", moved, "2025-02")
+    assert (again.version, again.is_new_version) == (1, False)
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("select count(*) from reimbursement_person_monthly").fetchone()[0] > 0
+
+
 def test_a_range_builds_published_db_once_and_ends_as_a_month_by_month_publication(wh, tmp_path):
     from orchestration.defs.publication.publisher import refresh_shared_outputs
 

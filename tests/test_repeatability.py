@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 from tests.conftest import REGION_MONTHS
-from tests.pipeline_fixture import Region, run_ok, tree_digest
+from tests.pipeline_fixture import Region, published_db_content, run_ok, tree_digest
 
 VOLATILE_MANIFEST_KEYS = ("published_at", "code_version", "checks")   # when and by what, not what
 
@@ -25,13 +25,6 @@ def manifests(region: Region) -> dict[str, dict]:
     return {str(p.relative_to(region.published)): {k: v for k, v in json.loads(p.read_text()).items()
                                                    if k not in VOLATILE_MANIFEST_KEYS}
             for p in sorted(region.published.glob("versions/*/v*/manifest.json"))}
-
-
-def published_db_content(region: Region) -> dict[str, list]:
-    db = region.published / "published.duckdb"
-    tables = [t for (t,) in region.query("select table_name from information_schema.tables order by 1", db)]
-    return {t: region.query(f"select * exclude (published_at) from {t} order by all" if t == "published_versions"
-                            else f"select * from {t} order by all", db) for t in tables}
 
 
 def test_same_months_from_scratch_give_byte_identical_published_files(published_region, tmp_path):

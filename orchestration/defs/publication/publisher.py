@@ -199,19 +199,35 @@ def _stored_as_tables(path: Path) -> set[str]:
                                                 "where table_type = 'BASE TABLE'").fetchall()}
 
 
-def _create_parquet_views(con: duckdb.DuckDBPyConnection, published: Path, catalog: dict) -> None:
-    """PARQUET_VIEW_TABLES as views over the catalog's latest version files, month by month.
+def _view_files(published: Path, catalog: dict, table: str) -> list[str]:
+    # Absolute: DuckDB resolves a relative path against the reader's working directory.
+    return [str((d / f"{table}.parquet").resolve()) for d in _latest_dirs(published, catalog).values()]
 
-    The paths are absolute (DuckDB resolves a relative one against the reader's working
-    directory): a moved data dir is pointed at again by its next publication."""
-    dirs = _latest_dirs(published, catalog)
+
+def _create_parquet_views(con: duckdb.DuckDBPyConnection, published: Path, catalog: dict) -> None:
+    """PARQUET_VIEW_TABLES as views over the catalog's latest version files, month by month."""
     for table in sorted(PARQUET_VIEW_TABLES):
-        files = [str((d / f"{table}.parquet").resolve()) for d in dirs.values()]
+        files = _view_files(published, catalog, table)
         if files:
             con.execute(f'create or replace view "{table}" as select * from read_parquet({files!r}, '
                         f'union_by_name = true)')
         else:
             con.execute(f'drop view if exists "{table}"')
+
+
+def _published_db_stale(published: Path, catalog: dict) -> bool:
+    """Whether published.duckdb is missing, holds other versions than the catalog's, or has
+    views that name files elsewhere (the data directory was moved since it was built)."""
+    path = published / "published.duckdb"
+    if _versions_in_db(path) != _catalog_versions(catalog):
+        return True
+    with duckdb.connect(str(path), read_only=True) as con:
+        views = dict(con.execute("select view_name, sql from duckdb_views() where not internal").fetchall())
+    for table in PARQUET_VIEW_TABLES:
+        files = _view_files(published, catalog, table)
+        if files and not all(f"'{f}'" in views.get(table, "") for f in files):
+            return True
+    return False
 
 
 def _changed_months(catalog: dict, previous: dict) -> set[str]:
@@ -533,6 +549,8 @@ def publish_month(warehouse_path: Path, data_dir: Path, month: str, *, input_che
                         _refresh_month(published, m, catalog)
                     _write_registry(published, catalog)
                     _build_published_db(published, catalog)
+                elif refresh_shared and _published_db_stale(published, catalog):
+                    _build_published_db(published, catalog)
                 existing = version_dir(published, month, int(latest["latest_version"]))
                 return PublishResult(month, int(latest["latest_version"]), False, None,
                                      sorted(p for p in existing.iterdir() if p.is_file()))
@@ -613,6 +631,6 @@ def refresh_shared_outputs(data_dir: Path, since: dict) -> list[Path]:
     with _lock(published):
         catalog = read_catalog(published)
         if not catalog["months"] or (not _changed_months(catalog, since)
-                                     and _versions_in_db(published / "published.duckdb") == _catalog_versions(catalog)):
+                                     and not _published_db_stale(published, catalog)):
             return []
         return [_write_registry(published, catalog), _build_published_db(published, catalog, previous=since)]

@@ -6,7 +6,8 @@
 --                               contact's month (null: not listed, e.g. samordnings- or
 --                               reserve number)
 -- patient_category is relative to the performing care unit: own_listed (listed there),
--- other_listed (listed at another VC), not_listed.
+-- other_listed (listed at another VC), not_listed. Only the columns the indicators and
+-- contacts_monthly read are kept: a national month writes ~3.4 M rows here.
 with contacts as (
     select * from {{ ref('stg_journal__contacts') }}
     where month in {{ run_month_list() }}
@@ -14,7 +15,7 @@ with contacts as (
 ),
 
 persons as (
-    select month, person_key, vardcentral_hsa_id
+    select month, person_id, vardcentral_hsa_id
     from {{ ref('listing__int_persons_listed') }}
 ),
 
@@ -26,17 +27,11 @@ final as (
     select
         contacts.month,
         contacts.contact_id,
-        contacts.person_key,
-        contacts.person_id_kind,
         contacts.sex,
-        contacts.unit_hsa_id,
-        contacts.unit_type,
         contacts.care_unit_hsa_id,
         care_units.unit_type as care_unit_type,
-        contacts.contact_date,
         contacts.contact_type,
         contacts.profession,
-        contacts.staff_hsa_id,
         persons.vardcentral_hsa_id as listing_vardcentral_hsa_id,
         case
             when persons.vardcentral_hsa_id is null then 'not_listed'
@@ -46,7 +41,7 @@ final as (
     from contacts
     left join persons
         on persons.month = contacts.month
-        and persons.person_key = contacts.person_key
+        and persons.person_id = {{ compact_key('contacts.person_key') }}
     left join units as care_units
         on care_units.hsa_id = contacts.care_unit_hsa_id
 )

@@ -9,7 +9,7 @@ with windowed as (
 ),
 
 persons as (
-    select month, {{ compact_key('person_key') }} as person_id, sex, vardcentral_hsa_id
+    select month, person_id, sex, vardcentral_hsa_id
     from {{ ref('listing__int_persons_listed') }}
 ),
 

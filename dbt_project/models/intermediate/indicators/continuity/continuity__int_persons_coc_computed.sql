@@ -38,7 +38,7 @@ per_person as (
 persons as (
     select
         month,
-        {{ compact_key('person_key') }} as person_id,
+        person_id,
         sex,
         vardcentral_hsa_id,
         is_sabo

@@ -1,6 +1,8 @@
 {{ config(materialized='table') }}
 -- One row per run month and listed person (state at month end), with age, reporting age
 -- band and the flags the listing indicators count. Only the run's months are read.
+-- The person is its compact key (nothing downstream needs person_key), and only the columns
+-- the indicators read are kept: a national month writes 10.6 M rows here.
 with snapshots as (
     select * from {{ ref('stg_listing__snapshots') }}
     where month in {{ run_month_list() }}
@@ -22,10 +24,8 @@ final as (
     select
         aged.month,
         aged.month_start,
-        aged.month_end,
-        aged.person_key,
+        {{ compact_key('aged.person_key') }} as person_id,
         aged.sex,
-        aged.birth_date,
         aged.age,
         case
             when aged.age <= 6 then '0-6'
@@ -37,13 +37,9 @@ final as (
             else '85+'
         end as age_band,
         aged.vardcentral_hsa_id,
-        aged.listed_from_date,
         aged.listing_type,
-        aged.is_active_choice,
-        aged.fast_lakare_hsa_id,
         aged.has_fast_lakare,
         aged.is_sabo,
-        aged.deso,
         aged.listed_from_date between aged.month_start and aged.month_end as is_new_listing,
         coalesce(
             aged.listed_from_date between aged.month_start and aged.month_end

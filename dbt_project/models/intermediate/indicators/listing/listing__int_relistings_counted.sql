@@ -13,12 +13,12 @@ final as (
     select
         persons.month,
         persons.vardcentral_hsa_id,
-        persons.person_key,
+        persons.person_id,
         persons.sex,
         count(*) as change_count
     from persons
     inner join changes
-        on changes.person_key = persons.person_key
+        on {{ compact_key('changes.person_key') }} = persons.person_id
         and changes.month_start between persons.month_start - interval 11 months and persons.month_start
     group by all
 )
