@@ -5,15 +5,16 @@
 -- (ties: lowest contact_id) is the first assessment; it counts in the month of its
 -- contact_date. wait_days = contact_date - first_contact_date in calendar days.
 -- The profession split uses the profession of the selected contact.
--- History: because first_contact_date <= contact_date, every rival of a run-month candidate
--- has contact_date >= its first_contact_date, so history is read from the earliest
--- first_contact_date among the run's candidates; bounded by var assessment_history_months
--- (default 24) months before month_from so that one bad date cannot scan all history.
-with candidates as (
-    select * from {{ ref('stg_journal__contacts') }}
-    -- the history bound below never reaches further back; bounding here keeps older months
-    -- out of the scan
-    where month in {{ window_month_list(var('assessment_history_months', 24)) }}
+-- History: only the candidates that share (person, care unit, first_contact_date) with a
+-- candidate of a run month can change its rank, so only those are ranked. Because
+-- first_contact_date <= contact_date, they lie on or after the earliest first_contact_date
+-- among the run's candidates, so history is read from there; bounded by var
+-- assessment_history_months (default 24) months before month_from so that one bad date
+-- cannot scan all history.
+with run_candidates as (
+    select distinct person_key, care_unit_hsa_id, first_contact_date
+    from {{ ref('stg_journal__contacts') }}
+    where month in {{ run_month_list() }}
         and is_completed
         and is_new_problem
         and profession <> 'ovrig'
@@ -26,15 +27,33 @@ history_bound as (
         min(first_contact_date),
         cast({{ window_start_date(var('assessment_history_months', 24)) }} as date)
     ) as history_from_date
-    from candidates
-    where month in {{ run_month_list() }}
+    from run_candidates
 ),
 
-history as (
-    select candidates.*
-    from candidates
-    cross join history_bound
-    where candidates.month between strftime(history_bound.history_from_date, '%Y-%m') and {{ month_to() }}
+rivals as (
+    select
+        contacts.month,
+        contacts.contact_id,
+        contacts.person_key,
+        contacts.sex,
+        contacts.unit_hsa_id,
+        contacts.care_unit_hsa_id,
+        contacts.profession,
+        contacts.first_contact_date,
+        contacts.contact_date
+    from {{ ref('stg_journal__contacts') }} as contacts
+    semi join run_candidates
+        on run_candidates.person_key = contacts.person_key
+        and run_candidates.care_unit_hsa_id = contacts.care_unit_hsa_id
+        and run_candidates.first_contact_date = contacts.first_contact_date
+    -- the history bound below never reaches further back; bounding here keeps older months
+    -- out of the scan
+    where contacts.month in {{ window_month_list(var('assessment_history_months', 24)) }}
+        and contacts.month >= (select strftime(history_from_date, '%Y-%m') from history_bound)
+        and contacts.is_completed
+        and contacts.is_new_problem
+        and contacts.profession <> 'ovrig'
+        and not contacts.is_patient_chose_later
 ),
 
 ranked as (
@@ -44,7 +63,7 @@ ranked as (
             partition by person_key, care_unit_hsa_id, first_contact_date
             order by contact_date, contact_id
         ) as assessment_rank
-    from history
+    from rivals
 ),
 
 final as (
