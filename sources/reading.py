@@ -223,11 +223,12 @@ def _csv_header(data: bytes, info: FileInfo) -> tuple[bytes, list[str]]:
 
 def _csv_body(payload: bytes, info: FileInfo, n_fields: int, positions: dict[str, int],
               pii: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """One pass of pyarrow's CSV parser over the data lines, all required columns as text.
+    """pyarrow's CSV parser over the data lines, all required columns as text.
 
     Lines with the wrong number of fields go to `on_invalid`, which is called only for those
-    lines (the fast path costs nothing when the file is clean); single-threaded parsing gives
-    their record numbers, which equal line numbers unless a quoted value spans lines.
+    lines (the fast path costs nothing when the file is clean). Only single-threaded parsing
+    gives their record numbers (which equal line numbers unless a quoted value spans lines),
+    so a file is parsed over the cores first and again on one thread only if it has such lines.
     """
     if payload.find(b"\n") < 0:  # the header alone, without a line break
         return (pd.DataFrame({c: pd.Series(dtype="str") for c in positions}),
@@ -240,16 +241,25 @@ def _csv_body(payload: bytes, info: FileInfo, n_fields: int, positions: dict[str
         invalid.append((row.number, row.actual_columns, row.text))
         return "skip"
 
-    try:
-        table = pacsv.read_csv(
+    def parse(use_threads: bool) -> pa.Table:
+        invalid.clear()
+        return pacsv.read_csv(
             io.BytesIO(payload),
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, use_threads=False,
+            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, use_threads=use_threads,
                                            block_size=1 << 24),
             parse_options=pacsv.ParseOptions(delimiter=info.separator, ignore_empty_lines=False,
                                              invalid_row_handler=on_invalid),
             convert_options=pacsv.ConvertOptions(
                 include_columns=include, column_types={n: pa.string() for n in include},
                 null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True))
+
+    try:
+        table = parse(use_threads=True)
+    except pa.ArrowInvalid:
+        table = None   # parsed again below, where the error names the row
+    try:
+        if table is None or invalid:
+            table = parse(use_threads=False)
     except pa.ArrowInvalid as exc:  # e.g. an unterminated quote; pyarrow names the row
         raise SourceFileError(f"{info.name}: cannot parse as CSV: {str(exc)[:300]}") from None
     n_rows = table.num_rows
