@@ -8,7 +8,8 @@ Layout under `<data_dir>/published/`:
     <table>/month=<YYYY-MM>/data.parquet           current version for BI (monthly tables)
     vardcentraler/data.parquet                     the registry: every unit of any published month
     open_data/indicators_monthly_<YYYY-MM>.csv     suppressed cells nulled
-    published.duckdb                               latest version of every month (+ published_versions)
+    published.duckdb                               latest version of every month (+ published_versions);
+                                                   the person rows as a view over the versions' Parquet
     catalog.json                                   months and their latest versions — the commit point
 
 Order of a publication: hash the month's content in the warehouse → gate on that fingerprint
