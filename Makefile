@@ -12,7 +12,7 @@ $(BIN)/.installed: pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	touch $@
 
-.PHONY: install demo test test-all ui ui-screenshot benchmark
+.PHONY: install demo test test-slow test-all ui ui-screenshot benchmark
 install: $(BIN)/.installed
 
 demo: $(BIN)/.installed
@@ -20,6 +20,9 @@ demo: $(BIN)/.installed
 
 test: $(BIN)/.installed
 	$(BIN)/pytest -q -m "not slow"
+
+test-slow: $(BIN)/.installed
+	$(BIN)/pytest -q -m slow
 
 test-all: $(BIN)/.installed
 	$(BIN)/pytest -q
