@@ -26,6 +26,10 @@ UNIT_COLUMNS = ["hsa_id", "name", "unit_type", "parent_hsa_id", "owner_type", "p
 UNIT_TYPES = ("vardcentral", "filial", "jour", "digital")
 OWNER_TYPES = ("offentlig", "privat")
 MAX_LISTED = 20  # findings shown in one error message
+# Plausible ranges (docs/decisions.md): a value outside is a typo or a unit mix-up, refused
+# on load with its line rather than paid out and caught, if at all, at a VC's gate check.
+MAX_LISTING_CAP = 1_000_000
+MAX_ACG_WEIGHT = 100.0
 
 
 def _raise_if_any(findings: Findings, name: str) -> None:
@@ -66,8 +70,9 @@ def load_units(path: Path) -> pd.DataFrame:
         "owner_type": pa.Column(checks=allowed("owner_type", OWNER_TYPES), nullable=False),
         "rural_tier": pa.Column(checks=pa.Check.isin(
             [0, 1, 2, 3], error=f"rural_tier {VALUE} is not 0, 1, 2 or 3"), nullable=False),
-        "listing_cap": pa.Column(checks=pa.Check.ge(0, error=f"listing_cap {VALUE} < 0"),
-                                 nullable=True),
+        "listing_cap": pa.Column(checks=pa.Check.in_range(
+            0, MAX_LISTING_CAP, error=f"listing_cap {VALUE} outside 0–{MAX_LISTING_CAP:,}"),
+            nullable=True),
     }, name="vardcentraler"), units, findings)
     findings.add(units["hsa_id"].notna() & units["hsa_id"].duplicated(keep=False), "hsa_id",
                  "duplicate hsa_id")
@@ -125,8 +130,10 @@ def load_acg_weights(path: Path, key: bytes) -> pd.DataFrame:
                       acg_weight=parse_numbers(text["acg_weight"], findings, "acg_weight"))
     run_schema(pa.DataFrameSchema({
         **_not_null(["personnummer", "year"]),
-        "acg_weight": pa.Column(checks=pa.Check.ge(0, error=f"acg_weight {VALUE} < 0"),
-                                nullable=False)}, name="acg_weights"), out, findings)
+        "acg_weight": pa.Column(checks=pa.Check.in_range(
+            0, MAX_ACG_WEIGHT, error=f"acg_weight {VALUE} outside the plausible range "
+                                     f"0–{MAX_ACG_WEIGHT:g}"),
+            nullable=False)}, name="acg_weights"), out, findings)
     parts = [_acg_person_keys(text["personnummer"].iloc[i:i + ACG_PART_ROWS], key, findings)
              for i in range(0, len(text), ACG_PART_ROWS)]
     person_keys = pd.concat(parts, ignore_index=True) if parts else pd.Series(dtype="str")
