@@ -253,6 +253,18 @@ def test_an_implausible_acg_weight_names_file_line_and_column(tmp_path):
                                      "range 0–100")
 
 
+def test_a_reference_line_that_cannot_be_split_stops_the_load(tmp_path):
+    # a registry row is never dropped silently: a cut line or a quote left open names its line
+    path = _units_csv(tmp_path, [{"hsa_id": "VC4"}, {"hsa_id": '"VC5'}, {"hsa_id": "VC6"}])
+    with pytest.raises(SourceFileError) as err:
+        load_units(path)
+    assert str(err.value).startswith("vardcentraler.csv: 1 invalid row, first line 4, column hsa_id: "
+                                     "unclosed quote in field 1 (hsa_id) at character 1")
+    path.write_bytes(path.read_bytes() + b"VC7;Cut VC;vardcentral\n\n")
+    with pytest.raises(SourceFileError, match=r"(?s)2 invalid rows.*line 6: truncated line: 3 of 13 fields"):
+        load_units(path)
+
+
 def test_load_cni_and_grants(tmp_path):
     cni = write_csv(tmp_path / "cni_areas.csv", ["deso", "year", "cni"],
                     [["0180C1010", "2024", "1,25"], ["0180C1020", "2024", "0.8"]])
