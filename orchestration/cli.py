@@ -141,9 +141,10 @@ def run_months(month_from: str, month_to: str, force: bool = False, quiet: bool 
             dbt_worker.stop()
     console.print(f"run finished in {time.monotonic() - started:.1f} s")
 
-    from orchestration.status import month_states, render_states
+    from orchestration.status import month_states, print_quarantine_samples, render_states
     states = month_states(settings, months)
     render_states(console, states, title="Summary")
+    print_quarantine_samples(console, settings, months)
     all_published = all(state.is_published_current for state in states)
     if all_published and success:
         console.print(f"published: {settings.published_dir / 'published.duckdb'}; statements: "

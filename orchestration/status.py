@@ -2,7 +2,8 @@
 
 A month is *published current* when the catalog's latest version holds exactly the content the
 warehouse has now; *stale* when it was published but the warehouse has moved on (a correction
-that is not yet, or could not be, published).
+that is not yet, or could not be, published). While the landing's reference files cannot be
+loaded, every month is blocked (keeping what it published) with that failure as its reason.
 """
 from __future__ import annotations
 
@@ -23,12 +24,13 @@ class MonthState:
     blocked_reasons: list[str] = field(default_factory=list)
     published_version: int | None = None
     is_published_current: bool = False
+    reference_error: str | None = None                        # the last reference load failed
 
     @property
     def state(self) -> str:
         if self.is_published_current:
             return f"published v{self.published_version}"
-        if self.checked == "blocked":
+        if self.checked == "blocked" or self.reference_error:
             return "blocked" + (f" (v{self.published_version} kept)" if self.published_version else "")
         if self.published_version:
             return f"stale (v{self.published_version} published)"
@@ -41,10 +43,14 @@ def month_states(settings: Settings, months: list[str] | None) -> list[MonthStat
     from orchestration.defs.publication.gate import load_check_record, month_fingerprints
     from orchestration.defs.publication.publisher import read_catalog
 
+    from orchestration.defs.sources.ingestion import REFERENCE_STEP, reference_error
+
     catalog = read_catalog(settings.published_dir).get("months", {})
     states: dict[str, MonthState] = {}
+    failed_reference = None
     if settings.warehouse_path.exists():
         with connect(settings.warehouse_path, read_only=True) as con:
+            failed_reference = reference_error(con)
             for month, source, name, quarantined in con.execute(
                     "select month, source, source_file, rows_quarantined from raw.source_files").fetchall():
                 state = states.setdefault(month, MonthState(month))
@@ -78,6 +84,12 @@ def month_states(settings: Settings, months: list[str] | None) -> list[MonthStat
                                           and state.checked == "passed" and not state.file_errors)
         if state.file_errors and not state.blocked_reasons:
             state.blocked_reasons = list(state.file_errors)
+        if failed_reference:
+            # The landing's reference files could not be loaded: no month can be checked against
+            # them, and the checks on record (of the reference as last loaded) are not the reason.
+            state.reference_error = failed_reference
+            state.checked, state.is_published_current = "not checked", False
+            state.blocked_reasons = [f"{REFERENCE_STEP} failed: {failed_reference}"]
         result.append(state)
     return result
 
@@ -89,7 +101,8 @@ def render_states(console, states: list[MonthState], title: str) -> None:
     for column in ("month", "deliveries", "quarantined", "checks", "state", "why"):
         table.add_column(column, overflow="fold")
     for s in states:
-        style = "green" if s.is_published_current else ("red" if s.checked == "blocked" or s.file_errors else "yellow")
+        style = "green" if s.is_published_current else (
+            "red" if s.checked == "blocked" or s.file_errors or s.reference_error else "yellow")
         table.add_row(s.month, ", ".join(sorted(s.deliveries.values())) or "—", f"{s.rows_quarantined:,}",
                       s.checked, f"[{style}]{s.state}[/{style}]", "\n".join(r[:300] for r in s.blocked_reasons[:4]))
     console.print(table)
@@ -98,3 +111,38 @@ def render_states(console, states: list[MonthState], title: str) -> None:
 def published_paths(settings: Settings) -> dict[str, Path]:
     return {"published": settings.published_dir / "published.duckdb", "statements": settings.statements_dir,
             "reports": settings.reports_dir}
+
+
+QUARANTINE_SHOWN = 10  # quarantined lines a run prints per month (all are in raw.quarantine)
+
+
+def print_quarantine_samples(console, settings: Settings, months: list[str],
+                             limit: int = QUARANTINE_SHOWN) -> None:
+    """Each month's first quarantined lines (file, line, column, reason, masked value) and how
+    many there are, so a month that publishes with quarantined rows shows them, not a count."""
+    from rich.markup import escape
+
+    if not settings.warehouse_path.exists():
+        return
+    marks = ", ".join("?" for _ in months)
+    with connect(settings.warehouse_path, read_only=True) as con:
+        counts = con.execute(
+            "select month, count(distinct (source_file, source_line)), count(*) from raw.quarantine "
+            f"where month in ({marks}) group by month order by month", months).fetchall()
+        rows = con.execute(
+            "select month, source_file, source_line, column_name, reason, masked_value "
+            f"from raw.quarantine where month in ({marks}) qualify row_number() over (partition by "
+            "month order by source_file, source_line nulls first, column_name, reason) <= ? "
+            "order by month, source_file, source_line nulls first, column_name, reason",
+            [*months, limit]).fetchall()
+    for month, lines, findings in counts:
+        sample = [row[1:] for row in rows if row[0] == month]
+        console.print(f"{month}: {lines:,} quarantined line{'s' if lines != 1 else ''}"
+                      + (f" ({findings:,} findings)" if findings != lines else "")
+                      + (f", the first {len(sample)} findings:" if findings > len(sample) else ":"))
+        for source_file, line, column, reason, masked in sample:
+            where = f"{source_file} line {line}" if line is not None else source_file
+            value = f" (value {masked!r})" if masked and masked not in reason else ""
+            console.print(escape(f"  {where}, column {column or '—'}: {reason}{value}"),
+                          soft_wrap=True)
+

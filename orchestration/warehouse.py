@@ -126,6 +126,14 @@ create table if not exists raw.reference_files (
     loaded_at timestamp not null
 );
 
+-- Why the landing's reference files could not be loaded (at most one row): every month is
+-- blocked, keeping what it published, until they load again (a load, or an unchanged one,
+-- clears it). The run summary and `vardval status` show it as the months' reason.
+create table if not exists raw.reference_errors (
+    message varchar not null,
+    seen_at timestamp not null
+);
+
 -- Every delivery ever seen: 'new', 'correction' (checksum changed) or 'unchanged' (no-op).
 create table if not exists raw.delivery_ledger (
     month varchar not null,

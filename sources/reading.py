@@ -12,6 +12,7 @@ import csv
 import datetime
 import hashlib
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 from pandas._libs.parsers import STR_NA_VALUES
 
+from sources import csv_lines
 from sources.columnar import string_buffers
 from sources.personnummer import mask
 
@@ -45,6 +47,7 @@ class FileInfo:
     file_format: str                  # 'csv' | 'xlsx'
     encoding: str | None = None       # 'utf-8', 'utf-8-sig' (BOM) or 'cp1252'; None for xlsx
     separator: str | None = None      # ',' or ';'; None for xlsx
+    sheet: str | None = None          # the sheet read (the first); None for csv
     extra_columns: list[str] = field(default_factory=list)
 
 
@@ -130,23 +133,32 @@ def read_table(path: Path, required: Sequence[str], pii_columns: Sequence[str] =
     info = FileInfo(path=path, name=path.name, sha256=hashlib.sha256(data).hexdigest(),
                     size_bytes=len(data), file_format=path.suffix.lower().lstrip("."))
     if info.file_format == "csv":
-        payload, header = _csv_header(data, info)
+        payload, damage, header = _csv_header(data, info)
     elif info.file_format == "xlsx":
-        sheet = _xlsx_sheet(path)
+        sheet, info.sheet, others = _xlsx_sheet(path)
         header = [("" if pd.isna(h) else str(h)) for h in sheet.iloc[0]] if len(sheet) else []
+        if not any(h.strip() for h in header):
+            raise SourceFileError(
+                f"{path.name}: sheet '{info.sheet}' (the first, which is the one read) has no "
+                f"header in row 1{'; other sheets: ' + ', '.join(repr(o) for o in others) if others else ''}")
     else:
         raise SourceFileError(f"{path.name}: unsupported file format (expected .csv or .xlsx)")
     positions = _match_columns(header, required, info)
     if info.file_format == "csv":
-        frame, bad = _csv_body(payload, info, len(header), positions, pii_columns)
+        frame, bad = _csv_body(payload, info, header, positions, pii_columns, damage)
     else:
         frame, bad = _xlsx_body(sheet, positions), pd.DataFrame(columns=FINDING_COLUMNS)
-    frame, empty = _drop_empty(frame)
+    frame, empty = _drop_empty(frame, last_bad=int(bad["source_line"].max()) if len(bad) else 0)
     if frame.empty and bad.empty and not allow_empty:
-        raise SourceFileError(f"{path.name}: header only, no data rows")
+        raise SourceFileError(f"{_where(info)}: header only, no data rows")
     if not empty.empty:
         bad = empty if bad.empty else pd.concat([bad, empty], ignore_index=True)
     return RawTable(file=info, frame=frame, bad_lines=bad, rows_read=len(frame) + len(bad))
+
+
+def _where(info: FileInfo) -> str:
+    """The file, and for a workbook the sheet read."""
+    return f"{info.name} (sheet '{info.sheet}')" if info.sheet is not None else info.name
 
 
 def _match_columns(header: list[str], required: Sequence[str], info: FileInfo) -> dict[str, int]:
@@ -155,27 +167,28 @@ def _match_columns(header: list[str], required: Sequence[str], info: FileInfo) -
     missing = [c for c in required if c not in names]
     if missing:
         raise SourceFileError(
-            f"{info.name}: missing required column{'s' if len(missing) > 1 else ''} "
+            f"{_where(info)}: missing required column{'s' if len(missing) > 1 else ''} "
             f"{', '.join(repr(c) for c in missing)} (line 1); columns found: "
             f"{', '.join(repr(h) for h in header)[:500]}")
     doubled = sorted({c for c in required if names.count(c) > 1})
     if doubled:
         raise SourceFileError(
-            f"{info.name}: column {', '.join(repr(c) for c in doubled)} appears more than once "
+            f"{_where(info)}: column {', '.join(repr(c) for c in doubled)} appears more than once "
             "in the header (line 1; names are matched case-insensitively)")
     info.extra_columns = [h.strip() for h, n in zip(header, names) if n not in required and n]
     return {c: names.index(c) for c in required}
 
 
-def _drop_empty(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Rows with no required field filled: trailing ones are not rows (a file ending in blank
-    lines); any others are reported as 'empty line'."""
+def _drop_empty(frame: pd.DataFrame, last_bad: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Rows with no required field filled: those after the file's last row with content (a
+    value, or a quarantined line after `last_bad`) are not rows (a file ending in blank or
+    separator-only lines, as editors and Excel leave them); any others are reported as
+    'empty line'."""
     blank = frame.isna().all(axis=1).to_numpy()
     if not blank.any():
         return frame, pd.DataFrame(columns=FINDING_COLUMNS)
-    last_filled = np.flatnonzero(~blank).max() + 1 if (~blank).any() else 0
-    inner = blank.copy()
-    inner[last_filled:] = False
+    last_filled = frame.index[~blank].max() if (~blank).any() else 0
+    inner = blank & (frame.index.to_numpy() < max(last_filled, last_bad))
     empty = pd.DataFrame({"source_line": frame.index[inner], "column_name": None,
                           "reason": "empty line", "masked_value": None})
     return frame[~blank], empty
@@ -183,24 +196,17 @@ def _drop_empty(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 # --- CSV -----------------------------------------------------------------------------------
 
-def _decode(data: bytes, name: str) -> tuple[bytes, str]:
-    """UTF-8 payload (BOM removed) and the encoding found: utf-8-sig, utf-8 or cp1252."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        return data[3:], "utf-8-sig"
-    if data.isascii():
-        return data, "utf-8"
+def _decode(data: bytes, name: str) -> tuple[bytes, str, dict[int, csv_lines.Damage]]:
+    """UTF-8 payload (BOM removed), the encoding found (utf-8-sig, utf-8 or cp1252) and the
+    lines holding bytes that encoding does not define (see `csv_lines.decode`)."""
     try:
-        data.decode("utf-8")
-        return data, "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp1252").encode("utf-8"), "cp1252"
-    except UnicodeDecodeError as exc:  # bytes undefined in Windows-1252: neither encoding
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise SourceFileError(
-            f"{name}: line {line}: neither UTF-8 nor Windows-1252 (byte 0x{data[exc.start]:02x} "
-            f"at offset {exc.start}); re-export the file as UTF-8") from None
+        payload, encoding, damage = csv_lines.decode(data)
+    except csv_lines.EncodingError as exc:
+        raise SourceFileError(f"{name}: {exc}") from None
+    if 1 in damage:
+        raise SourceFileError(f"{name}: line 1 (the header): {damage[1].what} at character "
+                              f"{damage[1].character}; re-export the file as UTF-8")
+    return payload, encoding, damage
 
 
 def _detect_separator(header_line: str, name: str) -> str:
@@ -213,62 +219,94 @@ def _detect_separator(header_line: str, name: str) -> str:
     return ";" if semicolons > commas else ","
 
 
-def _csv_header(data: bytes, info: FileInfo) -> tuple[bytes, list[str]]:
-    payload, info.encoding = _decode(data, info.name)
+def _csv_header(data: bytes, info: FileInfo
+                ) -> tuple[bytes, dict[int, csv_lines.Damage], list[str]]:
+    payload, info.encoding, damage = _decode(data, info.name)
     end = payload.find(b"\n")
     header_line = (payload if end < 0 else payload[:end]).decode("utf-8").rstrip("\r")
     info.separator = _detect_separator(header_line, info.name)
-    return payload, next(csv.reader([header_line], delimiter=info.separator))
+    return payload, damage, next(csv.reader([header_line], delimiter=info.separator))
 
 
-def _csv_body(payload: bytes, info: FileInfo, n_fields: int, positions: dict[str, int],
-              pii: Sequence[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """pyarrow's CSV parser over the data lines, all required columns as text.
+def _csv_body(payload: bytes, info: FileInfo, header: list[str], positions: dict[str, int],
+              pii: Sequence[str], damage: dict[int, csv_lines.Damage]
+              ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """pyarrow's CSV parser over the data lines, all required columns as text; every physical
+    line after the header is one row (accepted, or a finding here or in the contract).
 
-    Lines with the wrong number of fields go to `on_invalid`, which is called only for those
-    lines (the fast path costs nothing when the file is clean). Only single-threaded parsing
-    gives their record numbers (which equal line numbers unless a quoted value spans lines),
-    so a file is parsed over the cores first and again on one thread only if it has such lines.
+    The parser runs over the cores. Its row count is checked against the file's line count:
+    when they differ, or the file holds NUL or undecodable bytes, the damaged lines are found
+    (`csv_lines`), emptied and parsed again, so a quote left open cannot swallow the lines
+    after it. Lines with the wrong number of fields go to `on_invalid`, which is called only
+    for those lines; only single-threaded parsing numbers them, so a file with such lines is
+    parsed again on one thread.
     """
+    n_fields = len(header)
     if payload.find(b"\n") < 0:  # the header alone, without a line break
         return (pd.DataFrame({c: pd.Series(dtype="str") for c in positions}),
                 pd.DataFrame(columns=FINDING_COLUMNS))
     names = [f"f{i}" for i in range(n_fields)]  # own names: the header may repeat or be odd
     include = [names[i] for i in positions.values()]
     invalid: list[tuple[int | None, int, str]] = []
+    n_lines = csv_lines.data_line_count(payload)
 
     def on_invalid(row) -> str:
         invalid.append((row.number, row.actual_columns, row.text))
         return "skip"
 
-    def parse(use_threads: bool) -> pa.Table:
+    def parse(data: bytes, use_threads: bool) -> pa.Table | None:
         invalid.clear()
-        return pacsv.read_csv(
-            io.BytesIO(payload),
-            read_options=pacsv.ReadOptions(column_names=names, skip_rows=1, use_threads=use_threads,
-                                           block_size=1 << 24),
-            parse_options=pacsv.ParseOptions(delimiter=info.separator, ignore_empty_lines=False,
-                                             invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(
-                include_columns=include, column_types={n: pa.string() for n in include},
-                null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True))
+        try:
+            return pacsv.read_csv(
+                io.BytesIO(data),
+                read_options=pacsv.ReadOptions(column_names=names, skip_rows=1,
+                                               use_threads=use_threads, block_size=1 << 24),
+                parse_options=pacsv.ParseOptions(delimiter=info.separator,
+                                                 ignore_empty_lines=False,
+                                                 invalid_row_handler=on_invalid),
+                convert_options=pacsv.ConvertOptions(
+                    include_columns=include, column_types={n: pa.string() for n in include},
+                    null_values=[""], strings_can_be_null=True, quoted_strings_can_be_null=True))
+        except pa.ArrowInvalid:
+            return None
 
-    try:
-        table = parse(use_threads=True)
-    except pa.ArrowInvalid:
-        table = None   # parsed again below, where the error names the row
-    try:
-        if table is None or invalid:
-            table = parse(use_threads=False)
-    except pa.ArrowInvalid as exc:  # e.g. an unterminated quote; pyarrow names the row
-        raise SourceFileError(f"{info.name}: cannot parse as CSV: {str(exc)[:300]}") from None
+    def one_row_a_line(table: pa.Table | None) -> bool:
+        return table is not None and table.num_rows + len(invalid) == n_lines
+
+    lines = None
+    if b"\x00" in payload:
+        lines = csv_lines.Lines(payload)
+        damage = {**csv_lines.nul_damage(lines), **damage}
+    table = None if damage else parse(payload, use_threads=True)
+    if not one_row_a_line(table):
+        lines = lines or csv_lines.Lines(payload)
+        finders = [lambda: csv_lines.stray_cr_damage(lines),
+                   lambda: csv_lines.quote_damage(lines, info.separator),
+                   lambda: csv_lines.quote_damage(lines, info.separator, every_quoted_line=True)]
+        table = parse(csv_lines.blank(lines, damage), use_threads=True) if damage else None
+        while not one_row_a_line(table) and finders:
+            damage = {**finders.pop(0)(), **damage}
+            table = parse(csv_lines.blank(lines, damage), use_threads=True)
+        if not one_row_a_line(table):
+            raise SourceFileError(f"{info.name}: cannot be split into its {n_lines:,} data lines "
+                                  "(check its quoting and line breaks)")
+    body = csv_lines.blank(lines, damage) if damage else payload
+    if invalid:
+        table = parse(body, use_threads=False)
+        empties = [number for number, _, text in invalid
+                   if csv_lines.only_separators(text, info.separator)]
+        if empties:  # ';;;' with another field count than the header's: an empty line
+            body = csv_lines.blank(csv_lines.Lines(body), empties)
+            table = parse(body, use_threads=False)
+        if table is None:
+            raise SourceFileError(f"{info.name}: cannot be parsed as CSV on one thread")
     n_rows = table.num_rows
     arrays = {}
     for col, src in zip(positions, include):  # strip; blank becomes missing
         arrays[col] = _stripped(table[src])
         table = table.drop_columns([src])  # frees the parsed column: a national file is ~1 GiB
     frame = pa.table(arrays).to_pandas()
-    bad_lines = _locate_invalid(invalid, payload)
+    bad_lines = _locate_invalid(invalid, body)
     # record k of the file is line k (header = 1); the skipped lines leave gaps
     keep = np.ones(n_rows + len(invalid), dtype=bool)
     keep[bad_lines[(bad_lines >= 2) & (bad_lines < len(keep) + 2)] - 2] = False
@@ -280,7 +318,30 @@ def _csv_body(payload: bytes, info: FileInfo, n_fields: int, positions: dict[str
     shown = [_shown_for_line(t, sep, positions, pii) for *_, t in invalid]
     bad = pd.DataFrame({"source_line": bad_lines, "column_name": None, "reason": reasons,
                         "masked_value": shown}, columns=FINDING_COLUMNS)
+    if damage:
+        frame = frame.drop(index=[line for line in damage if line in frame.index])
+        bad = pd.concat([bad, _damage_findings(damage, lines, header, positions, pii, sep)],
+                        ignore_index=True)
     return frame, bad
+
+
+def _damage_findings(damage: dict[int, csv_lines.Damage], lines: csv_lines.Lines,
+                     header: list[str], positions: dict[str, int], pii: Sequence[str], sep: str
+                     ) -> pd.DataFrame:
+    """One finding per damaged line: what, in which field (named by the header), at which
+    character; the column is set when that field is a required one."""
+    required_at = {pos: col for col, pos in positions.items()}
+    rows = []
+    for line, found in sorted(damage.items()):
+        text = lines.text(line)
+        field = text[:found.character - 1].count(sep)
+        name = header[field].strip() if field < len(header) else None
+        rows.append({"source_line": line, "column_name": required_at.get(field),
+                     "reason": f"{found.what} in field {field + 1}"
+                               f"{f' ({name})' if name else ''} at character {found.character}"
+                               f"{'; ' + found.hint if found.hint else ''}",
+                     "masked_value": _shown_for_line(text, sep, positions, pii)})
+    return pd.DataFrame(rows, columns=FINDING_COLUMNS)
 
 
 # What utf8_trim_whitespace removes: ASCII blanks and Unicode separators (e.g. no-break space).
@@ -334,13 +395,14 @@ def _shown_for_line(text: str, sep: str, positions: dict[str, int], pii: Sequenc
     for col in pii:
         pos = positions.get(col)
         return mask(fields[pos]) if pos is not None and pos < len(fields) else None
-    return text[:MAX_SHOWN]
+    return re.sub(r"[\x00-\x08\x0b-\x1f]", "\ufffd", text[:MAX_SHOWN])
 
 
 # --- XLSX ----------------------------------------------------------------------------------
 
-def _xlsx_sheet(path: Path) -> pd.DataFrame:
-    """The first sheet as text, row 0 = sheet row 1 (calamine keeps blank rows in place).
+def _xlsx_sheet(path: Path) -> tuple[pd.DataFrame, str, list[str]]:
+    """The first sheet as text, row 0 = sheet row 1 (calamine keeps blank rows in place), its
+    name, and the names of the other sheets (for messages: only the first is read).
 
     The cells as `pd.read_excel(dtype=str, engine="calamine")` reads them, without its per-cell
     parser (4.8 -> 4.0 s for a region listing): whole numbers as integers, dates as midnight
@@ -348,11 +410,13 @@ def _xlsx_sheet(path: Path) -> pd.DataFrame:
     from python_calamine import CalamineWorkbook
 
     try:
-        rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_index(0).to_python(skip_empty_area=False)
+        book = CalamineWorkbook.from_path(str(path))
+        names = list(book.sheet_names)
+        rows = book.get_sheet_by_index(0).to_python(skip_empty_area=False)
     except Exception as exc:  # a damaged or mislabelled workbook
         raise SourceFileError(f"{path.name}: cannot read as an Excel workbook: {exc}") from None
     sheet = pd.DataFrame(rows, dtype=object)
-    return sheet.apply(_cells_as_text) if len(sheet.columns) else sheet
+    return (sheet.apply(_cells_as_text) if len(sheet.columns) else sheet), names[0], names[1:]
 
 
 _NA_TEXTS = sorted(STR_NA_VALUES)  # what read_excel reads as missing by default

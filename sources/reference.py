@@ -16,7 +16,7 @@ import pandera.pandas as pa
 
 from sources.personnummer import PERSONNUMMER, SAMORDNINGSNUMMER, classify
 from sources.pseudonym import pseudonymise_repeated_column
-from sources.reading import SourceFileError, read_table
+from sources.reading import RawTable, SourceFileError, read_table
 from validations.contracts import (VALUE, Findings, allowed, lower, may_repeat, parse_dates,
                                    parse_numbers, run_schema)
 
@@ -26,14 +26,25 @@ UNIT_COLUMNS = ["hsa_id", "name", "unit_type", "parent_hsa_id", "owner_type", "p
 UNIT_TYPES = ("vardcentral", "filial", "jour", "digital")
 OWNER_TYPES = ("offentlig", "privat")
 MAX_LISTED = 20  # findings shown in one error message
+# Plausible ranges (docs/decisions.md): a value outside is a typo or a unit mix-up, refused
+# on load with its line rather than paid out and caught, if at all, at a VC's gate check.
+MAX_LISTING_CAP = 1_000_000
+MAX_ACG_WEIGHT = 100.0
 
 
-def _raise_if_any(findings: Findings, name: str) -> None:
+def _raise_if_any(findings: Findings, table: RawTable) -> None:
+    """Every finding, and every line the reader could not split into fields (a reference row
+    is never dropped silently; a blank line holds no row and is not an error here)."""
+    name = table.file.name
+    unsplit = table.bad_lines[table.bad_lines["reason"] != "empty line"]
     found = findings.frame()
+    if not unsplit.empty:
+        found = unsplit if found.empty else pd.concat([found, unsplit], ignore_index=True)
     if found.empty:
         return
     found = found.sort_values("source_line")
-    lines = [f"  line {r.source_line}, column {r.column_name}: {r.reason}"
+    lines = [f"  line {r.source_line}{f', column {r.column_name}' if isinstance(r.column_name, str) else ''}: "
+             f"{r.reason}"
              + (f" (value {r.masked_value!r})" if isinstance(r.masked_value, str)
                 and r.masked_value not in r.reason else "")
              for r in found.head(MAX_LISTED).itertuples()]
@@ -66,8 +77,9 @@ def load_units(path: Path) -> pd.DataFrame:
         "owner_type": pa.Column(checks=allowed("owner_type", OWNER_TYPES), nullable=False),
         "rural_tier": pa.Column(checks=pa.Check.isin(
             [0, 1, 2, 3], error=f"rural_tier {VALUE} is not 0, 1, 2 or 3"), nullable=False),
-        "listing_cap": pa.Column(checks=pa.Check.ge(0, error=f"listing_cap {VALUE} < 0"),
-                                 nullable=True),
+        "listing_cap": pa.Column(checks=pa.Check.in_range(
+            0, MAX_LISTING_CAP, error=f"listing_cap {VALUE} outside 0–{MAX_LISTING_CAP:,}"),
+            nullable=True),
     }, name="vardcentraler"), units, findings)
     findings.add(units["hsa_id"].notna() & units["hsa_id"].duplicated(keep=False), "hsa_id",
                  "duplicate hsa_id")
@@ -85,7 +97,7 @@ def load_units(path: Path) -> pd.DataFrame:
                  "parent_hsa_id is not a unit in the registry")
     findings.add(filial & parent_type.notna() & (parent_type != "vardcentral"), "parent_hsa_id",
                  lambda hit: "parent is of type " + parent_type[hit] + ", expected vardcentral")
-    _raise_if_any(findings, table.file.name)
+    _raise_if_any(findings, table)
     units["rural_tier"] = units["rural_tier"].astype("int64")
     return units.reset_index(drop=True)[UNIT_COLUMNS]
 
@@ -102,7 +114,7 @@ def load_cni_areas(path: Path) -> pd.DataFrame:
                          nullable=False)}, name="cni_areas"), out, findings)
     findings.add(out.duplicated(["deso", "year"], keep=False) & out["deso"].notna(), "deso",
                  "duplicate deso and year")
-    _raise_if_any(findings, table.file.name)
+    _raise_if_any(findings, table)
     return out.astype({"year": "int64"}).reset_index(drop=True)[["deso", "year", "cni"]]
 
 
@@ -125,8 +137,10 @@ def load_acg_weights(path: Path, key: bytes) -> pd.DataFrame:
                       acg_weight=parse_numbers(text["acg_weight"], findings, "acg_weight"))
     run_schema(pa.DataFrameSchema({
         **_not_null(["personnummer", "year"]),
-        "acg_weight": pa.Column(checks=pa.Check.ge(0, error=f"acg_weight {VALUE} < 0"),
-                                nullable=False)}, name="acg_weights"), out, findings)
+        "acg_weight": pa.Column(checks=pa.Check.in_range(
+            0, MAX_ACG_WEIGHT, error=f"acg_weight {VALUE} outside the plausible range "
+                                     f"0–{MAX_ACG_WEIGHT:g}"),
+            nullable=False)}, name="acg_weights"), out, findings)
     parts = [_acg_person_keys(text["personnummer"].iloc[i:i + ACG_PART_ROWS], key, findings)
              for i in range(0, len(text), ACG_PART_ROWS)]
     person_keys = pd.concat(parts, ignore_index=True) if parts else pd.Series(dtype="str")
@@ -139,7 +153,7 @@ def load_acg_weights(path: Path, key: bytes) -> pd.DataFrame:
         findings.add(person_keys.notna().to_numpy() & person_years.duplicated(keep=False).to_numpy(),
                      "personnummer", "duplicate personnummer and year")
     del person_years
-    _raise_if_any(findings, table.file.name)
+    _raise_if_any(findings, table)
     return pd.DataFrame({"person_key": person_keys, "year": years.astype("int64"),
                          "acg_weight": out["acg_weight"].reset_index(drop=True)})
 
@@ -185,5 +199,5 @@ def load_development_grants(path: Path) -> pd.DataFrame:
                  "duplicate payout_month and hsa_id")
     pots = out.groupby("payout_month")["pot_sek"].transform("nunique")
     findings.add(pots > 1, "pot_sek", "different pot_sek on rows of the same payout_month")
-    _raise_if_any(findings, table.file.name)
+    _raise_if_any(findings, table)
     return out.reset_index(drop=True)[columns]

@@ -146,9 +146,9 @@ FILE_FAULTS = {
                      [r"^telephony\.csv: column 'call_id' appears more than once in the header \(line 1"]),
     "tab separated": ("telephony", lambda d: d.save(sep="\t"),
                       [r"^telephony\.csv: line 1: cannot detect the separator.*tab-separated"]),
-    "neither utf-8 nor windows-1252": (
-        "visits", lambda d: d.path.write_bytes(d.path.read_bytes() + b"K2025029999\x81\x8d,x\n"),
-        [r"^visits\.csv: line {next_line}: neither UTF-8 nor Windows-1252 \(byte 0x81"]),
+    "utf-16": ("telephony", lambda d: d.save(encoding="utf-16"),
+               [r"^telephony\.csv: the file is UTF-16 \(byte-order mark FF FE\); save it as CSV in "
+                r"UTF-8 or Windows-1252$"]),
 }
 
 
@@ -367,6 +367,33 @@ def test_row_fault_is_quarantined_with_file_line_column_and_reason(landed, fault
     # a few rows are far below the limit: the month may still publish, and reports them
     gate = landed.gate()
     assert gate["deliveries_readable"].passed and gate["quarantine_within_limit"].passed
+
+
+def test_an_unclosed_quote_or_foreign_bytes_quarantine_their_line_and_lose_no_other(landed):
+    """A quote opened in the second field 12 lines before the end, and bytes that are neither
+    UTF-8 nor Windows-1252 near the top: those two lines are quarantined, named by line, column
+    and character, and every other line is read (rows read = the file's data lines)."""
+    delivery = landed.delivery("visits")
+    n = len(delivery.rows)
+    lines = delivery.path.read_bytes().split(b"\n")
+    sep = delivery.sep.encode()
+    quoted, foreign = n - 12, 2          # file lines (header = 1) are list index + 1
+    lines[quoted - 1] = lines[quoted - 1].replace(sep, sep + b'"', 1)
+    lines[foreign - 1] = b"K\x81\x8d" + lines[foreign - 1]
+    delivery.path.write_bytes(b"\n".join(lines))
+
+    outcome = landed.ingest()["visits"]
+    assert outcome.status == "correction", outcome.message
+    assert (outcome.rows_read, outcome.rows_accepted, outcome.rows_quarantined) == (n, n - 2, 2)
+    found = landed.quarantine("visits")
+    assert [(f[1], f[2]) for f in found] == [(foreign, "contact_id"), (quoted, "personnummer")]
+    assert found[0][3] == ("byte 0x81 that is neither UTF-8 nor Windows-1252 in field 1 "
+                           "(contact_id) at character 2")
+    assert found[1][3].startswith("unclosed quote in field 2 (personnummer) at character ")
+    assert found[1][4] == "****"
+    accepted = {line for (line,) in landed.sql("select source_line from raw.visits where month = ?", MONTH)}
+    assert accepted == set(range(2, n + 2)) - {foreign, quoted}
+    assert landed.gate()["quarantine_within_limit"].passed
 
 
 def test_truncated_file_quarantines_its_last_line(landed):

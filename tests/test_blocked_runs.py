@@ -239,5 +239,9 @@ def test_model_with_a_gap_stops_the_run_and_keeps_everything_published(published
     assert result.returncode == 1, output[-4000:]
     assert re.search(r"reimbursement_model\.yaml: versions\[1\]\.valid_from: gap after versions\[0\]", output), \
         output[-4000:]
+    # the summary's why is the failed reference step, not the checks on record from the last run
+    summary = output[output.index("Summary"):]
+    assert summary.count("reference_data failed: reimbursement_model.yaml") == 2, summary
+    assert "published v" not in summary and "passed" not in summary, summary
     after = {k: v for k, v in tree_digest(region.published).items() if not k.endswith(".lock")}
     assert after == before

@@ -197,6 +197,54 @@ def test_a_step_failure_shows_its_root_cause():
     assert _root_cause(outer).startswith("WarehouseBusy: the warehouse /x is held")
 
 
+# --- what a run prints ------------------------------------------------------------------------
+
+def _rows_of(output: str, month: str) -> str:
+    """The summary table's row(s) of a month (a cell may wrap onto the next lines)."""
+    lines = output.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"│ {month}"))
+    end = next((i for i in range(start + 1, len(lines)) if not lines[i].startswith("│  ")), len(lines))
+    return " ".join(" ".join(line.strip("│ ").split()) for line in lines[start:end])
+
+
+def test_a_run_prints_its_quarantined_lines_and_a_failed_reference_load_is_every_months_why(
+        published_region, tmp_path):
+    from tests.delivery_edits import Delivery
+
+    region = published_region.copy(tmp_path / "region")
+    visits = Delivery.load(region.landing / "2025-02" / "visits.csv")
+    lines = [visits.set(i, "vardcentral_hsa_id", "SE-UNKNOWN-UNIT") for i in (4, 9)]
+    visits.save()
+    result = region.vardval("run", "--from", "2025-02")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-4000:]
+    assert "2025-02: 2 quarantined lines:" in output, output[-4000:]
+    for line in lines:
+        assert (f"visits.csv line {line}, column vardcentral_hsa_id: unknown unit "
+                f"(value 'SE-UNKNOWN-UNIT')") in output
+
+    cni = region.landing / "reference" / "cni_areas.csv"
+    original = cni.read_bytes()
+    cni.write_bytes(b"")
+    result = region.vardval("run", "--from", "2025-02")
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output[-4000:]
+    summary = output[output.index("Summary"):]
+    row = _rows_of(summary, "2025-02")
+    assert "blocked (v2 kept)" in row and "passed" not in row, row
+    assert "reference_data failed: cni_areas.csv: empty file (0 bytes)" in row, row
+    status = region.vardval("status").stdout
+    for month, kept in (("2025-01", "v1"), ("2025-02", "v2")):
+        row = _rows_of(status, month)
+        assert f"blocked ({kept} kept)" in row and "reference_data failed: cni_areas.csv" in row, row
+
+    cni.write_bytes(original)   # as loaded before: the failure is gone with the next run
+    result = region.vardval("run", "--from", "2025-02")
+    assert result.returncode == 0, (result.stdout + result.stderr)[-4000:]
+    assert "reference_data failed" not in result.stdout
+    assert "published v2" in _rows_of(region.vardval("status").stdout, "2025-02")
+
+
 # --- the definitions the CLI and the UI share ---------------------------------------------------
 
 @pytest.fixture(scope="module")

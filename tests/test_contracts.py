@@ -229,6 +229,42 @@ def test_load_units_errors_name_line_and_column(tmp_path):
     assert "line 5, column listing_cap: unparseable integer '12 000'" in message
 
 
+@pytest.mark.parametrize("cap,reason", [
+    ("100000000000000000000000", "integer '100000000000000000000000' out of range"),
+    ("1e23", "unparseable integer '1e23'"),
+    ("2000000", "listing_cap 2000000 outside 0–1,000,000"),
+])
+def test_an_absurd_listing_cap_names_file_line_and_column(tmp_path, cap, reason):
+    path = _units_csv(tmp_path, [{"hsa_id": "VC4"}, {"hsa_id": "VC5", "listing_cap": cap}])
+    with pytest.raises(SourceFileError) as err:
+        load_units(path)
+    assert str(err.value).startswith(f"vardcentraler.csv: 1 invalid row, first line 4, column "
+                                     f"listing_cap: {reason}")
+
+
+def test_an_implausible_acg_weight_names_file_line_and_column(tmp_path):
+    rows = [[pnr("19850312", f"{i:03d}"), "2024", "1.2"] for i in range(1, 5)]
+    rows[3][2] = "100000000000000000000"  # 1e20
+    path = write_csv(tmp_path / "acg_weights.csv", ["personnummer", "year", "acg_weight"], rows)
+    with pytest.raises(SourceFileError) as err:
+        load_acg_weights(path, KEY)
+    assert str(err.value).startswith("acg_weights.csv: 1 invalid row, first line 5, column "
+                                     "acg_weight: acg_weight 100000000000000000000 outside the plausible "
+                                     "range 0–100")
+
+
+def test_a_reference_line_that_cannot_be_split_stops_the_load(tmp_path):
+    # a registry row is never dropped silently: a cut line or a quote left open names its line
+    path = _units_csv(tmp_path, [{"hsa_id": "VC4"}, {"hsa_id": '"VC5'}, {"hsa_id": "VC6"}])
+    with pytest.raises(SourceFileError) as err:
+        load_units(path)
+    assert str(err.value).startswith("vardcentraler.csv: 1 invalid row, first line 4, column hsa_id: "
+                                     "unclosed quote in field 1 (hsa_id) at character 1")
+    path.write_bytes(path.read_bytes() + b"VC7;Cut VC;vardcentral\n\n")
+    with pytest.raises(SourceFileError, match=r"(?s)2 invalid rows.*line 6: truncated line: 3 of 13 fields"):
+        load_units(path)
+
+
 def test_load_cni_and_grants(tmp_path):
     cni = write_csv(tmp_path / "cni_areas.csv", ["deso", "year", "cni"],
                     [["0180C1010", "2024", "1,25"], ["0180C1020", "2024", "0.8"]])

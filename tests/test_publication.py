@@ -150,6 +150,34 @@ def test_open_data_nulls_suppressed_cells(wh):
     assert counts[True] == 0 and counts[False] > 0
 
 
+def test_open_data_suppresses_the_complement_of_a_lonely_suppressed_cell(wh):
+    """SPEC §7: no group (female/male, the professions, the VCs under REGION) keeps exactly one
+    suppressed cell that another cell could cover; the published table keeps its own flags."""
+    from orchestration.defs.publication.suppression import complementary_suppression
+
+    w, d = wh
+    # the issue's case: REGION female 54/69 shown beside male 6/7 suppressed
+    for sex, num, den in (("female", 54, 69), ("male", 6, 7)):
+        execute(w, f"update marts.indicators_monthly set numerator = {num}, denominator = {den}, "
+                   f"value = {num} / {den}, is_suppressed = {den} < 20 where month = '2025-02' and "
+                   f"vardcentral_hsa_id = 'REGION' and indicator_code = 'continuity_doctor' and sex = '{sex}'")
+    _checked_publish(w, d, "2025-02")
+    open_csv = d / "published" / "open_data" / "indicators_monthly_2025-02.csv"
+    parquet = d / "published" / "indicators_monthly" / "month=2025-02" / "data.parquet"
+    with duckdb.connect() as con:
+        open_data = con.execute(f"select * from read_csv_auto('{open_csv}')").df()
+        marts = con.execute(f"select * from read_parquet('{parquet}')").df()
+    keys = ["vardcentral_hsa_id", "indicator_code", "sex", "profession"]
+    merged = marts.merge(open_data, on=keys, suffixes=("", "_open"), validate="one_to_one")
+    assert (merged["is_suppressed_open"] | ~merged["is_suppressed"]).all()      # a superset
+    added = merged[merged["is_suppressed_open"] & ~merged["is_suppressed"]]
+    assert list(added[keys].itertuples(index=False, name=None)) == [
+        ("REGION", "continuity_doctor", "female", "all")]
+    assert added["value_open"].isna().all() and added["denominator_open"].isna().all()
+    # nothing left to protect: suppression of the published flags gives the export's
+    assert complementary_suppression(marts.assign(month="2025-02")).tolist() == merged["is_suppressed_open"].tolist()
+
+
 READER = textwrap.dedent("""
     import sys, time, duckdb
     from pathlib import Path

@@ -6,12 +6,13 @@ import re
 import pandas as pd
 import pytest
 
-from tests.source_fixtures import (KEY, LISTING_HEADER, MONTH, TELEPHONY_HEADER, listing_rows, pnr,
+from tests.source_fixtures import (KEY, LISTING_HEADER, MONTH, TELEPHONY_HEADER, VISITS_HEADER, listing_rows, pnr,
                              telephony_rows, units, write_csv, write_xlsx)
 from sources.listing import ACCEPTED_COLUMNS as LISTING_COLUMNS
 from sources.listing import read_listing
 from sources.reading import QUARANTINE_COLUMNS, SourceFileError, _xlsx_sheet, read_table
 from sources.telephony import read_telephony
+from sources.visits import read_visits
 
 
 def _listing(tmp_path, **kwargs):
@@ -89,7 +90,7 @@ def test_xlsx_cells_read_as_read_excel_reads_them_as_text(tmp_path):
     sheet.cell(row=9, column=2, value="a late row")
     book.save(tmp_path / "cells.xlsx")
     expected = pd.read_excel(tmp_path / "cells.xlsx", sheet_name=0, header=None, dtype=str, engine="calamine")
-    got = _xlsx_sheet(tmp_path / "cells.xlsx")
+    got, name, others = _xlsx_sheet(tmp_path / "cells.xlsx")
     pd.testing.assert_frame_equal(got, expected)
     assert got.iloc[1].tolist()[:3] == ["19500101-1234", "2025-03-01 00:00:00", "0"]
 
@@ -163,11 +164,16 @@ def test_lines_with_wrong_field_count_keep_line_numbers(tmp_path):
     assert result.rows_read == 6
 
 
-def test_undecodable_file(tmp_path):
+def test_undecodable_bytes_quarantine_their_line(tmp_path):
     path = write_csv(tmp_path / MONTH / "listing.csv", LISTING_HEADER, listing_rows())
-    path.write_bytes(path.read_bytes() + b"\x81\x8d;VC1\n")  # undefined in Windows-1252
-    with pytest.raises(SourceFileError, match=r"listing.csv: line 5: neither UTF-8 nor"):
-        read_listing(tmp_path, MONTH, units(), KEY)
+    path.write_bytes(path.read_bytes() + b"1985\x81\x8d;VC1\n")  # undefined in Windows-1252
+    result = read_listing(tmp_path, MONTH, units(), KEY)
+    assert result.rows_read == 4 and len(result.accepted) == 3
+    row = result.quarantine.iloc[0]
+    assert (row.source_line, row.column_name, row.reason) == (
+        5, "personnummer", "byte 0x81 that is neither UTF-8 nor Windows-1252 in field 1 "
+                           "(personnummer) at character 5")
+    assert row.masked_value == "****"
 
 
 def test_blank_trailing_lines_are_not_rows(tmp_path):
@@ -212,3 +218,100 @@ def test_move_to_quarantine_keeps_line_numbers(tmp_path):
     row = result.quarantine.iloc[-1]
     assert (row.source_line, row.column_name, row.reason, row.masked_value) == (
         3, "vardcentral_hsa_id", "listed in another month", "VC1")
+
+
+def _visits_file(tmp_path, n: int) -> tuple[list[str], list[list[str]]]:
+    rows = [[f"K{i}", pnr("19850312", f"{i % 1000:03d}"), "VC1", "2025-03-03", "besok", "lakare", "",
+             "genomford", "0", "", "0"] for i in range(n)]
+    return VISITS_HEADER, rows
+
+
+@pytest.mark.parametrize("damaged_row", [2, 45])   # near the top, near the end of 58 rows
+def test_unclosed_quote_quarantines_its_line_and_no_other(tmp_path, damaged_row):
+    header, rows = _visits_file(tmp_path, 58)
+    rows[damaged_row][1] = '"' + rows[damaged_row][1]          # opened in the second field
+    write_csv(tmp_path / MONTH / "visits.csv", header, rows, sep=",")
+    result = read_visits(tmp_path, MONTH, units(), KEY)
+    line = damaged_row + 2
+    assert result.rows_read == 58 and len(result.accepted) == 57
+    assert result.accepted["source_line"].tolist() == [n for n in range(2, 60) if n != line]
+    row = result.quarantine.iloc[0]
+    assert (row.source_file, row.source_line, row.column_name, row.reason) == (
+        "visits.csv", line, "personnummer",
+        f"unclosed quote in field 2 (personnummer) at character {len(f'K{damaged_row}') + 2}; "
+        "a value cannot run over the line end")
+    assert row.masked_value == "****"
+
+
+def test_quoted_values_and_literal_quotes_are_still_values(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes(b'a;b;c\n"x;y";2;3\n4;5";6\n"say ""hi""";8;9\n')
+    table = read_table(path, ["a", "b", "c"])
+    assert table.frame["a"].tolist() == ["x;y", "4", 'say "hi"'] and table.bad_lines.empty
+    assert table.frame.loc[3, "b"] == '5"'
+
+
+@pytest.mark.parametrize("damage,reason", [
+    (b"\x00", "NUL byte in field 2 (b) at character 3"),
+    (b"\r", "carriage return inside the line in field 2 (b) at character 3"),
+])
+def test_nul_and_stray_carriage_return_quarantine_their_line(tmp_path, damage, reason):
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"a;b;c\n1;2;3\n4;" + damage + b"5;6\n7;8;9\n")
+    table = read_table(path, ["a", "b", "c"])
+    assert table.frame.index.tolist() == [2, 4] and table.rows_read == 3
+    assert table.bad_lines[["source_line", "column_name", "reason"]].values.tolist() == [
+        [3, "b", reason]]
+
+
+def test_separator_only_lines_are_empty_lines_like_blank_ones(tmp_path):
+    # inside the data: counted and quarantined as 'empty line', whatever their field count;
+    # after the last line with a value: not rows, blank or not
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"a;b;c\n1;2;3\n;;\n\n;;;;;;\n4;5;6\n;;\n;;;;;;;;\n\n")
+    table = read_table(path, ["a", "b", "c"])
+    assert table.frame.index.tolist() == [2, 6] and table.rows_read == 5
+    assert table.bad_lines[["source_line", "reason"]].values.tolist() == [
+        [3, "empty line"], [4, "empty line"], [5, "empty line"]]
+
+
+def test_utf8_file_with_a_foreign_byte_quarantines_only_that_line(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes("a;b\nÅsa;1\nÖrjan;2\n".encode() + b"\xe5ke;3\nEva;4\n")
+    table = read_table(path, ["a", "b"])
+    assert table.file.encoding == "utf-8" and table.frame["a"].tolist() == ["Åsa", "Örjan", "Eva"]
+    assert table.bad_lines[["source_line", "reason"]].values.tolist() == [
+        [4, "byte 0xE5 that is not UTF-8 (the rest of the file is UTF-8) in field 1 (a) at character 1"]]
+
+
+@pytest.mark.parametrize("encoding,expected", [
+    ("utf-16", r"the file is UTF-16 \(byte-order mark FF FE\)"),
+    ("utf-16-le", r"the file looks like UTF-16 without a byte-order mark"),
+])
+def test_utf16_file_is_named_as_utf16(tmp_path, encoding, expected):
+    write_csv(tmp_path / MONTH / "listing.csv", LISTING_HEADER, listing_rows(), encoding=encoding)
+    with pytest.raises(SourceFileError, match=r"^listing\.csv: " + expected + ".*UTF-8"):
+        read_listing(tmp_path, MONTH, units(), KEY)
+
+
+def test_xlsx_with_a_blank_first_sheet_names_the_sheet_read(tmp_path):
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.active.title = "Försättsblad"
+    data = book.create_sheet("Listning")
+    for row in [LISTING_HEADER, *listing_rows()]:
+        data.append(row)
+    (tmp_path / MONTH).mkdir()
+    book.save(tmp_path / MONTH / "listing.xlsx")
+    with pytest.raises(SourceFileError, match=r"^listing\.xlsx: sheet 'Försättsblad' \(the first, "
+                       r"which is the one read\) has no header in row 1; other sheets: 'Listning'"):
+        read_listing(tmp_path, MONTH, units(), KEY)
+
+
+def test_xlsx_missing_column_names_the_sheet(tmp_path):
+    header = [("listningstyp" if h == "listing_type" else h) for h in LISTING_HEADER]
+    write_xlsx(tmp_path / MONTH / "listing.xlsx", header, listing_rows())
+    with pytest.raises(SourceFileError, match=r"^listing\.xlsx \(sheet 'Sheet'\): missing required "
+                                              r"column 'listing_type'"):
+        read_listing(tmp_path, MONTH, units(), KEY)

@@ -28,6 +28,7 @@ VALUE = "{value}"  # placeholder in a pandera check's error, filled with the del
 _DATE = r"^\d{4}-\d{2}-\d{2}(?:[ T]00:00(?::00(?:\.0+)?)?)?$"  # Excel dates carry 00:00:00
 _TIMESTAMP = r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?$"
 TRUE_WORDS, FALSE_WORDS = ("1", "true", "ja"), ("0", "false", "nej")
+MAX_INTEGER = 2**53  # the largest integer a parsed float64 still holds exactly
 
 
 @dataclass
@@ -135,6 +136,11 @@ def parse_numbers(text: pd.Series, findings: Findings, column: str,
     values, bad = _by_unique(text, parse)
     kind = "integer" if integer else "number"
     findings.add(bad, column, lambda hit: f"unparseable {kind} '" + _shown(text, hit) + "'")
+    if integer:  # digits beyond what an integer column holds exactly: a finding, not a crash
+        huge = (values.abs() > MAX_INTEGER).fillna(False).to_numpy()
+        findings.add(huge, column, lambda hit: "integer '" + _shown(text, hit)
+                     + f"' out of range (at most {MAX_INTEGER:,})")
+        values = values.where(~huge)
     return values.astype("Int64" if integer else "float64")
 
 

@@ -39,6 +39,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from orchestration.defs.publication.gate import PublicationRefused, assert_may_publish, write_json_atomic
+from orchestration.defs.publication.suppression import register_open_cells
 from orchestration.defs.publication.tables import (
     NON_MONTHLY, PARQUET_OPTIONS, PUBLISHED_TABLES, check_month, combine_hashes, export_month_table,
     month_digest, table_exists,
@@ -171,7 +172,7 @@ def _write_open_data(published: Path, month: str, source_dir: Path) -> Path:
                       case when is_suppressed then null else numerator end as numerator,
                       case when is_suppressed then null else denominator end as denominator,
                       case when is_suppressed then null else value end as value)
-                  from read_parquet('{source_dir / "indicators_monthly.parquet"}') order by {keys})
+                  from {register_open_cells(con, source_dir / "indicators_monthly.parquet")} order by {keys})
             to '{tmp}' (format csv, header true, delimiter ',')""")
         os.replace(tmp, dst)
     finally:

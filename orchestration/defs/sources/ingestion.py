@@ -18,12 +18,12 @@ import pandas as pd
 from orchestration.memory import release_freed_memory
 from orchestration.parallel import imap_forked
 from orchestration.settings import Settings
-from orchestration.warehouse import connect, ensure_schema
+from orchestration.warehouse import WarehouseBusy, connect, ensure_schema
 from sources import reference
 from sources.listing import read_listing
-from sources.pseudonym import get_key
+from sources.pseudonym import MissingPseudonymKey, get_key
 from sources.reading import IngestResult, SourceFileError
-from sources.reimbursement_model import load_model, model_tables
+from sources.reimbursement_model import ModelValidationError, load_model, model_tables
 from sources.telephony import read_telephony
 from sources.visits import read_visits
 
@@ -65,8 +65,43 @@ def _key_fingerprint(key: bytes) -> str:
 
 # --- reference data -------------------------------------------------------------------
 
+REFERENCE_STEP = "reference_data"  # the Dagster step that loads them, named in messages
+
+
 def load_reference(settings: Settings, force: bool = False) -> dict:
-    """Load the registry, CNI, ACG, grants and the payment model; skip if none changed."""
+    """Load the registry, CNI, ACG, grants and the payment model; skip if none changed.
+
+    A failure is recorded in raw.reference_errors (shown as every month's reason by the run
+    summary and `vardval status`) and raised; the next load that succeeds clears it."""
+    try:
+        return _load_reference(settings, force)
+    except (WarehouseBusy, MissingPseudonymKey):
+        raise   # not the files' fault: said as they are, nothing recorded
+    except Exception as exc:
+        _record_reference_error(settings, str(exc) if isinstance(exc, (SourceFileError, ModelValidationError))
+                                else f"{type(exc).__name__}: {exc}")
+        raise
+
+
+def _record_reference_error(settings: Settings, message: str) -> None:
+    with connect(settings.warehouse_path) as con:
+        ensure_schema(con)
+        con.execute("begin")
+        con.execute("delete from raw.reference_errors")
+        con.execute("insert into raw.reference_errors values (?, ?)", [message, dt.datetime.now()])
+        con.execute("commit")
+
+
+def reference_error(con) -> str | None:
+    """The recorded reference failure, if the last load failed (None on an older warehouse)."""
+    if not con.execute("select count(*) from information_schema.tables where table_schema = 'raw' "
+                       "and table_name = 'reference_errors'").fetchone()[0]:
+        return None
+    row = con.execute("select message from raw.reference_errors").fetchone()
+    return row[0] if row else None
+
+
+def _load_reference(settings: Settings, force: bool) -> dict:
     ref_dir = settings.landing_dir / "reference"
     present = {name: ref_dir / name for name in REFERENCE_FILES if (ref_dir / name).exists()}
     for required in ("vardcentraler.csv", "reimbursement_model.yaml", "cni_areas.csv"):
@@ -79,8 +114,9 @@ def load_reference(settings: Settings, force: bool = False) -> dict:
     with connect(settings.warehouse_path) as con:
         ensure_schema(con)
         loaded = dict(con.execute("select file_name, sha256 from raw.reference_files").fetchall())
-    if loaded == checksums and not force:
-        return {"status": "unchanged", "files": sorted(present)}
+        if loaded == checksums and not force:
+            con.execute("delete from raw.reference_errors")   # the files are back as loaded
+            return {"status": "unchanged", "files": sorted(present)}
 
     # Parse and validate everything before touching the warehouse.
     tables: dict[str, pd.DataFrame] = {
@@ -100,6 +136,7 @@ def load_reference(settings: Settings, force: bool = False) -> dict:
         con.execute("delete from raw.reference_files")
         con.executemany("insert into raw.reference_files values (?, ?, ?)",
                         [(name, sha, now) for name, sha in checksums.items()])
+        con.execute("delete from raw.reference_errors")
         con.execute("commit")
     rows = {table: len(frame) for table, frame in tables.items()}
     del tables
