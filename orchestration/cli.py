@@ -159,7 +159,7 @@ def _execute_job(months: list[str], force: bool, console, quiet: bool) -> bool:
     from orchestration.concurrency import process_tags, release_run, release_stale_slots
     from orchestration.warehouse import WarehouseBusy
 
-    from orchestration.definitions import defs
+    from orchestration.job_run import execute_monthly_job
 
     instance = dg.DagsterInstance.get()
     global _fast_exit_is_safe
@@ -167,7 +167,6 @@ def _execute_job(months: list[str], force: bool, console, quiet: bool) -> bool:
     _fast_exit_is_safe = isinstance(instance.compute_log_manager, NoOpComputeLogManager)
     for note in release_stale_slots(instance):
         console.print(f"[yellow]{note}[/yellow]")
-    job = defs.resolve_job_def("monthly_job")
     run_id = make_new_run_id()
     tags = {RANGE_START_TAG: months[0], RANGE_END_TAG: months[-1], **process_tags()}
     if force:
@@ -176,10 +175,8 @@ def _execute_job(months: list[str], force: bool, console, quiet: bool) -> bool:
 
     def target() -> None:
         try:
-            result = job.execute_in_process(
-                instance=instance, run_id=run_id, tags=tags, raise_on_error=False,
-                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
-            outcome["success"] = result.success
+            outcome["success"] = execute_monthly_job(
+                instance, run_id, tags, run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
         except WarehouseBusy as exc:
             outcome["error"] = str(exc)
         except Exception as exc:  # noqa: BLE001 - reported, exit status says the rest
@@ -257,7 +254,7 @@ def _follow_progress(instance, run_id: str, worker: threading.Thread, console, q
                          DagsterEventType.STEP_FAILURE: "[red]failed[/red]"}[event.event_type]
                 if event.event_type == DagsterEventType.STEP_FAILURE:
                     message = _root_cause(event.step_failure_data.error) if event.step_failure_data else ""
-                    label += " " + message.strip().splitlines()[0][:300] if message else ""
+                    label += " " + " ".join(message.split())[:300] if message else ""
                 console.print(f"[dim]{stamp}[/dim] {step:<26} {label}", soft_wrap=True)
         if not connection.has_more and not alive:
             return
