@@ -338,8 +338,19 @@ def cmd_scenario(args: argparse.Namespace) -> int:
                         validate_month(args.month_to or args.month_from))
 
 
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("vardval")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vardval", description="Vårdval primärvård: monthly follow-up and reimbursement.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}",
+                        help="show the installed version and exit")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="materialise and publish months (one Dagster run)")
@@ -353,30 +364,34 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(func=cmd_status)
 
     demo = sub.add_parser("demo", help="generate the synthetic region and run it end to end")
-    demo.add_argument("--from", dest="month_from", default=DEMO_FIRST_MONTH)
-    demo.add_argument("--months", type=int, default=4)
-    demo.add_argument("--scale", type=float, default=1.0)
-    demo.add_argument("--seed", type=int, default=20250101)
-    demo.add_argument("--quiet", action="store_true")
+    demo.add_argument("--from", dest="month_from", default=DEMO_FIRST_MONTH,
+                      help=f"first month of the region, YYYY-MM (default {DEMO_FIRST_MONTH})")
+    demo.add_argument("--months", type=int, default=4, help="how many months to generate and run (default 4)")
+    demo.add_argument("--scale", type=float, default=1.0,
+                      help="size of the region: 1.0 is a region of ~290 000 listed (default 1.0)")
+    demo.add_argument("--seed", type=int, default=20250101, help="random seed of the synthetic region")
+    demo.add_argument("--quiet", action="store_true", help="only steps and the summary")
     demo.set_defaults(func=cmd_demo)
 
     generate = sub.add_parser("generate", help="write the synthetic region's landing files")
-    generate.add_argument("--from", dest="month_from", required=True)
-    generate.add_argument("--to", dest="month_to", required=True)
-    generate.add_argument("--scale", type=float, default=1.0)
-    generate.add_argument("--seed", type=int, default=20250101)
+    generate.add_argument("--from", dest="month_from", required=True, help="first month, YYYY-MM")
+    generate.add_argument("--to", dest="month_to", required=True, help="last month, YYYY-MM")
+    generate.add_argument("--scale", type=float, default=1.0,
+                          help="size of the region: 1.0 is a region of ~290 000 listed (default 1.0)")
+    generate.add_argument("--seed", type=int, default=20250101, help="random seed of the synthetic region")
     generate.add_argument("--landing", help="landing folder (default VARDVAL_LANDING_DIR)")
     generate.set_defaults(func=cmd_generate)
 
     ui = sub.add_parser("ui", help="the Dagster UI and daemon (dagster dev) on the runs' Dagster home")
-    ui.add_argument("--port", type=int, default=3000)
-    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000, help="port of the UI (default 3000)")
+    ui.add_argument("--host", default="127.0.0.1", help="address the UI listens on (default 127.0.0.1)")
     ui.set_defaults(func=cmd_ui)
 
     scenario = sub.add_parser("scenario", help="compare another payment model with the current one")
-    scenario.add_argument("--model", required=True)
-    scenario.add_argument("--from", dest="month_from", required=True)
-    scenario.add_argument("--to", dest="month_to")
+    scenario.add_argument("--model", required=True,
+                          help="the other reimbursement_model.yaml to compare with the region's own")
+    scenario.add_argument("--from", dest="month_from", required=True, help="first month, YYYY-MM")
+    scenario.add_argument("--to", dest="month_to", help="last month, YYYY-MM (default: --from)")
     scenario.set_defaults(func=cmd_scenario)
     return parser
 
