@@ -23,6 +23,7 @@ from orchestration.settings import Settings, get_settings
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
+MONTHS_TAG = "vardval/months"
 DEMO_FIRST_MONTH = "2025-01"
 EXIT_WAREHOUSE_BUSY = 3   # 0 all published, 1 a month not published, 2 bad arguments or settings
 
@@ -168,7 +169,9 @@ def _execute_job(months: list[str], force: bool, console, quiet: bool) -> bool:
     for note in release_stale_slots(instance):
         console.print(f"[yellow]{note}[/yellow]")
     run_id = make_new_run_id()
-    tags = {RANGE_START_TAG: months[0], RANGE_END_TAG: months[-1], **process_tags()}
+    # vardval/months: the range in the run lists (the UI hides Dagster's own range tags there)
+    tags = {RANGE_START_TAG: months[0], RANGE_END_TAG: months[-1], MONTHS_TAG: _range_label(months),
+            **process_tags()}
     if force:
         tags["vardval/force"] = "1"
     outcome: dict = {}
@@ -204,6 +207,10 @@ def _execute_job(months: list[str], force: bool, console, quiet: bool) -> bool:
     console.print(f"Dagster run {run_id} ({'succeeded' if outcome.get('success') else 'failed'}); "
                   f"open it in the UI with `make ui`; dbt output in {log_path}", soft_wrap=True)
     return bool(outcome.get("success"))
+
+
+def _range_label(months: list[str]) -> str:
+    return months[0] if len(months) == 1 else f"{months[0]}..{months[-1]}"
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
