@@ -82,7 +82,7 @@ def publication(context: dg.AssetExecutionContext):
     blocking check must stop its own month, not the range. So each month gets its own check
     evaluations and its own materialisations (partition by partition); a blocked month gets
     none downstream of the gate. The failed blocking checks are yielded last, once the good
-    months are published, and Dagster then fails the step and the run with their names.
+    months are published, and the step then fails, naming each blocked month and its checks.
     """
     selected = context.selected_asset_keys
     months = run_months(context)
@@ -104,10 +104,22 @@ def publication(context: dg.AssetExecutionContext):
         yield from _report(published)
     yield from failing
     yield from check_outputs(context)
-    unexplained = {m: why for m, why in refused.items() if not any(e.partition == m for e in failing)}
-    if unexplained and not failing:
-        raise dg.Failure(description="not published: " + "; ".join(f"{m}: {why}" for m, why in unexplained.items()),
-                         metadata={"months": dg.MetadataValue.json(unexplained)})
+    # The step fails on a blocked month (Dagster would too, after a failed blocking check), with
+    # a message that names the month and its failed checks; and on a month refused for another
+    # reason (content changed since its checks ran).
+    blocked: dict[str, dict[str, str]] = {}
+    for evaluation in failing:
+        blocked.setdefault(evaluation.partition, {})[evaluation.check_name] = evaluation.description
+    for month, why in refused.items():
+        blocked.setdefault(month, {"publication": why})
+    if blocked:
+        others = [m for m in months if m not in blocked] if PUBLISHED_KEY in selected else []
+        raise dg.Failure(
+            description="; ".join(f"{month} not published: blocked by {', '.join(checks)}"
+                                  for month, checks in sorted(blocked.items()))
+                        + ". A blocked month keeps its previously published version"
+                        + (f"; published: {', '.join(others)}." if others else "."),
+            metadata={"blocked": dg.MetadataValue.json(blocked)})
 
 
 def _gate(context: dg.AssetExecutionContext, months: list[str]):
