@@ -261,6 +261,7 @@ def _follow_progress(instance, run_id: str, worker: threading.Thread, console, q
                          DagsterEventType.STEP_FAILURE: "[red]failed[/red]"}[event.event_type]
                 if event.event_type == DagsterEventType.STEP_FAILURE:
                     message = _root_cause(event.step_failure_data.error) if event.step_failure_data else ""
+                    message = message.removeprefix("dagster._core.definitions.events.Failure: ")
                     label += " " + " ".join(message.split())[:300] if message else ""
                 console.print(f"[dim]{stamp}[/dim] {step:<26} {label}", soft_wrap=True)
         if not connection.has_more and not alive:
