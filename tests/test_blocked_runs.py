@@ -276,7 +276,7 @@ def faulty_dagster_run(faulty_run) -> RecordedRun:
     return RecordedRun(run, materialized, checks, {spec.name: spec for spec in gate.check_specs})
 
 
-def test_a_blocked_month_is_a_failed_run_with_its_failing_checks_by_name(faulty_dagster_run):
+def test_a_blocked_month_is_a_failed_run_with_its_failing_checks_by_name(faulty_run, faulty_dagster_run):
     import dagster as dg
 
     recorded = faulty_dagster_run
@@ -298,6 +298,13 @@ def test_a_blocked_month_is_a_failed_run_with_its_failing_checks_by_name(faulty_
               if name not in ("deliveries_readable", "quarantine_within_limit") and spec.blocking]
     assert len(others) >= 15
     assert all(recorded.checks[(name, "2025-01")].passed for name in others)
+    # every result of the gate's record shows in a check of its own name
+    from orchestration.defs.publication.checks import undeclared
+    from validations.expectations import CheckOutcome
+    for month in ("2025-01", "2025-02"):
+        records = [json.loads(p.read_text()) for p in (faulty_run.region.data / "checks" / month).glob("*.json")]
+        latest = max(records, key=lambda r: r["recorded_at"])
+        assert undeclared([CheckOutcome.from_dict(o) for o in latest["outcomes"]]) == []
     # the month's sample is something to act on: the quarantined rows, masked
     contract = recorded.checks[("telephony_contract", "2025-02")]
     assert not contract.passed and contract.metadata["masked_sample"].value

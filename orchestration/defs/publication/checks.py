@@ -102,24 +102,29 @@ def _specs(asset_key: dg.AssetKey) -> list[dg.AssetCheckSpec]:
             for check in gate_checks()]
 
 
+def undeclared(outcomes: list) -> list[str]:
+    """Outcomes no declared check shows (they still count in the gate's record)."""
+    declared = {check.name for check in gate_checks()}
+    return sorted({o.name for o in outcomes if check_name(o.name) not in declared})
+
+
 def month_evaluations(asset_key: dg.AssetKey, month: str, outcomes: list) -> list[dg.AssetCheckEvaluation]:
     """One evaluation per gate check for the month (partition), from the month's outcomes."""
     grouped: dict[str, list] = {}
     for outcome in outcomes:
         grouped.setdefault(check_name(outcome.name), []).append(outcome)
-    declared = {check.name: check for check in gate_checks()}
-    unknown = sorted(set(grouped) - set(declared))
-    if unknown:   # a validation that is not declared as a check would be invisible in the UI
-        raise dg.Failure(description=f"gate outcomes without a declared asset check: {unknown}")
     return [_evaluation(asset_key, month, check, grouped.get(check.name, [])) for check in gate_checks()]
 
 
 def _evaluation(asset_key: dg.AssetKey, month: str, check: GateCheck, outcomes: list) -> dg.AssetCheckEvaluation:
     failed = [o for o in outcomes if not o.passed]
     blocking_failed = [o for o in failed if o.blocking]
-    if not outcomes:
-        description = f"{month}: not evaluated (no outcome for this check)."
-    elif failed:
+    if not outcomes:   # not a pass: a warning that the check did not run for the month
+        return dg.AssetCheckEvaluation(
+            asset_key=asset_key, check_name=check.name, passed=False, severity=dg.AssetCheckSeverity.WARN,
+            description=f"{month}: not evaluated (the gate produced no result for this check).",
+            blocking=check.blocking, partition=month)
+    if failed:
         shown = blocking_failed or failed
         description = f"{month}: " + "; ".join(o.description for o in shown[:3])
         if len(shown) > 3:
