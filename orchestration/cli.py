@@ -23,6 +23,7 @@ from orchestration.settings import Settings, get_settings
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
+MONTHS_TAG = "vardval/months"
 DEMO_FIRST_MONTH = "2025-01"
 EXIT_WAREHOUSE_BUSY = 3   # 0 all published, 1 a month not published, 2 bad arguments or settings
 
@@ -160,7 +161,7 @@ def _execute_job(months: list[str], force: bool, console, quiet: bool) -> bool:
     from orchestration.concurrency import process_tags, release_run, release_stale_slots
     from orchestration.warehouse import WarehouseBusy
 
-    from orchestration.definitions import defs
+    from orchestration.job_run import execute_monthly_job
 
     instance = dg.DagsterInstance.get()
     global _fast_exit_is_safe
@@ -168,19 +169,18 @@ def _execute_job(months: list[str], force: bool, console, quiet: bool) -> bool:
     _fast_exit_is_safe = isinstance(instance.compute_log_manager, NoOpComputeLogManager)
     for note in release_stale_slots(instance):
         console.print(f"[yellow]{note}[/yellow]")
-    job = defs.resolve_job_def("monthly_job")
     run_id = make_new_run_id()
-    tags = {RANGE_START_TAG: months[0], RANGE_END_TAG: months[-1], **process_tags()}
+    # vardval/months: the range in the run lists (the UI hides Dagster's own range tags there)
+    tags = {RANGE_START_TAG: months[0], RANGE_END_TAG: months[-1], MONTHS_TAG: _range_label(months),
+            **process_tags()}
     if force:
         tags["vardval/force"] = "1"
     outcome: dict = {}
 
     def target() -> None:
         try:
-            result = job.execute_in_process(
-                instance=instance, run_id=run_id, tags=tags, raise_on_error=False,
-                run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
-            outcome["success"] = result.success
+            outcome["success"] = execute_monthly_job(
+                instance, run_id, tags, run_config={"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}})
         except WarehouseBusy as exc:
             outcome["error"] = str(exc)
         except Exception as exc:  # noqa: BLE001 - reported, exit status says the rest
@@ -208,6 +208,10 @@ def _execute_job(months: list[str], force: bool, console, quiet: bool) -> bool:
     console.print(f"Dagster run {run_id} ({'succeeded' if outcome.get('success') else 'failed'}); "
                   f"open it in the UI with `make ui`; dbt output in {log_path}", soft_wrap=True)
     return bool(outcome.get("success"))
+
+
+def _range_label(months: list[str]) -> str:
+    return months[0] if len(months) == 1 else f"{months[0]}..{months[-1]}"
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -258,7 +262,8 @@ def _follow_progress(instance, run_id: str, worker: threading.Thread, console, q
                          DagsterEventType.STEP_FAILURE: "[red]failed[/red]"}[event.event_type]
                 if event.event_type == DagsterEventType.STEP_FAILURE:
                     message = _root_cause(event.step_failure_data.error) if event.step_failure_data else ""
-                    label += " " + message.strip().splitlines()[0][:300] if message else ""
+                    message = message.removeprefix("dagster._core.definitions.events.Failure: ")
+                    label += " " + " ".join(message.split())[:300] if message else ""
                 console.print(f"[dim]{stamp}[/dim] {step:<26} {label}", soft_wrap=True)
         if not connection.has_more and not alive:
             return
@@ -342,8 +347,19 @@ def cmd_scenario(args: argparse.Namespace) -> int:
                         validate_month(args.month_to or args.month_from))
 
 
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("vardval")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="vardval", description="Vårdval primärvård: monthly follow-up and reimbursement.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}",
+                        help="show the installed version and exit")
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="materialise and publish months (one Dagster run)")
@@ -357,30 +373,34 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(func=cmd_status)
 
     demo = sub.add_parser("demo", help="generate the synthetic region and run it end to end")
-    demo.add_argument("--from", dest="month_from", default=DEMO_FIRST_MONTH)
-    demo.add_argument("--months", type=int, default=4)
-    demo.add_argument("--scale", type=float, default=1.0)
-    demo.add_argument("--seed", type=int, default=20250101)
-    demo.add_argument("--quiet", action="store_true")
+    demo.add_argument("--from", dest="month_from", default=DEMO_FIRST_MONTH,
+                      help=f"first month of the region, YYYY-MM (default {DEMO_FIRST_MONTH})")
+    demo.add_argument("--months", type=int, default=4, help="how many months to generate and run (default 4)")
+    demo.add_argument("--scale", type=float, default=1.0,
+                      help="size of the region: 1.0 is a region of ~290 000 listed (default 1.0)")
+    demo.add_argument("--seed", type=int, default=20250101, help="random seed of the synthetic region")
+    demo.add_argument("--quiet", action="store_true", help="only steps and the summary")
     demo.set_defaults(func=cmd_demo)
 
     generate = sub.add_parser("generate", help="write the synthetic region's landing files")
-    generate.add_argument("--from", dest="month_from", required=True)
-    generate.add_argument("--to", dest="month_to", required=True)
-    generate.add_argument("--scale", type=float, default=1.0)
-    generate.add_argument("--seed", type=int, default=20250101)
+    generate.add_argument("--from", dest="month_from", required=True, help="first month, YYYY-MM")
+    generate.add_argument("--to", dest="month_to", required=True, help="last month, YYYY-MM")
+    generate.add_argument("--scale", type=float, default=1.0,
+                          help="size of the region: 1.0 is a region of ~290 000 listed (default 1.0)")
+    generate.add_argument("--seed", type=int, default=20250101, help="random seed of the synthetic region")
     generate.add_argument("--landing", help="landing folder (default VARDVAL_LANDING_DIR)")
     generate.set_defaults(func=cmd_generate)
 
     ui = sub.add_parser("ui", help="the Dagster UI and daemon (dagster dev) on the runs' Dagster home")
-    ui.add_argument("--port", type=int, default=3000)
-    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=3000, help="port of the UI (default 3000)")
+    ui.add_argument("--host", default="127.0.0.1", help="address the UI listens on (default 127.0.0.1)")
     ui.set_defaults(func=cmd_ui)
 
     scenario = sub.add_parser("scenario", help="compare another payment model with the current one")
-    scenario.add_argument("--model", required=True)
-    scenario.add_argument("--from", dest="month_from", required=True)
-    scenario.add_argument("--to", dest="month_to")
+    scenario.add_argument("--model", required=True,
+                          help="the other reimbursement_model.yaml to compare with the region's own")
+    scenario.add_argument("--from", dest="month_from", required=True, help="first month, YYYY-MM")
+    scenario.add_argument("--to", dest="month_to", help="last month, YYYY-MM (default: --from)")
     scenario.set_defaults(func=cmd_scenario)
     return parser
 

@@ -6,13 +6,12 @@ import dagster as dg
 from orchestration.defs.operations.jobs import monthly_job
 from orchestration.defs.operations.schedules import monthly_schedule
 from orchestration.defs.operations.sensors import landing_sensor
-from orchestration.defs.publication.assets import month_gate, monthly_report, published_tables, statements
+from orchestration.defs.publication.assets import publication
 from orchestration.defs.sources.assets import reference_data, source_deliveries
 from orchestration.defs.transform.assets import dbt_resource, vardval_dbt_models, vardval_dbt_views
 
 defs = dg.Definitions(
-    assets=[reference_data, source_deliveries, vardval_dbt_views, vardval_dbt_models, month_gate,
-            published_tables, statements, monthly_report],
+    assets=[reference_data, source_deliveries, vardval_dbt_views, vardval_dbt_models, publication],
     jobs=[monthly_job],
     schedules=[monthly_schedule],
     sensors=[landing_sensor],

@@ -9,10 +9,14 @@ import dagster as dg
 from orchestration.settings import get_settings
 
 
+TIMEZONE = "Europe/Stockholm"   # the region's months, and the schedule, in Swedish time (SPEC §9)
+
+
 def monthly_partitions() -> dg.MonthlyPartitionsDefinition:
     first = get_settings().first_month
-    # end_offset=0: the current month appears only once it has ended.
-    return dg.MonthlyPartitionsDefinition(start_date=first, fmt="%Y-%m")
+    # end_offset=0: the current month appears only once it has ended (in Swedish time). The
+    # schedule built from the job runs in the partitions' timezone.
+    return dg.MonthlyPartitionsDefinition(start_date=first, fmt="%Y-%m", timezone=TIMEZONE)
 
 
 def month_range(first: str, last: str) -> list[str]:

@@ -1,14 +1,17 @@
-"""Start the Dagster UI, screenshot the asset lineage and the automation page, stop the UI.
+"""Start the Dagster UI, screenshot what a data engineer looks at, stop the UI.
 
     .venv/bin/python scripts/ui_screenshot.py [--port N] [--out DIR] [--startup-timeout SECONDS]
 
 Uses the same settings as `vardval` (VARDVAL_DATA_DIR, VARDVAL_LANDING_DIR, DAGSTER_HOME,
-default `<data>/dagster_home`), so the pictures show the months that have run. Writes
-`<data>/ui/asset_lineage.png` (the global asset lineage, one box per group) and
-`<data>/ui/automation.png` (the schedule and the sensor); the UI's own log goes to
-`<data>/ui/webserver.log`.
+default `<data>/dagster_home`), so the pictures show the months that have run. Writes, under
+`<data>/ui/`: `asset_lineage.png` (the global asset lineage, one box per group) and
+`automation.png` (the schedule and the sensor); and when a run has failed on a blocked month,
+the newest such run's page (`blocked_run.png`), the failed check on its asset
+(`blocked_check.png`), the gate's metadata for the month (`blocked_month_gate.png`), the
+published tables' partition of the month, not materialised (`blocked_published_tables.png`),
+and the job's runs (`job_runs.png`). The UI's own log goes to `<data>/ui/webserver.log`.
 
-Exit status: 0 both screenshots taken and not blank; 1 the UI did not answer, its definitions did
+Exit status: 0 every screenshot taken and not blank; 1 the UI did not answer, its definitions did
 not load, or a screenshot is missing or blank; 2 no Chromium (`apt-get install -y chromium`).
 """
 from __future__ import annotations
@@ -33,6 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from orchestration.cli import prepare_environment  # noqa: E402
+from orchestration.job_run import workspace_location  # noqa: E402
 from orchestration.settings import Settings, get_settings  # noqa: E402
 
 # Routes of the Dagster 1.13 UI.
@@ -40,6 +44,7 @@ PAGES = {
     "asset_lineage.png": "/asset-groups",   # "Lineage" in the side bar: the global asset graph
     "automation.png": "/automation",        # schedules and sensors
 }
+LOCATION = workspace_location()[0]
 CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 
 CATALOG_QUERY = """{
@@ -212,10 +217,41 @@ def screenshot(chromium: str, url: str, png: Path, budget_ms: int = 15000, timeo
             timeout=timeout, check=False)
 
 
-def take_screenshots(chromium: str, base_url: str, out_dir: Path) -> list[Path]:
+def blocked_month_pages(settings: Settings) -> dict[str, str]:
+    """The pages of the newest run that failed on a blocked month (a failed ERROR check with a
+    partition), or {} if there is none."""
+    import dagster as dg
+
+    home = Path(ui_environment(settings)["DAGSTER_HOME"])
+    if not (home / "dagster.yaml").exists():
+        return {}
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        failed_runs = instance.get_runs(dg.RunsFilter(job_name="monthly_job",
+                                                      statuses=[dg.DagsterRunStatus.FAILURE]), limit=20)
+        for run in failed_runs:
+            records = instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+                                                   limit=10_000).records
+            for record in records:
+                evaluation = record.event_log_entry.dagster_event.event_specific_data
+                if (not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR
+                        and evaluation.blocking and evaluation.partition):
+                    asset = "/".join(evaluation.asset_key.path)
+                    month = evaluation.partition
+                    return {
+                        "blocked_run.png": f"/runs/{run.run_id}",
+                        "blocked_check.png": f"/assets/{asset}?view=checks&checkDetail={evaluation.check_name}",
+                        "blocked_month_gate.png": f"/assets/{asset}?view=partitions&partition={month}",
+                        "blocked_published_tables.png":
+                            f"/assets/publication/published_tables?view=partitions&partition={month}",
+                        "job_runs.png": f"/locations/{LOCATION}/jobs/monthly_job/runs",
+                    }
+    return {}
+
+
+def take_screenshots(chromium: str, base_url: str, out_dir: Path, pages: dict[str, str] | None = None) -> list[Path]:
     """Screenshot every page; raise UiNotReady naming the pages that came out blank."""
     shots, blank = [], []
-    for name, route in PAGES.items():
+    for name, route in (pages or PAGES).items():
         png = out_dir / name
         screenshot(chromium, base_url + route, png)
         (blank if is_blank(png) else shots).append(png)
@@ -246,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"jobs: {listed['jobs']}; schedules: {listed['schedules']}; sensors: {listed['sensors']}")
             if not listed["groups"]:
                 raise UiNotReady("the UI lists no assets")
-            shots = take_screenshots(chromium, base_url, out_dir)
+            pages = {**PAGES, **blocked_month_pages(settings)}
+            shots = take_screenshots(chromium, base_url, out_dir, pages)
     except UiNotReady as exc:
         print(f"ui_screenshot: {exc}", file=sys.stderr)
         return 1

@@ -245,3 +245,98 @@ def test_model_with_a_gap_stops_the_run_and_keeps_everything_published(published
     assert "published v" not in summary and "passed" not in summary, summary
     after = {k: v for k, v in tree_digest(region.published).items() if not k.endswith(".lock")}
     assert after == before
+
+
+# --- what Dagster records: the run, its checks and each month's materialisations ---------------
+
+@dataclass
+class RecordedRun:
+    run: object                                   # DagsterRun
+    materialized: dict[str, dict[str, dict]]     # asset -> partition -> metadata values
+    checks: dict[tuple[str, str], object]        # (check name, partition) -> AssetCheckEvaluation
+    check_specs: dict[str, object]               # check name on publication/month_gate -> its spec
+
+
+@pytest.fixture(scope="module")
+def faulty_dagster_run(faulty_run) -> RecordedRun:
+    import dagster as dg
+
+    from orchestration.definitions import defs
+
+    with dg.DagsterInstance.from_config(str(faulty_run.region.root / "dagster_home")) as instance:
+        run = instance.get_runs(limit=1)[0]
+        materialized: dict[str, dict[str, dict]] = {}
+        for record in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION,
+                                                   limit=10_000).records:
+            event = record.event_log_entry.dagster_event.event_specific_data.materialization
+            materialized.setdefault(event.asset_key.to_user_string(), {})[event.partition] = {
+                k: getattr(v, "value", v) for k, v in event.metadata.items()}
+        checks = {}
+        for record in instance.get_records_for_run(run.run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION,
+                                                   limit=10_000).records:
+            evaluation = record.event_log_entry.dagster_event.event_specific_data
+            checks[(evaluation.check_name, evaluation.partition)] = evaluation
+    gate = defs.resolve_assets_def(dg.AssetKey(["publication", "month_gate"]))
+    return RecordedRun(run, materialized, checks, {spec.name: spec for spec in gate.check_specs})
+
+
+def test_a_blocked_month_is_a_failed_run_with_its_failing_checks_by_name(faulty_run, faulty_dagster_run):
+    import dagster as dg
+
+    recorded = faulty_dagster_run
+    assert recorded.run.job_name == "monthly_job"
+    assert recorded.run.status == dg.DagsterRunStatus.FAILURE
+    # under its job in the UI (the run's code location is the workspace's)
+    assert recorded.run.remote_job_origin.repository_origin.get_label() == "__repository__@vardval"
+    for name in ("deliveries_readable", "quarantine_within_limit"):
+        failed = recorded.checks[(name, "2025-02")]
+        assert not failed.passed and failed.severity == dg.AssetCheckSeverity.ERROR
+        assert failed.blocking and recorded.check_specs[name].blocking
+        assert failed.asset_key == dg.AssetKey(["publication", "month_gate"])
+        passed = recorded.checks[(name, "2025-01")]
+        assert passed.passed
+    assert "telephony.csv" in recorded.checks[("quarantine_within_limit", "2025-02")].description
+    assert "missing required column 'contact_date'" in recorded.checks[("deliveries_readable", "2025-02")].description
+    # every other check of both months ran, each under its own name, and passed
+    others = [name for name, spec in recorded.check_specs.items()
+              if name not in ("deliveries_readable", "quarantine_within_limit") and spec.blocking]
+    assert len(others) >= 15
+    assert all(recorded.checks[(name, "2025-01")].passed for name in others)
+    # every result of the gate's record shows in a check of its own name
+    from orchestration.defs.publication.checks import undeclared
+    from validations.expectations import CheckOutcome
+    for month in ("2025-01", "2025-02"):
+        records = [json.loads(p.read_text()) for p in (faulty_run.region.data / "checks" / month).glob("*.json")]
+        latest = max(records, key=lambda r: r["recorded_at"])
+        assert undeclared([CheckOutcome.from_dict(o) for o in latest["outcomes"]]) == []
+    # the month's sample is something to act on: the quarantined rows, masked
+    contract = recorded.checks[("telephony_contract", "2025-02")]
+    assert not contract.passed and contract.metadata["masked_sample"].value
+
+
+def test_nothing_downstream_of_the_blocked_month_materialises_the_others_do(faulty_dagster_run):
+    materialized = faulty_dagster_run.materialized
+    for asset in ("publication/month_gate", "publication/published_tables", "publication/statements",
+                  "publication/monthly_report"):
+        assert set(materialized[asset]) == {"2025-01"}, asset
+    assert materialized["publication/month_gate"]["2025-01"]["check_record"].endswith(".json")
+    assert materialized["publication/published_tables"]["2025-01"]["version"] == 2
+    # upstream of the gate, both months were built
+    assert set(materialized["raw/listing"]) == set(materialized["marts/reimbursement_monthly"]) == \
+        {"2025-01", "2025-02"}
+
+
+def test_each_partition_carries_its_own_metadata(faulty_run, faulty_dagster_run):
+    materialized = faulty_dagster_run.materialized
+    listing = materialized["raw/listing"]
+    region = faulty_run.region
+    for month in ("2025-01", "2025-02"):
+        (accepted,) = region.query(f"select count(*) from raw.listing where month = '{month}'")[0]
+        assert listing[month]["rows_accepted"] == accepted
+    assert listing["2025-01"]["rows_quarantined"] == faulty_run.below[0]
+    assert listing["2025-02"]["rows_quarantined"] == 0
+    telephony = materialized["raw/telephony"]
+    assert telephony["2025-02"]["rows_quarantined"] == faulty_run.above[0]
+    assert telephony["2025-01"]["rows_quarantined"] == 0
+    workbooks = len(list((region.data / "statements").rglob("*2025-01*.xlsx")))
+    assert materialized["publication/statements"]["2025-01"]["workbooks"] == workbooks > 0

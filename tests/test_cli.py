@@ -285,11 +285,73 @@ def test_checks_sit_beside_their_assets(defs):
     # Source contracts (pandera, quarantine share) on the raw tables they guard.
     for source in ("listing", "visits", "telephony"):
         assert f"{source}_contract" in checks[f"raw/{source}"]
-    # The gate and the publication.
-    assert "blocking_checks_passed" in checks["publication/month_gate"]
-    assert "all_months_published" in checks["publication/published_tables"]
+    # The gate: each delivery check, GE suite and reconciliation is a check of its own.
+    from validations.expectations.suites import SUITES
+    gate = checks["publication/month_gate"]
+    assert {"deliveries_readable", "quarantine_within_limit", "components_sum_to_total",
+            "person_rows_sum_to_vc_rows", "listed_count_matches_listing", "shares_within_unit_interval",
+            "open_vc_has_reimbursement_row", "month_has_rows", "listed_count_plausible"} <= gate
+    assert {f"ge_{suite}" for suite in SUITES} <= gate
     # dbt tests load as checks on their models: every published mart has some.
     for mart in ("indicators_monthly", "listing_monthly", "contacts_monthly", "reimbursement_monthly",
                  "reimbursement_person_monthly", "data_quality_monthly", "vardcentraler"):
         assert checks.get(f"marts/{mart}"), f"no dbt tests attached to marts/{mart}"
     assert "reimbursement_monthly_row_rules" in checks["marts/reimbursement_monthly"]
+
+
+def test_gate_checks_block_except_the_warning_and_are_monthly(defs):
+    gate = defs.resolve_assets_def(dg.AssetKey(["publication", "month_gate"]))
+    specs = {spec.name: spec for spec in gate.check_specs}
+    assert len(specs) >= 15
+    assert {name for name, spec in specs.items() if not spec.blocking} == {"listed_count_plausible"}
+    assert all(spec.partitions_def == gate.partitions_def for spec in specs.values())
+    assert all(spec.description for spec in specs.values())
+
+
+def test_every_dbt_check_says_what_it_holds(defs):
+    """No "No description provided" in the UI; the test of two models is a check, not an observation."""
+    dbt_checks = [spec for assets_def in defs.resolve_asset_graph().assets_defs for spec in assets_def.check_specs
+                  if spec.asset_key.path[0] == "marts"]
+    assert len(dbt_checks) >= 20
+    assert [spec.name for spec in dbt_checks if not spec.description] == []
+    names = {spec.asset_key.to_user_string(): set() for spec in dbt_checks}
+    for spec in dbt_checks:
+        names[spec.asset_key.to_user_string()].add(spec.name)
+    assert "indicators_listed_count_matches_listing_monthly" in names["marts/indicators_monthly"]
+    row_rules = next(s for s in dbt_checks if s.name == "reimbursement_monthly_row_rules")
+    assert "total is the sum of the components" in row_rules.description
+
+
+def test_version(capsys):
+    from importlib.metadata import version
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"vardval {version('vardval')}"
+
+
+def test_every_option_has_help():
+    import argparse
+
+    from orchestration.cli import build_parser
+
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    missing = [f"{name} {'/'.join(action.option_strings)}"
+               for name, sub in [("vardval", parser), *subparsers.choices.items()]
+               for action in sub._actions
+               if action.option_strings and not action.help]
+    assert missing == []
+    assert set(subparsers.choices) == set(SUBCOMMANDS)
+
+
+def test_cli_runs_are_recorded_under_the_uis_code_location():
+    """The UI lists a run under its job, and on the timeline, by its code location's name."""
+    from orchestration.job_run import JOB_NAME, workspace_location
+
+    workspace = yaml.safe_load((Path(__file__).resolve().parents[1] / "workspace.yaml").read_text())
+    target = workspace["load_from"][0]["python_module"]
+    assert workspace_location() == (target["location_name"], target["module_name"]) == \
+        ("vardval", "orchestration.definitions")
+    assert JOB_NAME == "monthly_job"

@@ -84,9 +84,20 @@ def test_sensor_tick_yields_range_run_requests(tmp_path, monkeypatch):
     assert list(landing_sensor(context2)) == []
 
 
-def test_schedule_runs_the_month_that_just_ended():
-    from orchestration.defs.operations.schedules import monthly_schedule
+def test_schedule_runs_the_month_that_just_ended_in_swedish_time():
+    import datetime
+    from zoneinfo import ZoneInfo
 
-    context = dg.build_schedule_context(scheduled_execution_time=__import__("datetime").datetime(2025, 4, 5, 6, 0))
-    result = monthly_schedule.evaluate_tick(context)
+    from orchestration.definitions import defs
+
+    schedule = defs.resolve_schedule_def("previous_month_schedule")
+    assert schedule.execution_timezone == "Europe/Stockholm"
+    assert schedule.cron_schedule == "0 6 5 * *"
+    stockholm = ZoneInfo("Europe/Stockholm")
+    context = dg.build_schedule_context(scheduled_execution_time=datetime.datetime(2025, 4, 5, 6, 0, tzinfo=stockholm))
+    result = schedule.evaluate_tick(context)
     assert [r.partition_key for r in result.run_requests] == ["2025-03"]
+    # 23:30 UTC on 31 March is 01:30 on 1 April in Stockholm: April's month already.
+    partitions = defs.resolve_job_def("monthly_job").partitions_def
+    late_march_utc = datetime.datetime(2025, 3, 31, 23, 30, tzinfo=datetime.timezone.utc)
+    assert partitions.get_partition_key_for_timestamp(late_march_utc.timestamp()) == "2025-04"

@@ -1,5 +1,10 @@
 """The Dagster UI serves our definitions: one `dagster-webserver` for the module, asked over GraphQL,
-and screenshotted with headless Chromium when it is installed (scripts/ui_screenshot.py)."""
+and screenshotted with headless Chromium when it is installed (scripts/ui_screenshot.py).
+
+The slow tests run a blocked month first (a copy of the `published_region` whose 2025-02
+telephony file is over the quarantine limit) and look at it as a data engineer would: the run
+in its job's list, failed; the failed check by its name; the month's partitions.
+"""
 from __future__ import annotations
 
 import importlib.util
@@ -77,3 +82,70 @@ def test_a_blank_or_missing_png_counts_as_empty(tmp_path):
 
     Image.new("RGB", (200, 100), "white").save(tmp_path / "white.png")
     assert ui_screenshot.is_blank(tmp_path / "white.png")
+
+
+# --- a blocked month in the UI ---------------------------------------------------------------------
+
+RUNS_OF_JOB = """{
+  runsOrError(filter: {pipelineName: "monthly_job", tags: [{key: ".dagster/repository", value: "%s"}]}) {
+    ... on Runs { results { runId status tags { key value } } }
+  }
+}"""
+GATE_CHECKS = """{
+  assetNodeOrError(assetKey: {path: ["publication", "month_gate"]}) {
+    ... on AssetNode { assetChecksOrError { ... on AssetChecks { checks { name blocking description } } } }
+  }
+}"""
+
+
+@pytest.fixture(scope="module")
+def blocked_region(published_region, tmp_path_factory):
+    from tests.delivery_edits import Delivery
+
+    region = published_region.copy(tmp_path_factory.mktemp("blocked_ui") / "region")
+    telephony = Delivery.load(region.landing / "2025-02" / "telephony.csv")
+    over = len(telephony.rows) // 200 + 1          # just over the 0.5 % limit
+    for i in range(over):
+        telephony.set(i * (len(telephony.rows) // over), "vardcentral_hsa_id", "SE2321000180-E000000000999")
+    telephony.save()
+    result = region.vardval("run", "--from", "2025-02")
+    assert result.returncode == 1, result.stdout[-3000:] + result.stderr[-2000:]
+    return region
+
+
+@pytest.fixture(scope="module")
+def blocked_ui(blocked_region):
+    env = blocked_region.env()
+    with pytest.MonkeyPatch.context() as patch:
+        for name in ("VARDVAL_DATA_DIR", "VARDVAL_LANDING_DIR", "DAGSTER_HOME", "VARDVAL_PSEUDONYM_KEY"):
+            patch.setenv(name, env[name])
+        settings = ui_screenshot.get_settings()
+        with ui_screenshot.webserver(settings, startup_timeout=240) as base_url:
+            yield base_url, settings
+
+
+@pytest.mark.slow
+def test_the_blocked_run_is_listed_under_its_job_as_failed(blocked_ui):
+    base_url, _ = blocked_ui
+    label = f"__repository__@{ui_screenshot.LOCATION}"
+    runs = ui_screenshot.graphql(base_url, RUNS_OF_JOB % label)["runsOrError"]["results"]
+    latest = runs[0]
+    assert latest["status"] == "FAILURE"
+    assert {"key": "vardval/months", "value": "2025-02"} in latest["tags"]
+    checks = ui_screenshot.graphql(base_url, GATE_CHECKS)["assetNodeOrError"]["assetChecksOrError"]["checks"]
+    by_name = {check["name"]: check for check in checks}
+    assert by_name["quarantine_within_limit"]["blocking"] and by_name["components_sum_to_total"]["blocking"]
+    assert not by_name["listed_count_plausible"]["blocking"]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(ui_screenshot.find_chromium() is None, reason=NO_CHROMIUM)
+def test_screenshots_of_a_blocked_month(blocked_ui, tmp_path):
+    base_url, settings = blocked_ui
+    pages = ui_screenshot.blocked_month_pages(settings)
+    assert pages["blocked_check.png"].endswith("checkDetail=quarantine_within_limit")
+    assert pages["blocked_published_tables.png"].endswith("partition=2025-02")
+    shots = ui_screenshot.take_screenshots(ui_screenshot.find_chromium(), base_url, tmp_path, pages)
+    assert sorted(p.name for p in shots) == sorted(pages)
+    for png in shots:
+        assert png.stat().st_size > 40_000, f"{png} looks empty"

@@ -1,4 +1,5 @@
-"""Run the previous month on a configurable day (VARDVAL_SCHEDULE_DAY, default the 5th)."""
+"""Run the previous month on a configurable day (VARDVAL_SCHEDULE_DAY, default the 5th), at 06:00
+Swedish time (the partitions' timezone, orchestration/months.py)."""
 from __future__ import annotations
 
 import os
@@ -12,5 +13,5 @@ monthly_schedule = dg.build_schedule_from_partitioned_job(
     name="previous_month_schedule",
     day_of_month=int(os.environ.get("VARDVAL_SCHEDULE_DAY", "5")),
     hour_of_day=6,
-    description="On the configured day, materialise the month that has just ended.",
+    description="On the configured day at 06:00 Swedish time, materialise the month that has just ended.",
 )

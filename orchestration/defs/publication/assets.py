@@ -1,8 +1,9 @@
-"""Publication assets: the gate, the published tables, statements and the report.
+"""Publication assets: the gate, the published tables, statements and the report, in one step.
 
 The gate runs every blocking check per month and records the outcome against the month's
 content fingerprint; publishing refuses any month without a passing record for exactly
-that content, so even a run that selects only `published_tables` is gated.
+that content, so even a run that selects only `published_tables` is gated. Each asset is
+materialised per month, for the months it was written for (see `publication`).
 """
 
 import subprocess
@@ -11,7 +12,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.defs.partitions import OWNERS, PARTITIONS, SINGLE_RUN, run_months
+from orchestration.defs.partitions import OWNERS, PARTITIONS, SINGLE_RUN, check_outputs, run_months
+from orchestration.defs.publication.checks import gate_check_specs, month_evaluations, undeclared
 from orchestration.defs.publication.tables import PUBLISHED_TABLES
 from orchestration.settings import get_settings
 
@@ -37,29 +39,95 @@ def _input_checksums(month: str) -> dict:
     return dict(rows)
 
 
-@dg.asset(
-    key=GATE_KEY,
-    group_name="publication",
+PUBLISHED_KEY = dg.AssetKey(["publication", "published_tables"])
+STATEMENTS_KEY = dg.AssetKey(["publication", "statements"])
+REPORT_KEY = dg.AssetKey(["publication", "monthly_report"])
+
+
+def _spec(key: dg.AssetKey, deps: list, kinds: set[str], description: str) -> dg.AssetSpec:
+    # skippable: a month is materialised on its own (below), never by the step's output
+    return dg.AssetSpec(key, deps=deps, kinds=kinds, description=description, group_name="publication",
+                        owners=OWNERS, skippable=True)
+
+
+@dg.multi_asset(
+    name="publication",
+    specs=[
+        _spec(GATE_KEY, [dg.AssetKey(["marts", name]) for name in PUBLISHED_TABLES],
+              {"great_expectations", "duckdb"},
+              "Every blocking check of a month: source contracts, Great Expectations suites on the marts "
+              "and the reconciliations of SPEC §7, recorded against the month's content. Each check is "
+              "an asset check of its own, per month."),
+        _spec(PUBLISHED_KEY, [GATE_KEY], {"duckdb", "parquet"},
+              "The published tables of SPEC §7 for BI readers: published/published.duckdb and Parquet per "
+              "table and month, as numbered versions with a manifest and a diff. A month that failed a "
+              "blocking check of the gate is not published: its previous version is kept."),
+        _spec(STATEMENTS_KEY, [PUBLISHED_KEY], {"excel"},
+              "Ersättningsunderlag: one formatted Excel workbook per VC and month, and a region summary "
+              "(published months only)."),
+        _spec(REPORT_KEY, [PUBLISHED_KEY], {"html", "matplotlib"},
+              "The monthly report with charts: listed per VC, indicators against targets over 13 months, "
+              "reimbursement per VC by component (published months only)."),
+    ],
+    check_specs=gate_check_specs(GATE_KEY),
     partitions_def=PARTITIONS,
     backfill_policy=SINGLE_RUN,
     pool="warehouse",
-    owners=OWNERS,
-    kinds={"great_expectations", "duckdb"},
-    deps=[dg.AssetKey(["marts", name]) for name in PUBLISHED_TABLES],
-    description="Every blocking check of a month: source contracts, Great Expectations suites on the "
-                "marts and the reconciliations of SPEC §7, recorded against the month's content.",
-    check_specs=[dg.AssetCheckSpec("blocking_checks_passed", asset=GATE_KEY,
-                                   description="Every month of the run passed all blocking checks.")],
+    can_subset=True,
 )
-def month_gate(context: dg.AssetExecutionContext):
+def publication(context: dg.AssetExecutionContext):
+    """Gate, publish, statements and report in one step, month by month.
+
+    One step, because Dagster blocks per step and a range run is one step per asset: a failed
+    blocking check must stop its own month, not the range. So each month gets its own check
+    evaluations and its own materialisations (partition by partition); a blocked month gets
+    none downstream of the gate. The failed blocking checks are yielded last, once the good
+    months are published, and the step then fails, naming each blocked month and its checks.
+    """
+    selected = context.selected_asset_keys
+    months = run_months(context)
+    failing: list[dg.AssetCheckEvaluation] = []
+    if GATE_KEY in selected:
+        for event in _gate(context, months):
+            if isinstance(event, dg.AssetCheckEvaluation) and not event.passed and \
+                    event.severity == dg.AssetCheckSeverity.ERROR:
+                failing.append(event)   # after the publication of the months that passed
+            else:
+                yield event
+    refused: dict[str, str] = {}
+    if PUBLISHED_KEY in selected:
+        yield from _published_tables(context, months, refused)
+    published = published_months(context) if selected & {STATEMENTS_KEY, REPORT_KEY} else []
+    if STATEMENTS_KEY in selected:
+        yield from _statements(context, published)
+    if REPORT_KEY in selected:
+        yield from _report(published)
+    yield from failing
+    yield from check_outputs(context)
+    # The step fails on a blocked month (Dagster would too, after a failed blocking check), with
+    # a message that names the month and its failed checks; and on a month refused for another
+    # reason (content changed since its checks ran).
+    blocked: dict[str, dict[str, str]] = {}
+    for evaluation in failing:
+        blocked.setdefault(evaluation.partition, {})[evaluation.check_name] = evaluation.description
+    for month, why in refused.items():
+        blocked.setdefault(month, {"publication": why})
+    if blocked:
+        others = [m for m in months if m not in blocked] if PUBLISHED_KEY in selected else []
+        raise dg.Failure(
+            description="; ".join(f"{month} not published: blocked by {', '.join(checks)}"
+                                  for month, checks in sorted(blocked.items()))
+                        + ". A blocked month keeps its previously published version"
+                        + (f"; published: {', '.join(others)}." if others else "."),
+            metadata={"blocked": dg.MetadataValue.json(blocked)})
+
+
+def _gate(context: dg.AssetExecutionContext, months: list[str]):
     from orchestration.defs.publication.gate import month_fingerprints, record_checks
     from validations.deliveries import delivery_outcomes
     from validations.expectations import run_range_checks
 
     settings = get_settings()
-    lines = ["| month | result | failed checks |", "|---|---|---|"]
-    blocked = {}
-    months = run_months(context)
 
     def fingerprints_and_deliveries():
         return (month_fingerprints(settings.warehouse_path, months),   # one scan per table
@@ -72,80 +140,76 @@ def month_gate(context: dg.AssetExecutionContext):
         fingerprints, deliveries = side.result()
     for month in months:
         outcomes = deliveries[month] + checked[month]
-        record_checks(settings.data_dir, month, fingerprints[month], outcomes)
+        record = record_checks(settings.data_dir, month, fingerprints[month], outcomes)
         failed = [o for o in outcomes if o.blocking and not o.passed]
         warnings = [o for o in outcomes if not o.blocking and not o.passed]
         for o in failed:
             context.log.error(f"{month} BLOCKED by {o.name}: {o.description}")
         for o in warnings:
             context.log.warning(f"{month} warning {o.name}: {o.description}")
-        if failed:
-            blocked[month] = "; ".join(f"{o.name}: {o.description}" for o in failed)
-        lines.append(f"| {month} | {'blocked' if failed else 'passed'} | "
-                     f"{', '.join(o.name for o in failed) or '—'} |")
-    yield dg.MaterializeResult(metadata={"months": dg.MetadataValue.md("\n".join(lines)),
-                                         "blocked_months": len(blocked)})
-    yield dg.AssetCheckResult(
-        check_name="blocking_checks_passed", asset_key=GATE_KEY, passed=not blocked,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description="; ".join(f"{m}: {why}" for m, why in blocked.items())[:4000] or None,
-        metadata={"blocked": dg.MetadataValue.json(blocked)},
-    )
+        evaluations = month_evaluations(GATE_KEY, month, outcomes)
+        if undeclared(outcomes):   # still in the record (and blocking there); not shown as a check
+            context.log.warning(f"{month}: results without an asset check of their own: {undeclared(outcomes)}")
+        # A month that passed is materialised; a blocked one is not (its partition shows the
+        # run's failure, red), and its failed checks say why.
+        if not failed:
+            yield dg.AssetMaterialization(GATE_KEY, partition=month, metadata={
+                "rules": dg.MetadataValue.int(len(outcomes)),
+                "warnings": dg.MetadataValue.text(", ".join(o.name for o in warnings) or "none"),
+                "fingerprint": dg.MetadataValue.text(fingerprints[month][:16]),
+                "check_record": dg.MetadataValue.path(str(record)),
+            })
+        yield from evaluations
 
 
-PUBLISHED_KEY = dg.AssetKey(["publication", "published_tables"])
-
-
-@dg.asset(
-    key=PUBLISHED_KEY,
-    group_name="publication",
-    partitions_def=PARTITIONS,
-    backfill_policy=SINGLE_RUN,
-    pool="warehouse",
-    owners=OWNERS,
-    kinds={"duckdb", "parquet"},
-    deps=[GATE_KEY],
-    description="The published tables of SPEC §7 for BI readers: published/published.duckdb and Parquet "
-                "per table and month, as numbered versions with a manifest and a diff.",
-    check_specs=[dg.AssetCheckSpec("all_months_published", asset=PUBLISHED_KEY,
-                                   description="Every month of the run was published; a blocked month keeps "
-                                               "its previous version.")],
-)
-def published_tables(context: dg.AssetExecutionContext):
+def _published_tables(context: dg.AssetExecutionContext, months: list[str], refused: dict[str, str]):
     from orchestration.defs.publication.publisher import read_catalog, refresh_shared_outputs
 
     settings = get_settings()
     version = code_version()
-    lines = ["| month | version | new | change |", "|---|---:|---|---|"]
-    refused = {}
-    months = run_months(context)
     # A range builds published.duckdb (every month in one file) once, after its last month.
     since = read_catalog(settings.published_dir) if len(months) > 1 else None
+    published = []
     try:
         # Months that pass are published even when another month of the range is blocked.
         for month in months:
-            row, refusal = _publish(context, month, version, refresh_shared=since is None)
-            lines.append(row)
+            metadata, refusal = _publish(context, month, version, refresh_shared=since is None)
             if refusal:
                 refused[month] = refusal
+            else:
+                published.append((month, metadata))
     finally:   # also after a failure: the file then holds every version the catalog lists
         if since is not None:
             refresh_shared_outputs(settings.data_dir, since)
-    yield dg.MaterializeResult(metadata={
-        "published": dg.MetadataValue.md("\n".join(lines)),
-        "published_db": dg.MetadataValue.path(str(settings.published_dir / "published.duckdb")),
-        "blocked_months": len(refused),
-    })
-    yield dg.AssetCheckResult(
-        check_name="all_months_published", asset_key=PUBLISHED_KEY, passed=not refused,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description="; ".join(f"{m}: {why}" for m, why in refused.items())[:4000] or None,
-        metadata={"blocked": dg.MetadataValue.json(refused)},
-    )
+    for month, metadata in published:
+        yield dg.AssetMaterialization(PUBLISHED_KEY, partition=month, metadata={
+            **metadata, "published_db": dg.MetadataValue.path(str(settings.published_dir / "published.duckdb"))})
+
+
+def _statements(context: dg.AssetExecutionContext, months: list[str]):
+    from orchestration.defs.publication.statements import write_statements
+
+    settings = get_settings()
+    for month in months:
+        written = write_statements(settings.warehouse_path, month, settings.statements_dir)
+        context.log.info(f"{month}: {len(written)} workbooks in {settings.statements_dir}")
+        yield dg.AssetMaterialization(STATEMENTS_KEY, partition=month, metadata={
+            "workbooks": dg.MetadataValue.int(len(written)),
+            "folder": dg.MetadataValue.path(str(settings.statements_dir))})
+
+
+def _report(months: list[str]):
+    from orchestration.defs.publication.report import write_reports
+
+    settings = get_settings()
+    for month, result in zip(months, write_reports(settings.warehouse_path, months, settings.reports_dir)):
+        yield dg.AssetMaterialization(REPORT_KEY, partition=month, metadata={
+            "report": dg.MetadataValue.path(str(result.html_path)),
+            "summary": dg.MetadataValue.md(result.markdown_summary)})
 
 
 def _publish(context: dg.AssetExecutionContext, month: str, version: str, refresh_shared: bool):
-    """Publish one month; (its row of the summary table, why it was refused or None)."""
+    """Publish one month; (its materialisation's metadata, why it was refused or None)."""
     from orchestration.defs.publication.gate import PublicationRefused
     from orchestration.defs.publication.publisher import publish_month
 
@@ -158,11 +222,13 @@ def _publish(context: dg.AssetExecutionContext, month: str, version: str, refres
                                code_version=version, refresh_shared=refresh_shared)
     except PublicationRefused as exc:
         context.log.error(f"{month} not published: {exc}")
-        return f"| {month} | — | no | blocked |", str(exc)
+        return {}, str(exc)
     change = "unchanged" if not result.is_new_version else ("first version" if result.version == 1
                                                              else f"diff against v{result.version - 1}")
     context.log.info(f"{month} published as v{result.version} ({change})")
-    return f"| {month} | {result.version} | {'yes' if result.is_new_version else 'no'} | {change} |", None
+    return {"version": dg.MetadataValue.int(result.version),
+            "new_version": dg.MetadataValue.bool(result.is_new_version),
+            "change": dg.MetadataValue.text(change)}, None
 
 
 def published_months(context: dg.AssetExecutionContext) -> list[str]:
@@ -181,53 +247,3 @@ def published_months(context: dg.AssetExecutionContext) -> list[str]:
         else:
             context.log.warning(f"{month} is not published: no statements or report for it")
     return months
-
-
-@dg.asset(
-    key=["publication", "statements"],
-    group_name="publication",
-    partitions_def=PARTITIONS,
-    backfill_policy=SINGLE_RUN,
-    pool="warehouse",   # reads the warehouse: a read-only open also fails while another process writes
-    owners=OWNERS,
-    kinds={"excel"},
-    deps=[PUBLISHED_KEY],
-    description="Ersättningsunderlag: one formatted Excel workbook per VC and month, and a region summary.",
-)
-def statements(context: dg.AssetExecutionContext):
-    from orchestration.defs.publication.statements import write_statements
-
-    settings = get_settings()
-    written = []
-    for month in published_months(context):
-        written += write_statements(settings.warehouse_path, month, settings.statements_dir)
-    context.log.info(f"{len(written)} workbooks in {settings.statements_dir}")
-    return dg.MaterializeResult(metadata={"workbooks": len(written),
-                                          "folder": dg.MetadataValue.path(str(settings.statements_dir))})
-
-
-@dg.asset(
-    key=["publication", "monthly_report"],
-    group_name="publication",
-    partitions_def=PARTITIONS,
-    backfill_policy=SINGLE_RUN,
-    pool="warehouse",   # reads the warehouse: a read-only open also fails while another process writes
-    owners=OWNERS,
-    kinds={"html", "matplotlib"},
-    deps=[PUBLISHED_KEY],
-    description="The monthly report with charts: listed per VC, indicators against targets over 13 "
-                "months, reimbursement per VC by component.",
-)
-def monthly_report(context: dg.AssetExecutionContext):
-    from orchestration.defs.publication.report import write_reports
-
-    settings = get_settings()
-    results = write_reports(settings.warehouse_path, published_months(context), settings.reports_dir)
-    result = results[-1] if results else None
-    if result is None:
-        return dg.MaterializeResult(metadata={"report": "no month of this run was published"})
-    # The metadata shows the run's last published month, the one a person opens first.
-    return dg.MaterializeResult(metadata={
-        "report": dg.MetadataValue.path(str(result.html_path)),
-        "summary": dg.MetadataValue.md(result.markdown_summary),
-    })

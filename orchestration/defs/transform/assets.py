@@ -84,10 +84,48 @@ class VardvalDbtTranslator(DagsterDbtTranslator):
     def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):
         # Only the tests a month runs become checks (see PRODUCTION_EXCLUDES): the others would
         # sit in the UI as never executed, and every planned check costs the run an event.
-        path = manifest["nodes"].get(unique_id, {}).get("original_file_path", "")
-        if path.startswith(NON_PRODUCTION_TEST_PATHS):
+        test = manifest["nodes"].get(unique_id, {})
+        if test.get("original_file_path", "").startswith(NON_PRODUCTION_TEST_PATHS):
             return None
-        return super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        return spec._replace(description=describe_test(test))
+
+
+def describe_test(test: Mapping[str, Any]) -> str:
+    """What a dbt test holds, in words: its own description, else its leading SQL comment
+    (singular tests), else what its arguments say (generic tests)."""
+    if (test.get("description") or "").strip():
+        return test["description"].strip()
+    metadata = test.get("test_metadata") or {}
+    if not metadata:
+        comment = []
+        for line in (test.get("raw_code") or "").splitlines():
+            if not line.startswith("--"):
+                break
+            comment.append(line.removeprefix("--").strip())
+        return " ".join(comment) or f"dbt test {test.get('name')}: returns the rows that break it."
+    kwargs = metadata.get("kwargs") or {}
+    name = metadata.get("name")
+    if name == "row_rules":
+        parts = []
+        if kwargs.get("not_null"):
+            parts.append("filled in: " + ", ".join(kwargs["not_null"]))
+        for column, values in (kwargs.get("accepted_values") or {}).items():
+            parts.append(f"{column} one of {', '.join(map(str, values))}")
+        if kwargs.get("rules"):
+            parts.append("rules: " + "; ".join(kwargs["rules"]))
+        return "Every row keeps its rules — " + " | ".join(parts) + "."
+    if name == "unique_combination":
+        return f"({', '.join(kwargs.get('columns') or [])}) is a key: no two rows share it."
+    if name == "unique":
+        return f"{kwargs.get('column_name')} is unique: one row per value."
+    if name == "value_between":
+        return (f"{kwargs.get('column_name')} lies in [{kwargs.get('min_value')}, {kwargs.get('max_value')}]"
+                + (f" where {kwargs['where_clause']}" if kwargs.get("where_clause") else "") + ".")
+    arguments = ", ".join(f"{k}={v}" for k, v in kwargs.items() if k != "model")
+    return f"dbt test {name}" + (f" ({arguments})" if arguments else "") + "."
 
 
 def _sources_through_views(manifest: Mapping[str, Any], unique_id: str) -> set[str]:
