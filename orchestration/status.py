@@ -39,8 +39,11 @@ class MonthState:
 
 def month_states(settings: Settings, months: list[str] | None) -> list[MonthState]:
     from orchestration.defs.publication.gate import load_check_record, month_fingerprints
-    from orchestration.defs.publication.publisher import read_catalog
+    from orchestration.defs.publication.publisher import complete_interrupted_commit, read_catalog
 
+    # A publication killed after its commit point is finished first: the state shown is the
+    # committed one, the one catalog.json, published.duckdb and the Parquet then all hold.
+    complete_interrupted_commit(settings.data_dir)
     catalog = read_catalog(settings.published_dir).get("months", {})
     states: dict[str, MonthState] = {}
     if settings.warehouse_path.exists():

@@ -20,6 +20,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -183,3 +184,104 @@ def test_the_next_publication_removes_what_a_killed_one_left(tmp_path):
         {"2025-01": 1, "2025-02": 1}
     with duckdb.connect(str(published / "published.duckdb"), read_only=True) as con:
         assert check_db(con, published) == {"2025-01": 1, "2025-02": 1}
+
+
+# --------------------------------------------------------------- the commit, crashed at each swap
+
+def published_forms(published: Path) -> dict[str, dict[str, int]]:
+    """What each reader finds, {month: version}: catalog.json, published.duckdb's
+    published_versions (each month's rows checked against that version's manifest), and the
+    current Parquet tree (each file matched to the version it is a file of)."""
+    catalog = {m: int(e["latest_version"]) for m, e in read_catalog(published)["months"].items()}
+    db = {}
+    if (published / "published.duckdb").exists():
+        with duckdb.connect(str(published / "published.duckdb"), read_only=True) as con:
+            db = check_db(con, published)
+    current = {}
+    for month in sorted({p.parent.name.split("=", 1)[1] for p in published.glob("*/month=*/data.parquet")}):
+        # the versions every current file of the month is a file of (tables a correction left
+        # unchanged are the same file in both versions)
+        manifests = {int(d.name[1:]): json.loads((d / "manifest.json").read_text())
+                     for d in (published / "versions" / month).glob("v[0-9]*") if (d / "manifest.json").exists()}
+        origins = set(manifests)
+        for table in MONTHLY:
+            digest = _sha(published / table / f"month={month}" / "data.parquet")
+            origins &= {v for v, m in manifests.items() if m["tables"][table]["file_sha256"] == digest}
+        assert origins, f"the current Parquet of {month} is a mix of versions"
+        current[month] = max(origins) if catalog.get(month) not in origins else catalog[month]
+    return {"catalog.json": catalog, "published.duckdb": db, "current Parquet": current}
+
+
+def assert_forms_agree(published: Path, expect: dict[str, int]) -> None:
+    forms = published_forms(published)
+    assert forms == {name: expect for name in forms}, forms
+
+
+_RANGE_PUBLICATION = """
+import sys
+from pathlib import Path
+from orchestration.defs.publication.publisher import publication
+warehouse, data = Path(sys.argv[1]), Path(sys.argv[2])
+with publication(data) as batch:
+    for month in ("2025-01", "2025-02"):
+        batch.publish(warehouse, month, input_checksums={}, check_outcomes=[], code_version="test")
+"""
+COMMIT_STAGES = ["staged", "commit:journal", "commit:parquet", "commit:duckdb", "commit:catalog"]
+
+
+def _corrected_range(data: Path) -> Path:
+    """Both months published as v1, then both corrected and checked (a corrected range)."""
+    from tests.marts_fixture import VC_B, execute
+
+    warehouse = build_marts_warehouse(data)
+    ok = [CheckOutcome("components_sum_to_total", "marts.reimbursement_monthly", True, True, "fine.", {})]
+    for month in ("2025-01", "2025-02"):
+        record_checks(data, month, month_fingerprint(warehouse, month), ok)
+        publish_month(warehouse, data, month, input_checksums={}, check_outcomes=ok, code_version="test")
+    execute(warehouse, "update marts.reimbursement_monthly set sabo = sabo + 350, total = total + 350 "
+                       f"where vardcentral_hsa_id = '{VC_B}'")
+    for month in ("2025-01", "2025-02"):
+        record_checks(data, month, month_fingerprint(warehouse, month), ok)
+    return warehouse
+
+
+@pytest.mark.parametrize("stage", COMMIT_STAGES)
+def test_a_publication_killed_at_each_swap_leaves_one_committed_state(tmp_path, stage):
+    """kill -9 (VARDVAL_FAULT_AT) at each stage of a range's commit: before the commit point every
+    reader still finds v1; after it, the next reader of the state (`vardval status` calls
+    complete_interrupted_commit) finds v2 everywhere; publishing again converges to the bytes
+    of a publication that was never interrupted."""
+    from orchestration.defs.publication.publisher import FAULT_ENV, complete_interrupted_commit, publication
+    from tests.pipeline_fixture import tree_digest
+
+    data = tmp_path / "data"
+    warehouse = _corrected_range(data)
+    published = data / "published"
+    env = {**os.environ, FAULT_ENV: stage}
+    killed = subprocess.run([sys.executable, "-c", _RANGE_PUBLICATION, str(warehouse), str(data)], env=env,
+                            start_new_session=True, capture_output=True, text=True, timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+
+    committed = stage not in ("staged", "commit:journal")
+    if not committed:   # nothing visible changed
+        assert_forms_agree(published, {"2025-01": 1, "2025-02": 1})
+    assert complete_interrupted_commit(data) == (stage != "staged")
+    after = {"2025-01": 2, "2025-02": 2} if stage != "staged" else {"2025-01": 1, "2025-02": 1}
+    assert_forms_agree(published, after)
+
+    with publication(data) as batch:
+        for month in ("2025-01", "2025-02"):
+            batch.publish(warehouse, month, input_checksums={}, check_outcomes=[], code_version="test")
+    assert_forms_agree(published, {"2025-01": 2, "2025-02": 2})
+    assert not (published / ".commit").exists()
+
+    clean = tmp_path / "clean"
+    clean_warehouse = _corrected_range(clean)
+    with publication(clean) as batch:
+        for month in ("2025-01", "2025-02"):
+            batch.publish(clean_warehouse, month, input_checksums={}, check_outcomes=[], code_version="test")
+    content = lambda root: {p: h for p, h in tree_digest(root / "published").items()
+                            if p.endswith((".parquet", ".csv"))}
+    assert content(data) == content(clean)
+    with duckdb.connect(str(published / "published.duckdb"), read_only=True) as con:
+        assert check_db(con, published) == {"2025-01": 2, "2025-02": 2}

@@ -112,25 +112,23 @@ PUBLISHED_KEY = dg.AssetKey(["publication", "published_tables"])
                                                "its previous version.")],
 )
 def published_tables(context: dg.AssetExecutionContext):
-    from orchestration.defs.publication.publisher import read_catalog, refresh_shared_outputs
+    from orchestration.defs.publication.publisher import publication
 
     settings = get_settings()
     version = code_version()
     lines = ["| month | version | new | change |", "|---|---:|---|---|"]
     refused = {}
     months = run_months(context)
-    # A range builds published.duckdb (every month in one file) once, after its last month.
-    since = read_catalog(settings.published_dir) if len(months) > 1 else None
-    try:
+    # One commit for the run's months: readers of published.duckdb, of the Parquet and of
+    # catalog.json see all of them or none, and published.duckdb is built once.
+    with publication(settings.data_dir) as batch:
         # Months that pass are published even when another month of the range is blocked.
         for month in months:
-            row, refusal = _publish(context, month, version, refresh_shared=since is None)
+            row, refusal = _publish(context, batch, month, version)
             lines.append(row)
             if refusal:
                 refused[month] = refusal
-    finally:   # also after a failure: the file then holds every version the catalog lists
-        if since is not None:
-            refresh_shared_outputs(settings.data_dir, since)
+    context.log.info(f"committed: {len(months) - len(refused)} of {len(months)} month(s) published")
     yield dg.MaterializeResult(metadata={
         "published": dg.MetadataValue.md("\n".join(lines)),
         "published_db": dg.MetadataValue.path(str(settings.published_dir / "published.duckdb")),
@@ -144,24 +142,22 @@ def published_tables(context: dg.AssetExecutionContext):
     )
 
 
-def _publish(context: dg.AssetExecutionContext, month: str, version: str, refresh_shared: bool):
-    """Publish one month; (its row of the summary table, why it was refused or None)."""
+def _publish(context: dg.AssetExecutionContext, batch, month: str, version: str):
+    """Stage one month in the run's publication; (its row of the summary table, why it was refused or None)."""
     from orchestration.defs.publication.gate import PublicationRefused
-    from orchestration.defs.publication.publisher import publish_month
 
     settings = get_settings()
     try:
-        # publish_month hashes the month and publishes it only with a passing check record
+        # publish() hashes the month and publishes it only with a passing check record
         # for exactly that content (the record's outcomes go into the manifest).
-        result = publish_month(settings.warehouse_path, settings.data_dir, month,
-                               input_checksums=_input_checksums(month), check_outcomes=[],
-                               code_version=version, refresh_shared=refresh_shared)
+        result = batch.publish(settings.warehouse_path, month, input_checksums=_input_checksums(month),
+                               check_outcomes=[], code_version=version)
     except PublicationRefused as exc:
         context.log.error(f"{month} not published: {exc}")
         return f"| {month} | — | no | blocked |", str(exc)
     change = "unchanged" if not result.is_new_version else ("first version" if result.version == 1
                                                              else f"diff against v{result.version - 1}")
-    context.log.info(f"{month} published as v{result.version} ({change})")
+    context.log.info(f"{month} published as v{result.version} ({change}) with the run's commit")
     return f"| {month} | {result.version} | {'yes' if result.is_new_version else 'no'} | {change} |", None
 
 
