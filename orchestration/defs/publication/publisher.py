@@ -716,7 +716,8 @@ class Publication:
         """Make the staged months visible in every published form at once; on an error before
         the commit point, remove them and keep the state in force. Returns the files swapped in."""
         months = _changed_months(self.catalog, self.committed)
-        if not months and not self.repair and not _published_db_stale(self.published, self.committed):
+        if not self.catalog["months"] or (not months and not self.repair
+                                          and not _published_db_stale(self.published, self.committed)):
             return []
         try:
             files = _commit(self.published, self.catalog, self.committed, months, self.repair)
