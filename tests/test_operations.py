@@ -185,3 +185,40 @@ def test_a_changed_reference_file_reruns_the_months_it_changes(tmp_path):
     planned, cursor = _planned(landing, cursor, data)
     assert planned == [("2025-11", "2025-11", "development_grants.csv changed"),
                        ("2026-02", "2026-02", "development_grants.csv changed")]
+
+
+def test_a_run_of_a_corrected_month_takes_the_published_months_that_read_it(tmp_path):
+    """`vardval run --from M` (cli._with_dependants): the later published months whose recorded
+    windows read a delivery of M that differs from what is landed now; a telephony correction
+    takes none, a listing correction the 12 months after it."""
+    import hashlib
+
+    import duckdb
+
+    from orchestration.dependencies import _reach, dependants_of_run
+    from orchestration.warehouse import ensure_schema
+
+    months = month_range("2025-01", "2026-03")
+    landing, data = tmp_path / "landing", tmp_path / "data"
+    sha = {}
+    for month in months:
+        deliver(landing, month, content=month)
+        for source in ("listing", "visits", "telephony"):
+            sha[(month, source)] = hashlib.sha256((landing / month / f"{source}.csv").read_bytes()).hexdigest()
+    (data / "built_from").mkdir(parents=True)
+    for month in months:
+        sources = {s: {d: sha.get((d, s)) for d in _reach(s, month, None)} for s in ("listing", "visits", "telephony")}
+        (data / "built_from" / f"{month}.json").write_text(json.dumps({"month": month, "sources": sources}))
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    ensure_schema(con)
+    con.executemany("insert into raw.source_files values (?, ?, ?, ?, 1, 'csv', 'utf-8', ',', null, 1, 1, 0, ?, now())",
+                    [[m, s, f"{s}.csv", h, h] for (m, s), h in sha.items()])
+
+    assert dependants_of_run(con, data, landing, ["2025-02"], months) == []
+    (landing / "2025-02" / "telephony.csv").write_text("telephony corrected")
+    assert dependants_of_run(con, data, landing, ["2025-02"], months) == []
+    (landing / "2025-02" / "listing.csv").write_text("listing corrected")
+    assert dependants_of_run(con, data, landing, ["2025-02"], months) == month_range("2025-03", "2026-02")
+    # only published months count
+    assert dependants_of_run(con, data, landing, ["2025-02"], months[:4]) == ["2025-03", "2025-04"]
+    con.close()
