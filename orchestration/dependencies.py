@@ -162,21 +162,32 @@ def _month_digests(name: str, path: Path, months: list[str]) -> dict[str, str]:
     return out
 
 
-def reference_digests(reference_dir: Path, months: list[str], known: dict | None = None) -> dict[str, dict]:
+YEARLY_FILES = ("cni_areas.csv", "acg_weights.csv")
+
+
+def _digest_key(name: str, month: str) -> str:
+    """What a month's digest of a file depends on besides the file: the month, or for the
+    yearly files only its year."""
+    return month[:4] if name in YEARLY_FILES else month
+
+
+def reference_digests(reference_dir: Path, months: list[str], records=()) -> dict[str, dict]:
     """{month: {file: {"sha256": ..., "digest": ...}}} for the reference files in reference_dir
-    (a missing optional file: sha256 None). `known` is a month's recorded
-    `references`: a file whose sha256 is unchanged is not read again."""
+    (a missing optional file: sha256 None). Digests already in `records` (recorded months) for
+    the same file content are reused: a file is parsed only when it changed, or for a month
+    (a year, for CNI and ACG) no record has yet."""
+    seen = {(name, entry.get("sha256"), _digest_key(name, record["month"])): entry["digest"]
+            for record in records if record for name, entry in record.get("references", {}).items()
+            if entry.get("digest") is not None}
     out: dict[str, dict] = {m: {} for m in months}
     for name in REFERENCE_FILES:
         path = Path(reference_dir) / name
         sha = _sha256(path) if path.exists() else None
-        if known and all(known.get(m, {}).get(name, {}).get("sha256") == sha for m in months):
-            for m in months:
-                out[m][name] = known[m][name]
-            continue
-        digests = _month_digests(name, path, months)
+        missing = [m for m in months if (name, sha, _digest_key(name, m)) not in seen]
+        digests = _month_digests(name, path, missing) if missing else {}
         for m in months:
-            out[m][name] = {"sha256": sha, "digest": digests[m]}
+            out[m][name] = {"sha256": sha, "digest": digests[m] if m in digests
+                            else seen[(name, sha, _digest_key(name, m))]}
     return out
 
 
@@ -186,8 +197,9 @@ def record_built_from(con, data_dir: Path, reference_dir: Path, months: list[str
     """After a build of `months`: what each was built from (the module docstring)."""
     sources = source_inputs(con, months)
     loaded = dict(con.execute("select file_name, sha256 from raw.reference_files").fetchall())
-    references = reference_digests(reference_dir, months)
     folder = Path(data_dir) / RECORD_DIR
+    earlier = [read_record(data_dir, p.stem) for p in sorted(folder.glob("*.json"))] if folder.exists() else []
+    references = reference_digests(reference_dir, months, earlier)
     folder.mkdir(parents=True, exist_ok=True)
     from orchestration.defs.publication.gate import write_json_atomic
 

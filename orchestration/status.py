@@ -70,7 +70,7 @@ def month_states(settings: Settings, months: list[str] | None) -> list[MonthStat
     records = {m: read_record(settings.data_dir, m) if m in catalog else None for m in selected}
     recorded = [m for m, r in records.items() if r]
     references = reference_digests(settings.landing_dir / "reference", recorded,
-                                   known={m: records[m].get("references", {}) for m in recorded}) if recorded else {}
+                                   [records[m] for m in recorded]) if recorded else {}
     result = []
     for month in selected:
         state = states[month]

@@ -129,7 +129,7 @@ def _reference_runs(reference_dir: Path, before: dict | None, known: list[str],
     built = [m for m in known if records.get(m)]
     if not changed or not built:
         return [], state
-    now = reference_digests(reference_dir, built, known={m: records[m].get("references", {}) for m in built})
+    now = reference_digests(reference_dir, built, [records[m] for m in built])
     affected: dict[str, list[str]] = {}
     for month in built:
         for name in changed:
