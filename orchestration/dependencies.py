@@ -32,14 +32,12 @@ import io
 import json
 from pathlib import Path
 
+from orchestration.defs.sources.ingestion import REFERENCE_FILES, SOURCES
 from orchestration.months import month_bounds, month_range, shift_month
 
-SOURCES = ("listing", "visits", "telephony")
 LISTING_REACH = 12
 VISITS_REACH = 11
 ASSESSMENT_HISTORY_MONTHS = 24      # dbt var assessment_history_months' default
-REFERENCE_FILES = ("vardcentraler.csv", "reimbursement_model.yaml", "cni_areas.csv", "acg_weights.csv",
-                   "development_grants.csv", "extra_assignments.csv")
 RECORD_DIR = "built_from"
 
 

@@ -20,14 +20,14 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration.defs.operations.jobs import monthly_job
-from orchestration.dependencies import REFERENCE_FILES, read_record, reference_digests
+from orchestration.defs.sources.ingestion import REFERENCE_FILES, SOURCES
+from orchestration.dependencies import read_record, reference_digests
 from orchestration.months import shift_month
 from orchestration.settings import get_settings
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 WINDOW_REACH_MONTHS = 12
-SOURCES = ("listing", "visits", "telephony")
 REFERENCE_KEY = "_reference"    # the cursor's entry for the reference files (months are YYYY-MM)
 
 
