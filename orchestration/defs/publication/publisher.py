@@ -457,7 +457,11 @@ def complete_interrupted_commit(data_dir: Path) -> bool:
     published = Path(data_dir) / "published"
     if not (published / COMMIT_DIR / JOURNAL).exists():
         return False
-    with open(published / ".publish.lock", "w") as handle:
+    try:
+        handle = open(published / ".publish.lock", "w")
+    except OSError:   # a reader without write access: the next publication finishes it
+        return False
+    with handle:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
