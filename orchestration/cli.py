@@ -128,6 +128,7 @@ def run_months(month_from: str, month_to: str, force: bool = False, quiet: bool 
         from orchestration.warehouse import connect
         with connect(settings.warehouse_path):  # held by another process: WarehouseBusy, before any run
             pass
+        months = _with_dependants(settings, months, console)
 
     console.print(f"[bold]vardval run[/bold] {months[0]}..{months[-1]} "
                   f"(landing {settings.landing_dir}, data {settings.data_dir})")
@@ -152,6 +153,32 @@ def run_months(month_from: str, month_to: str, force: bool = False, quiet: bool 
                       f"{settings.statements_dir}; report: {settings.reports_dir}")
         return 0
     return 1
+
+
+def _with_dependants(settings: Settings, months: list[str], console) -> list[str]:
+    """The run's months and, after them, the published months whose windows read a delivery this
+    run ingests anew (SPEC §9): re-run in the same run, up to the first month not published."""
+    from orchestration.defs.publication.publisher import read_catalog
+    from orchestration.dependencies import dependants_of_run
+    from orchestration.warehouse import connect
+
+    published = sorted(read_catalog(settings.published_dir)["months"])
+    with connect(settings.warehouse_path, read_only=True) as con:
+        dependants = dependants_of_run(con, settings.data_dir, settings.landing_dir, months, published)
+    if not dependants:
+        return months
+    extended = list(months)
+    while extended[-1] < dependants[-1] and shift_month(extended[-1], 1) in published:
+        extended.append(shift_month(extended[-1], 1))
+    added = [m for m in extended if m not in months]
+    left = [m for m in dependants if m not in extended]
+    if added:
+        console.print(f"[yellow]{', '.join(added)}: their windows read a corrected delivery of "
+                      f"{months[0]}..{months[-1]}; re-run in this run[/yellow]", soft_wrap=True)
+    if left:
+        console.print(f"[yellow]{', '.join(left)} also read it but lie after a month that is not published: "
+                      f"run `vardval run --from {left[0]} --to {left[-1]}` once it is[/yellow]", soft_wrap=True)
+    return extended
 
 
 def _execute_job(months: list[str], force: bool, console, quiet: bool) -> bool:

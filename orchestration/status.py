@@ -25,6 +25,7 @@ class MonthState:
     published_version: int | None = None
     is_published_current: bool = False
     reference_error: str | None = None                        # the last reference load failed
+    stale_reasons: list[str] = field(default_factory=list)    # orchestration/dependencies.py
 
     @property
     def state(self) -> str:
@@ -41,21 +42,26 @@ class MonthState:
 
 def month_states(settings: Settings, months: list[str] | None) -> list[MonthState]:
     from orchestration.defs.publication.gate import load_check_record, month_fingerprints
-    from orchestration.defs.publication.publisher import read_catalog
-
+    from orchestration.dependencies import read_record, reference_digests, stale_reasons
+    from orchestration.defs.publication.publisher import complete_interrupted_commit, read_catalog
     from orchestration.defs.sources.ingestion import REFERENCE_STEP, reference_error
 
+    # A publication killed after its commit point is finished first: the state shown is the
+    # committed one, the one catalog.json, published.duckdb and the Parquet then all hold.
+    complete_interrupted_commit(settings.data_dir)
     catalog = read_catalog(settings.published_dir).get("months", {})
     states: dict[str, MonthState] = {}
+    delivered: dict[tuple[str, str], str] = {}
     failed_reference = None
     if settings.warehouse_path.exists():
         with connect(settings.warehouse_path, read_only=True) as con:
             failed_reference = reference_error(con)
-            for month, source, name, quarantined in con.execute(
-                    "select month, source, source_file, rows_quarantined from raw.source_files").fetchall():
+            for month, source, name, quarantined, sha in con.execute(
+                    "select month, source, source_file, rows_quarantined, sha256 from raw.source_files").fetchall():
                 state = states.setdefault(month, MonthState(month))
                 state.deliveries[source] = name
                 state.rows_quarantined += int(quarantined)
+                delivered[(month, source)] = sha
             for month, message in con.execute("select month, message from raw.ingest_errors").fetchall():
                 states.setdefault(month, MonthState(month)).file_errors.append(message)
     for month in catalog:
@@ -65,6 +71,11 @@ def month_states(settings: Settings, months: list[str] | None) -> list[MonthStat
 
     selected = sorted(states) if months is None else months
     fingerprints = month_fingerprints(settings.warehouse_path, selected) if settings.warehouse_path.exists() else {}
+    # What each published month was built from, against the deliveries and reference files now.
+    records = {m: read_record(settings.data_dir, m) if m in catalog else None for m in selected}
+    recorded = [m for m, r in records.items() if r]
+    references = reference_digests(settings.landing_dir / "reference", recorded,
+                                   [records[m] for m in recorded]) if recorded else {}
     result = []
     for month in selected:
         state = states[month]
@@ -82,6 +93,9 @@ def month_states(settings: Settings, months: list[str] | None) -> list[MonthStat
             # the old rows (and so the old content) but must not count as published.
             state.is_published_current = (bool(entry) and entry.get("content_hash") == current
                                           and state.checked == "passed" and not state.file_errors)
+            if state.is_published_current:
+                state.stale_reasons = stale_reasons(records[month], delivered, references.get(month))
+                state.is_published_current = not state.stale_reasons
         if state.file_errors and not state.blocked_reasons:
             state.blocked_reasons = list(state.file_errors)
         if failed_reference:
@@ -104,8 +118,14 @@ def render_states(console, states: list[MonthState], title: str) -> None:
         style = "green" if s.is_published_current else (
             "red" if s.checked == "blocked" or s.file_errors or s.reference_error else "yellow")
         table.add_row(s.month, ", ".join(sorted(s.deliveries.values())) or "—", f"{s.rows_quarantined:,}",
-                      s.checked, f"[{style}]{s.state}[/{style}]", "\n".join(r[:300] for r in s.blocked_reasons[:4]))
+                      s.checked, f"[{style}]{s.state}[/{style}]",
+                      "\n".join(r[:300] for r in (s.blocked_reasons or s.stale_reasons)[:4]))
     console.print(table)
+    stale = [s.month for s in states if s.stale_reasons]
+    if stale:
+        console.print(f"[yellow]stale: {', '.join(stale)} — the deliveries or reference data they were built "
+                      f"from changed; to bring them up to date: vardval run --from {stale[0]} --to {stale[-1]}"
+                      "[/yellow]", soft_wrap=True)
 
 
 def published_paths(settings: Settings) -> dict[str, Path]:

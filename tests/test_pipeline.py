@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import duckdb
+import pytest
 
 from tests.pii_scan import scan_files
 from tests.pipeline_fixture import published_db_content, run_ok, tree_digest
@@ -88,3 +89,72 @@ def _marts_content(warehouse, month):
         return {table: con.execute(f"select * from marts.{table} where month = ? order by all", [month]).fetchall()
                 for table in ("indicators_monthly", "listing_monthly", "contacts_monthly",
                               "reimbursement_monthly", "reimbursement_person_monthly")}
+
+
+_ONE_MONTH_ALONE = """
+import sys
+from orchestration.cli import _execute_job, make_console, prepare_environment
+from orchestration.settings import get_settings
+prepare_environment(get_settings())
+sys.exit(0 if _execute_job([sys.argv[1]], False, make_console(), True) else 1)
+"""
+
+
+def _ended_listings(region, month: str) -> list[tuple]:
+    return region.query("select vardcentral_hsa_id, numerator from indicators_monthly where indicator_code = "
+                        f"'ended_listings' and sex = 'all' and month = '{month}' and vardcentral_hsa_id <> 'REGION' "
+                        "order by 1",
+                        region.published / "published.duckdb")
+
+
+@pytest.mark.slow
+def test_a_correction_reruns_the_months_whose_windows_read_it_and_status_shows_them_stale(published_region,
+                                                                                           tmp_path):
+    """SPEC §9: February's ended listings and relisting read January's snapshot. A run of January
+    alone (as the UI may start) leaves February stale in `vardval status`, with the reason and the
+    command; `vardval run --from 2025-01` re-runs February in the same run; a changed reference
+    file shows the months it changes as stale."""
+    import subprocess
+    import sys
+
+    from tests.delivery_edits import Delivery
+
+    region = published_region.copy(tmp_path / "region")
+    january, february = (Delivery.load(region.landing / m / "listing.csv") for m in ("2025-01", "2025-02"))
+    vc = january.col("vardcentral_hsa_id")
+    person = lambda row: row[0].replace("-", "")   # the months write personnummer differently
+    in_february = {person(row): row[vc] for row in february.rows}
+    # listed at a VC at the end of January, not there at the end of February: February's ended listings
+    moved = [row for row in january.rows if in_february.get(person(row)) != row[vc]]
+    assert moved, "the synthetic region has listings that end in February"
+    ended_before = _ended_listings(region, "2025-02")
+    # January corrected: the persons whose listing ended in February were not listed in January
+    january.rows = [row for row in january.rows if row not in moved]
+    january.save()
+
+    alone = subprocess.run([sys.executable, "-c", _ONE_MONTH_ALONE, "2025-01"], capture_output=True, text=True,
+                           env=region.env(), cwd=region.root, timeout=600)
+    assert alone.returncode == 0, alone.stdout[-3000:] + alone.stderr[-3000:]
+    status = run_ok(region, "status").stdout
+    assert "stale (v1 published)" in status and "listing of 2025-01 corrected since it was built" in status
+    assert "vardval run --from 2025-02 --to 2025-02" in status
+    assert _ended_listings(region, "2025-02") == ended_before          # not yet re-run
+
+    # a reference change: an area's CNI of the year both months use (2025); a change to 2024 changes neither
+    cni = Delivery.load(region.landing / "reference" / "cni_areas.csv")
+    row = {year: next(i for i, r in enumerate(cni.rows) if r[cni.col("year")] == year) for year in ("2024", "2025")}
+    cni.set(row["2024"], "cni", str(float(cni.get(row["2024"], "cni")) + 0.5))
+    cni.save()
+    assert "cni_areas.csv" not in run_ok(region, "status").stdout
+    cni.set(row["2025"], "cni", str(float(cni.get(row["2025"], "cni")) + 0.5))
+    cni.save()
+    status = run_ok(region, "status").stdout
+    assert status.count("cni_areas.csv changed for 2025-0") == 2 and "vardval run --from 2025-01 --to 2025-02" in status
+
+    result = run_ok(region, "run", "--from", "2025-01")
+    assert "2025-02: their windows read a corrected delivery" in result.stdout
+    status = run_ok(region, "status").stdout
+    assert "stale" not in status and status.count("published v") == 2
+    ended_after = _ended_listings(region, "2025-02")
+    assert ended_after != ended_before
+    assert sum(n or 0 for _, n in ended_after) == sum(n or 0 for _, n in ended_before) - len(moved)

@@ -336,7 +336,7 @@ def test_a_moved_data_dir_serves_its_person_rows_after_the_next_run(wh, tmp_path
 
 
 def test_a_range_builds_published_db_once_and_ends_as_a_month_by_month_publication(wh, tmp_path):
-    from orchestration.defs.publication.publisher import refresh_shared_outputs
+    from orchestration.defs.publication.publisher import publication
 
     def published_db(d: Path) -> dict:
         with duckdb.connect(str(d / "published" / "published.duckdb"), read_only=True) as con:
@@ -346,16 +346,18 @@ def test_a_range_builds_published_db_once_and_ends_as_a_month_by_month_publicati
 
     w, d = wh
     _checked_publish(w, d, "2025-01")
-    since = read_catalog(d / "published")
     _correct(w)   # 2025-02 published for the first time; 2025-01 unchanged
     record_checks(d, "2025-02", month_fingerprint(w, "2025-02"), OK)
-    results = [publish_month(w, d, m, input_checksums={}, check_outcomes=OK, code_version="test",
-                             refresh_shared=False) for m in ("2025-01", "2025-02")]
+    with publication(d) as batch:
+        results = [batch.publish(w, m, input_checksums={}, check_outcomes=OK, code_version="test")
+                   for m in ("2025-01", "2025-02")]
+        # until the range commits, every form holds the months it held, whole
+        assert [row[0] for row in published_db(d)["versions"]] == ["2025-01"]
+        assert list(read_catalog(d / "published")["months"]) == ["2025-01"]
+        assert not (d / "published" / "indicators_monthly" / "month=2025-02").exists()
     assert [(r.version, r.is_new_version) for r in results] == [(1, False), (1, True)]
-    # until the range ends, the file holds the months it held, whole
-    assert [row[0] for row in published_db(d)["versions"]] == ["2025-01"]
-    assert refresh_shared_outputs(d, since)
-    assert refresh_shared_outputs(d, read_catalog(d / "published")) == []   # nothing left to do
+    with publication(d) as batch:   # nothing left to do
+        assert batch.commit() == []
 
     one_by_one = tmp_path / "one_by_one"
     w2 = build_marts_warehouse(one_by_one)

@@ -163,24 +163,22 @@ def _gate(context: dg.AssetExecutionContext, months: list[str]):
 
 
 def _published_tables(context: dg.AssetExecutionContext, months: list[str], refused: dict[str, str]):
-    from orchestration.defs.publication.publisher import read_catalog, refresh_shared_outputs
+    from orchestration.defs.publication.publisher import publication as one_commit
 
     settings = get_settings()
     version = code_version()
-    # A range builds published.duckdb (every month in one file) once, after its last month.
-    since = read_catalog(settings.published_dir) if len(months) > 1 else None
     published = []
-    try:
+    # One commit for the run's months: readers of published.duckdb, of the Parquet and of
+    # catalog.json see all of them or none, and published.duckdb is built once.
+    with one_commit(settings.data_dir) as batch:
         # Months that pass are published even when another month of the range is blocked.
         for month in months:
-            metadata, refusal = _publish(context, month, version, refresh_shared=since is None)
+            metadata, refusal = _publish(context, batch, month, version)
             if refusal:
                 refused[month] = refusal
             else:
                 published.append((month, metadata))
-    finally:   # also after a failure: the file then holds every version the catalog lists
-        if since is not None:
-            refresh_shared_outputs(settings.data_dir, since)
+    context.log.info(f"committed: {len(published)} of {len(months)} month(s) published")
     for month, metadata in published:
         yield dg.AssetMaterialization(PUBLISHED_KEY, partition=month, metadata={
             **metadata, "published_db": dg.MetadataValue.path(str(settings.published_dir / "published.duckdb"))})
@@ -208,24 +206,22 @@ def _report(months: list[str]):
             "summary": dg.MetadataValue.md(result.markdown_summary)})
 
 
-def _publish(context: dg.AssetExecutionContext, month: str, version: str, refresh_shared: bool):
-    """Publish one month; (its materialisation's metadata, why it was refused or None)."""
+def _publish(context: dg.AssetExecutionContext, batch, month: str, version: str):
+    """Stage one month in the run's publication; (its materialisation's metadata, why it was refused or None)."""
     from orchestration.defs.publication.gate import PublicationRefused
-    from orchestration.defs.publication.publisher import publish_month
 
     settings = get_settings()
     try:
-        # publish_month hashes the month and publishes it only with a passing check record
+        # publish() hashes the month and publishes it only with a passing check record
         # for exactly that content (the record's outcomes go into the manifest).
-        result = publish_month(settings.warehouse_path, settings.data_dir, month,
-                               input_checksums=_input_checksums(month), check_outcomes=[],
-                               code_version=version, refresh_shared=refresh_shared)
+        result = batch.publish(settings.warehouse_path, month, input_checksums=_input_checksums(month),
+                               check_outcomes=[], code_version=version)
     except PublicationRefused as exc:
         context.log.error(f"{month} not published: {exc}")
         return {}, str(exc)
     change = "unchanged" if not result.is_new_version else ("first version" if result.version == 1
                                                              else f"diff against v{result.version - 1}")
-    context.log.info(f"{month} published as v{result.version} ({change})")
+    context.log.info(f"{month} published as v{result.version} ({change}) with the run's commit")
     return {"version": dg.MetadataValue.int(result.version),
             "new_version": dg.MetadataValue.bool(result.is_new_version),
             "change": dg.MetadataValue.text(change)}, None

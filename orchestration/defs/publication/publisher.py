@@ -10,16 +10,18 @@ Layout under `<data_dir>/published/`:
     open_data/indicators_monthly_<YYYY-MM>.csv     suppressed cells nulled
     published.duckdb                               latest version of every month (+ published_versions);
                                                    the person rows as a view over the versions' Parquet
-    catalog.json                                   months and their latest versions — the commit point
+    catalog.json                                   months and their latest versions
+    .commit/                                       a commit being swapped in (journal.json: the commit point)
 
 Order of a publication: hash the month's content in the warehouse → gate on that fingerprint
 → unchanged content ends here (nothing written) → export into a temp dir beside the versions,
-from the same read-only connection (so what was hashed is what is written) → renamed to
-the new version → current Parquet replaced (os.replace) → open data → published.duckdb built
-in a temp file and os.replace'd → catalog.json (atomic). The catalog is the commit: a version
-dir the catalog does not list comes from a crashed publication and is removed (and the
-current files repaired) by the next publication. A publication that fails after the rename
-rolls back to the catalog's state. Publications are serialised by a lock file.
+from the same read-only connection (so what was hashed is what is written) → renamed to the
+new version, which no catalog lists yet → (the other months of a range the same way) → one
+commit for all of them: the current Parquet, open data, registry, published.duckdb and
+catalog.json are written into `.commit/`, a journal naming them is the commit point, then they
+are swapped in, catalog last (see "commit" below). A crash before the journal leaves the old
+state everywhere; after it, the next publication or `vardval status` finishes the swap.
+Publications are serialised by a lock file.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -129,13 +132,11 @@ def _latest_dirs(published: Path, catalog: dict) -> dict[str, Path]:
 
 # ----------------------------------------------------------------------------------------- outputs
 
-def _write_registry(published: Path, catalog: dict) -> Path:
-    """vardcentraler/data.parquet: every unit of any published month, the row of its latest month."""
+def _write_registry(published: Path, catalog: dict, dst: Path) -> Path | None:
+    """vardcentraler/data.parquet at dst: every unit of any published month, the row of its latest month."""
     dirs = _latest_dirs(published, catalog)
-    dst = published / "vardcentraler" / "data.parquet"
     if not dirs:
-        dst.unlink(missing_ok=True)
-        return dst
+        return None
     files = [str(d / "vardcentraler.parquet") for d in dirs.values()]
     months = {str(d / "vardcentraler.parquet"): m for m, d in dirs.items()}
     con = duckdb.connect()
@@ -237,8 +238,9 @@ def _changed_months(catalog: dict, previous: dict) -> set[str]:
             if catalog["months"].get(m) != previous["months"].get(m)}
 
 
-def _patch_published_db(published: Path, catalog: dict, previous: dict) -> Path | None:
-    """Copy-and-patch: the current published.duckdb, copied aside, with only the changed months replaced.
+def _patch_published_db(published: Path, catalog: dict, previous: dict, out: Path,
+                        registry: Path | None) -> Path | None:
+    """Copy-and-patch: the current published.duckdb, copied to `out`, with only the changed months replaced.
 
     The cost of a publication then no longer grows with the number of months published (a full
     rebuild reads every month's Parquet). Used only when the current file holds exactly the
@@ -258,7 +260,7 @@ def _patch_published_db(published: Path, catalog: dict, previous: dict) -> Path 
         return None
     if _stored_as_tables(dst) & PARQUET_VIEW_TABLES:
         return None  # written before those tables became views: rebuild (which is small)
-    tmp = published / f".published.{uuid.uuid4().hex}.duckdb"
+    tmp = out
     try:
         shutil.copyfile(dst, tmp)
         con = duckdb.connect(str(tmp))
@@ -277,9 +279,8 @@ def _patch_published_db(published: Path, catalog: dict, previous: dict) -> Path 
                     keys = ", ".join(f'"{k}"' for k in PUBLISHED_TABLES[table])
                     con.execute(f'delete from "{table}" where month = ?', [month])
                     con.execute(f'insert into "{table}" select * from read_parquet(\'{file}\') order by {keys}')
-            registry = published / "vardcentraler" / "data.parquet"
             con.execute("drop table if exists vardcentraler")
-            if registry.exists():
+            if registry is not None and registry.exists():
                 con.execute(f"create table vardcentraler as select * from read_parquet('{registry}') order by hsa_id")
             _create_parquet_views(con, published, catalog)
             con.execute("delete from published_versions")
@@ -289,26 +290,26 @@ def _patch_published_db(published: Path, catalog: dict, previous: dict) -> Path 
             con.execute("checkpoint")
         finally:
             con.close()
-        os.replace(tmp, dst)
-        return dst
+        return tmp
     except duckdb.Error:
+        tmp.unlink(missing_ok=True)
         return None
     finally:
-        tmp.unlink(missing_ok=True)
         Path(f"{tmp}.wal").unlink(missing_ok=True)
 
 
-def _build_published_db(published: Path, catalog: dict, previous: dict | None = None) -> Path:
-    """published.duckdb from the latest version of every month, built aside and swapped in.
+def _build_published_db(published: Path, catalog: dict, out: Path, registry: Path | None,
+                        previous: dict | None = None) -> Path:
+    """published.duckdb from the latest version of every month, built at `out` (the commit swaps
+    it in); `registry` is the vardcentraler Parquet it takes its registry table from.
 
     With `previous` (the catalog the current file was built for), patch a copy of the current
     file instead when it is safe (see `_patch_published_db`)."""
-    dst = published / "published.duckdb"
     if previous is not None:
-        patched = _patch_published_db(published, catalog, previous)
+        patched = _patch_published_db(published, catalog, previous, out, registry)
         if patched is not None:
             return patched
-    tmp = published / f".published.{uuid.uuid4().hex}.duckdb"
+    tmp = out
     dirs = _latest_dirs(published, catalog)
     try:
         con = duckdb.connect(str(tmp))
@@ -320,8 +321,7 @@ def _build_published_db(published: Path, catalog: dict, previous: dict | None = 
                     con.execute(f'create table "{table}" as select * from read_parquet({files!r}, '
                                 f'union_by_name = true) order by {keys}')
             _create_parquet_views(con, published, catalog)
-            registry = published / "vardcentraler" / "data.parquet"
-            if registry.exists():
+            if registry is not None and registry.exists():
                 con.execute(f"create table vardcentraler as select * from read_parquet('{registry}') order by hsa_id")
             con.execute("create table published_versions (month varchar, version integer, content_hash varchar, "
                         "published_at varchar)")
@@ -331,29 +331,146 @@ def _build_published_db(published: Path, catalog: dict, previous: dict | None = 
             con.execute("checkpoint")
         finally:
             con.close()
-        os.replace(tmp, dst)
-    finally:
+    except BaseException:
         tmp.unlink(missing_ok=True)
+        raise
+    finally:
         Path(f"{tmp}.wal").unlink(missing_ok=True)
-    return dst
+    return tmp
 
 
-def _refresh_month(published: Path, month: str, catalog: dict) -> list[Path]:
-    """Make the month's current Parquet and open data match the catalog's latest version (or remove them)."""
+def _stage_current_files(published: Path, stage: Path, month: str, catalog: dict) -> list[Path]:
+    """The month's current Parquet and open data for the catalog's latest version, written into the
+    commit's staging folder `stage` at their paths relative to `published` (the swap moves them)."""
     entry = catalog["months"].get(month)
-    written = []
-    if entry is None:
+    if entry is None:   # no committed version (a data dir from before the commit journal): none current
         for table in MONTHLY_TABLES:
             shutil.rmtree(_current_path(published, table, month).parent, ignore_errors=True)
         _open_data_path(published, month).unlink(missing_ok=True)
-        return written
+        return []
     source = version_dir(published, month, int(entry["latest_version"]))
+    written = []
     for table in MONTHLY_TABLES:
-        dst = _current_path(published, table, month)
+        dst = _current_path(stage, table, month)
         _replace_with_link(source / f"{table}.parquet", dst)
         written.append(dst)
-    written.append(_write_open_data(published, month, source))
+    written.append(_write_open_data(stage, month, source))
     return written
+
+
+# ------------------------------------------------------------------------------------------ commit
+#
+# The commit protocol (docs/decisions.md, "One commit point for both published forms"):
+#   1. every new version dir is in place, listed by no catalog (invisible);
+#   2. everything that names the new state is written into published/.commit/ at its final
+#      relative path: the current Parquet and open data of the changed months, the registry,
+#      published.duckdb, catalog.json;
+#   3. published/.commit/journal.json (atomic) lists them in swap order: THE COMMIT POINT;
+#   4. each is os.replace'd into place: Parquet, then published.duckdb, then catalog.json;
+#   5. the journal and the folder go.
+# A crash before 3 leaves every reader on the old state (recovery removes the folder and the
+# new version dirs); after 3, the next publication or `vardval status` finishes 4-5 first.
+# The swaps are back to back, so the forms disagree for microseconds, never until a next run.
+
+COMMIT_DIR = ".commit"
+JOURNAL = "journal.json"
+# Test-only fault injection: `VARDVAL_FAULT_AT=<stage>` makes the process kill its whole process
+# group (SIGKILL, as `kill -9` would) when it reaches that stage of a publication, so the tests
+# can crash it exactly between two swaps (tests/test_crash_safety.py). Stages: `staged` (a new
+# version dir in place, before the commit), `commit:journal` (journal written, nothing swapped),
+# `commit:parquet` (Parquet swapped), `commit:duckdb` (published.duckdb swapped),
+# `commit:catalog` (catalog swapped, journal not yet removed).
+FAULT_ENV = "VARDVAL_FAULT_AT"
+
+
+def _fault_point(stage: str) -> None:
+    if os.environ.get(FAULT_ENV) == stage:
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
+def _commit(published: Path, catalog: dict, committed: dict, months: set[str], repair: set[str]) -> list[Path]:
+    """Make `catalog` the published state (protocol above); `committed` is the catalog in force,
+    `months` the months whose version changed, `repair` months whose current files must be
+    re-linked. With neither, only published.duckdb is rebuilt (it was stale). Returns the files
+    swapped in."""
+    stage = published / COMMIT_DIR
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    try:
+        staged: list[Path] = []
+        for month in sorted(months | repair):
+            staged += _stage_current_files(published, stage, month, catalog)
+        registry = published / "vardcentraler" / "data.parquet"
+        if months or repair:
+            registry = _write_registry(published, catalog, stage / "vardcentraler" / "data.parquet")
+            staged += [registry] if registry else []
+        staged.append(_build_published_db(published, catalog, stage / "published.duckdb", registry,
+                                          previous=None if repair else committed))
+        if months or repair:
+            write_json_atomic(stage / "catalog.json", catalog)
+            staged.append(stage / "catalog.json")
+        order = [str(p.relative_to(stage)) for p in staged]
+        write_json_atomic(stage / JOURNAL, {"swap": order})
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    _fault_point("commit:journal")
+    _swap(published, order, faults=True)
+    return [published / rel for rel in order]
+
+
+def _swap(published: Path, order: list[str], faults: bool = False) -> None:
+    """Step 4-5: move each staged file into place, in order; one already moved is skipped, so a
+    swap cut short by a crash is finished by calling this again with the journal's order."""
+    stage = published / COMMIT_DIR
+    for rel in order:
+        if faults and rel == "published.duckdb":
+            _fault_point("commit:parquet")
+        if faults and rel == "catalog.json":
+            _fault_point("commit:duckdb")
+        src = stage / rel
+        if src.exists():
+            dst = published / rel
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dst)
+    if faults:
+        _fault_point("commit:catalog")
+    (stage / JOURNAL).unlink(missing_ok=True)
+    shutil.rmtree(stage, ignore_errors=True)
+
+
+def _finish_interrupted_commit(published: Path) -> bool:
+    """Under the lock: complete a commit whose journal was written (roll forward), or drop the
+    staging folder of one that never reached it (roll back). True if a commit was completed."""
+    stage = published / COMMIT_DIR
+    journal = stage / JOURNAL
+    if journal.exists():
+        _swap(published, json.loads(journal.read_text(encoding="utf-8"))["swap"])
+        return True
+    shutil.rmtree(stage, ignore_errors=True)
+    return False
+
+
+def complete_interrupted_commit(data_dir: Path) -> bool:
+    """For readers of the state (`vardval status`): finish a publication a crash cut off after
+    its commit point, so catalog.json, published.duckdb and the Parquet agree before they are
+    read. Does not wait: a publication holding the lock is itself committing."""
+    published = Path(data_dir) / "published"
+    if not (published / COMMIT_DIR / JOURNAL).exists():
+        return False
+    try:
+        handle = open(published / ".publish.lock", "w")
+    except OSError:   # a reader without write access: the next publication finishes it
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        try:
+            return _finish_interrupted_commit(published)
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _recover(published: Path, catalog: dict) -> set[str]:
@@ -504,23 +621,31 @@ def _refuse_on_failed_checks(month: str, check_outcomes: list) -> None:
                                  f"{reasons}. The previously published version is kept.")
 
 
-def publish_month(warehouse_path: Path, data_dir: Path, month: str, *, input_checksums: dict,
-                  check_outcomes: list, code_version: str, refresh_shared: bool = True) -> PublishResult:
-    """Publish the month's marts as a new version if the content changed and the checks passed.
+class Publication:
+    """Months published together, in one commit: readers see all of them or none (use `publication()`).
 
-    Raises PublicationRefused (nothing written, previous version intact) when a blocking check
-    failed or there is no passing check record for exactly this content.
+    A range builds published.duckdb (every month in one file) once, not once per month, and a
+    crash anywhere in the range leaves every reader on the state before it."""
 
-    `refresh_shared=False` leaves published.duckdb and the registry Parquet, which hold every
-    month, to one `refresh_shared_outputs` after a range (see there).
-    """
-    check_month(month)
-    _refuse_on_failed_checks(month, check_outcomes)
-    published = Path(data_dir) / "published"
-    month_root = published / "versions" / month
-    with _lock(published):
-        catalog = read_catalog(published)
-        repair = _recover(published, catalog)
+    def __init__(self, published: Path):
+        self.published = published
+        _finish_interrupted_commit(published)
+        self.committed = read_catalog(published)
+        self.catalog = json.loads(json.dumps(self.committed))
+        self.repair = _recover(published, self.committed)
+        self.staged: list[Path] = []      # new version dirs, listed by no catalog until the commit
+
+    def publish(self, warehouse_path: Path, month: str, *, input_checksums: dict, check_outcomes: list,
+                code_version: str) -> PublishResult:
+        """Stage the month's marts as a new version if the content changed and the checks passed;
+        it becomes visible with the commit.
+
+        Raises PublicationRefused (nothing written, previous version intact) when a blocking check
+        failed or there is no passing check record for exactly this content."""
+        check_month(month)
+        _refuse_on_failed_checks(month, check_outcomes)
+        published = self.published
+        month_root = published / "versions" / month
         month_root.mkdir(parents=True, exist_ok=True)
         staging = month_root / f".tmp-{uuid.uuid4().hex}"
         staging.mkdir()
@@ -535,8 +660,8 @@ def publish_month(warehouse_path: Path, data_dir: Path, month: str, *, input_che
                                                  "the warehouse.")
                     digests[table] = month_digest(con, table, month)
                 fingerprint = combine_hashes({t: h for t, (_, h) in digests.items()})
-                check_record = assert_may_publish(data_dir, month, fingerprint)
-                latest = catalog["months"].get(month)
+                check_record = assert_may_publish(self.published.parent, month, fingerprint)
+                latest = self.catalog["months"].get(month)
                 unchanged = latest is not None and latest["content_hash"] == fingerprint
                 if not unchanged:
                     for table, digest in digests.items():
@@ -546,13 +671,6 @@ def publish_month(warehouse_path: Path, data_dir: Path, month: str, *, input_che
 
             if unchanged:
                 shutil.rmtree(staging, ignore_errors=True)
-                if repair:
-                    for m in repair:
-                        _refresh_month(published, m, catalog)
-                    _write_registry(published, catalog)
-                    _build_published_db(published, catalog)
-                elif refresh_shared and _published_db_stale(published, catalog):
-                    _build_published_db(published, catalog)
                 existing = version_dir(published, month, int(latest["latest_version"]))
                 return PublishResult(month, int(latest["latest_version"]), False, None,
                                      sorted(p for p in existing.iterdir() if p.is_file()))
@@ -561,7 +679,6 @@ def publish_month(warehouse_path: Path, data_dir: Path, month: str, *, input_che
             version = previous + 1
             published_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
             diff = None
-            files_in_version = []
             if previous:
                 diff = build_diff(version_dir(published, month, previous), staging, month, previous, version, names)
                 (staging / f"diff_from_v{previous:04d}.md").write_text(diff + "\n", encoding="utf-8")
@@ -585,54 +702,56 @@ def publish_month(warehouse_path: Path, data_dir: Path, month: str, *, input_che
                 },
             }
             write_json_atomic(staging / "manifest.json", manifest)
+            target = version_dir(published, month, version)
+            os.rename(staging, target)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise
+        self.staged.append(target)
+        self.catalog["months"][month] = {"latest_version": version, "content_hash": fingerprint,
+                                         "published_at": published_at,
+                                         "path": str(target.relative_to(published))}
+        self.catalog["months"] = dict(sorted(self.catalog["months"].items()))
+        self.catalog["updated_at"] = published_at
+        self.catalog["tables"] = list(PUBLISHED_TABLES)
+        _fault_point("staged")
+        return PublishResult(month, version, True, diff, sorted(p for p in target.iterdir() if p.is_file()))
 
-        target = version_dir(published, month, version)
-        os.rename(staging, target)
-        new_catalog = json.loads(json.dumps(catalog))
-        new_catalog["months"][month] = {"latest_version": version, "content_hash": fingerprint,
-                                        "published_at": published_at,
-                                        "path": str(target.relative_to(published))}
-        new_catalog["months"] = dict(sorted(new_catalog["months"].items()))
+    def commit(self) -> list[Path]:
+        """Make the staged months visible in every published form at once; on an error before
+        the commit point, remove them and keep the state in force. Returns the files swapped in."""
+        months = _changed_months(self.catalog, self.committed)
+        if not self.catalog["months"] or (not months and not self.repair
+                                          and not _published_db_stale(self.published, self.committed)):
+            return []
         try:
-            files = sorted(p for p in target.iterdir() if p.is_file())
-            for m in sorted(repair | {month}):
-                files += _refresh_month(published, m, new_catalog) if m == month else \
-                    (_refresh_month(published, m, catalog) and [])
-            if refresh_shared:
-                files.append(_write_registry(published, new_catalog))
-                files.append(_build_published_db(published, new_catalog, previous=None if repair else catalog))
-            new_catalog["updated_at"] = published_at
-            new_catalog["tables"] = list(PUBLISHED_TABLES)
-            write_json_atomic(published / "catalog.json", new_catalog)
-            files.append(published / "catalog.json")
+            files = _commit(self.published, self.catalog, self.committed, months, self.repair)
         except BaseException:
-            # roll back to the catalog's state: the new version never becomes visible
-            shutil.rmtree(target, ignore_errors=True)
-            with contextlib.suppress(Exception):
-                _refresh_month(published, month, catalog)
-                _write_registry(published, catalog)
-                _build_published_db(published, catalog)
+            if not (self.published / COMMIT_DIR / JOURNAL).exists():
+                for target in self.staged:
+                    shutil.rmtree(target, ignore_errors=True)
             raise
-        return PublishResult(month, version, True, diff, files)
+        self.committed, self.staged, self.repair = json.loads(json.dumps(self.catalog)), [], set()
+        return files
 
 
-def refresh_shared_outputs(data_dir: Path, since: dict) -> list[Path]:
-    """Bring published.duckdb and the registry up to the catalog after months published with
-    `refresh_shared=False`; `since` is the catalog read before the first of them.
-
-    A range then builds the file that holds every month once, not once per month (a 12-month
-    backfill patched it twelve times, 1.5 s each). Until this runs, published.duckdb holds the
-    versions of `since`, each month whole and listed in its `published_versions`; the catalog
-    is still the commit point, and a crash in between is repaired by the next publication,
-    which finds the file behind the catalog and rebuilds it.
-    """
+@contextlib.contextmanager
+def publication(data_dir: Path):
+    """A Publication under the publication lock, committed at the end: also when the block
+    raises (the months staged before the error passed their checks and are published)."""
     published = Path(data_dir) / "published"
     with _lock(published):
-        catalog = read_catalog(published)
-        if not catalog["months"] or (not _changed_months(catalog, since)
-                                     and not _published_db_stale(published, catalog)):
-            return []
-        return [_write_registry(published, catalog), _build_published_db(published, catalog, previous=since)]
+        batch = Publication(published)
+        try:
+            yield batch
+        finally:
+            batch.commit()
+
+
+def publish_month(warehouse_path: Path, data_dir: Path, month: str, *, input_checksums: dict,
+                  check_outcomes: list, code_version: str) -> PublishResult:
+    """Publish one month in its own commit (see `Publication.publish`)."""
+    with publication(data_dir) as batch:
+        result = batch.publish(warehouse_path, month, input_checksums=input_checksums,
+                               check_outcomes=check_outcomes, code_version=code_version)
+    return result

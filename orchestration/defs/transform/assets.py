@@ -34,6 +34,7 @@ from orchestration.defs.transform.views import (
     record_views_built,
     views_current,
 )
+from orchestration.dependencies import record_built_from
 from orchestration.settings import get_settings
 from orchestration.warehouse import connect, write_run_window
 
@@ -262,9 +263,12 @@ def vardval_dbt_models(context: dg.AssetExecutionContext, dbt: VardvalDbtCliReso
     yield from _views_as_materializations(invocation.stream(), context)
     dbt.wait_for_worker()  # dbt's warehouse connection is closed before the gate opens it
     keep_partial_parse(target_path, cache)
-    if views_stale:
-        with connect(settings.warehouse_path) as con:
+    with connect(settings.warehouse_path) as con:
+        if views_stale:
             record_views_built(con, manifest)
+        # what each month was built from: status and the sensor find the months a later
+        # correction or reference change leaves out of date (orchestration/dependencies.py)
+        record_built_from(con, settings.data_dir, settings.landing_dir / "reference", months)
 
 
 def _views_as_materializations(events, context: dg.AssetExecutionContext):
