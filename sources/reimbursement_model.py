@@ -38,6 +38,9 @@ COMPONENTS = ("capitation", "acg", "cni", "geography", "sabo", "visit_fees",
               "vat_compensation")
 PERSON_COMPONENTS = ("capitation", "acg", "cni", "sabo")
 DEDUCTION_COMPONENTS = ("visits_elsewhere_deduction",)
+# |total - Σ components| and |Σ person rows - VC row| allowed per VC and month (SEK), in the
+# reconciliations and in dbt's test (var amount_tolerance_sek, kept equal by a test)
+AMOUNT_TOLERANCE_SEK = 0.005
 
 # SEK: ints or floats; strings and booleans are a type error (StrictFloat accepts ints).
 Amount = StrictFloat

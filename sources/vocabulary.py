@@ -46,6 +46,7 @@ VOCABULARIES: dict[str, tuple] = {
     "contact_type": CONTACT_TYPES,
     "profession": PROFESSIONS,
     "licensed_profession": LICENSED_PROFESSIONS,
+    "indicator_profession": ("all", *LICENSED_PROFESSIONS),   # indicators_monthly.profession
     "status": STATUSES,
     "listing_type": LISTING_TYPES,
     "queue": QUEUES,

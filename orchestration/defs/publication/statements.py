@@ -19,6 +19,7 @@ import pandas as pd
 
 from orchestration.parallel import map_forked
 from orchestration.defs.publication.tables import check_month, table_exists
+from sources import vocabulary
 
 KR = '#,##0 "kr"'
 KR_DEC = '#,##0.00 "kr"'
@@ -40,7 +41,7 @@ COMPONENTS = [  # column, Swedish label
     ("vat_compensation", "Momskompensation"),
 ]
 TOTAL_LABEL = "Summa"
-AGE_BANDS = ["0-6", "7-19", "20-39", "40-64", "65-74", "75-84", "85+"]
+AGE_BANDS = vocabulary.REPORTING_AGE_BAND_LABELS   # listing_monthly's bands
 PROFESSION_SV = {"all": "Alla", "lakare": "Läkare", "sjukskoterska": "Sjuksköterska", "fysioterapeut": "Fysioterapeut",
                  "arbetsterapeut": "Arbetsterapeut", "psykolog": "Psykolog", "kurator": "Kurator", "dietist": "Dietist",
                  "barnmorska": "Barnmorska", "fotterapeut": "Fotterapeut", "ovrig": "Övrig", "*": "Alla"}
