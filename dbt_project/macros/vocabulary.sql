@@ -1,13 +1,28 @@
 {#
-  The values of a shipped vocabulary as a subquery for `x in ...`: raw.vocabulary (the lists
+  The values of a shipped vocabulary as a SQL list for `x in ...`: raw.vocabulary (the lists
   of sources/vocabulary.py and the model's components), or with `indicator_catalogue` the
   codes of raw.indicator_catalogue. dbt's tests take accepted values from here, never from
   lists of their own.
+
+  Read when the test runs (raw.* is always there: orchestration/warehouse.py writes it) and
+  written into the test's SQL as literals, not joined: a source or ref here would make the
+  test a child of raw.vocabulary, and dbt's eager selection would then pick every mart's test
+  whenever a selection builds anything upstream of it.
 #}
 {% macro vocabulary_values(vocabulary) -%}
-    {%- if vocabulary == 'indicator_catalogue' -%}
-        (select indicator_code from {{ source('raw', 'indicator_catalogue') }})
+    {%- set values = [] -%}
+    {%- if execute -%}
+        {%- if vocabulary == 'indicator_catalogue' -%}
+            {%- set found = run_query("select indicator_code from raw.indicator_catalogue order by sort_order") -%}
+        {%- else -%}
+            {%- set found = run_query("select value from raw.vocabulary where vocabulary = '"
+                                      ~ vocabulary ~ "' order by sort_order") -%}
+        {%- endif -%}
+        {%- set values = found.columns[0].values() -%}
+    {%- endif -%}
+    {%- if values | length == 0 -%}
+        (null)
     {%- else -%}
-        (select value from {{ source('raw', 'vocabulary') }} where vocabulary = '{{ vocabulary }}')
+        ({%- for value in values -%}'{{ value }}'{{ ", " if not loop.last }}{%- endfor -%})
     {%- endif -%}
 {%- endmacro %}

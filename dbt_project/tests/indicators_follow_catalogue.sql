@@ -8,8 +8,9 @@ with indicators as (
     select * from {{ ref('indicators_monthly') }}
 ),
 
+-- raw.indicator_catalogue by name, not ref(): see macros/vocabulary.sql
 catalogue as (
-    select * from {{ ref('stg_reference__indicator_catalogue') }}
+    select * from raw.indicator_catalogue
 ),
 
 checked as (

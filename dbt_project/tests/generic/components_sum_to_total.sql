@@ -8,7 +8,8 @@
 {%- set tolerance = tolerance if tolerance is not none else var('amount_tolerance_sek') -%}
 {%- set components = [] -%}
 {%- if execute -%}
-    {%- set found = run_query("select value from " ~ source('raw', 'vocabulary')
+    {#- raw.vocabulary by name, not source(): see macros/vocabulary.sql -#}
+    {%- set found = run_query("select value from raw.vocabulary"
                               ~ " where vocabulary = 'reimbursement_component' order by sort_order") -%}
     {%- set components = found.columns[0].values() -%}
 {%- endif -%}

@@ -23,7 +23,7 @@
                           column ~ ' not in (' ~ listed | join(', ') ~ ')')) -%}
 {%- endfor -%}
 {%- for column, vocabulary in vocabularies.items() -%}
-    {%- do checks.append((column ~ ' is not in ' ~ vocabulary,
+    {%- do checks.append((column ~ ' is not in the vocabulary ' ~ vocabulary,
                           column ~ ' not in ' ~ vocabulary_values(vocabulary))) -%}
 {%- endfor -%}
 {%- for name, rule in rules.items() -%}
