@@ -108,8 +108,8 @@ def load_units(path: Path) -> pd.DataFrame:
 
 def _check_overlaps(units: pd.DataFrame, findings: Findings) -> None:
     """Rows of one unit must have disjoint validity (inclusive dates, empty = open): each row
-    that overlaps an earlier line of its unit is a finding naming that line."""
-    lines = pd.Series(units.index, index=units.index)
+    that overlaps an earlier line of its unit is a finding naming that line (the index is the
+    source line)."""
     start = units["valid_from"].fillna(pd.Timestamp.min)
     end = units["valid_to"].fillna(pd.Timestamp.max)
     repeated = units["hsa_id"].notna() & units["hsa_id"].duplicated(keep=False)
@@ -129,8 +129,8 @@ def _check_overlaps(units: pd.DataFrame, findings: Findings) -> None:
                 f"{'open' if pd.isna(units['valid_to'][row]) else f'{units.valid_to[row]:%Y-%m-%d}'}")
 
     findings.add(overlapping, "valid_from", lambda hit: [
-        f"rows of unit {units['hsa_id'][row]} overlap: line {lines[other_line[row]]} ({period(other_line[row])})"
-        f" and line {lines[row]} ({period(row)})" for row in units.index[hit]])
+        f"rows of unit {units['hsa_id'][row]} overlap: line {other_line[row]} ({period(other_line[row])})"
+        f" and line {row} ({period(row)})" for row in units.index[hit]])
 
 
 def load_cni_areas(path: Path) -> pd.DataFrame:
