@@ -21,7 +21,8 @@
         {%- set values = found.columns[0].values() -%}
     {%- endif -%}
     {%- if values | length == 0 -%}
-        (null)
+        {#- an empty vocabulary accepts nothing: every row then fails and says so -#}
+        ('')
     {%- else -%}
         ({%- for value in values -%}'{{ value }}'{{ ", " if not loop.last }}{%- endfor -%})
     {%- endif -%}
