@@ -13,6 +13,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import pandas as pd
+
+from sources import indicator_catalogue, vocabulary
+from sources.reimbursement_model import COMPONENTS, DEDUCTION_COMPONENTS, PERSON_COMPONENTS
 
 RAW_DDL = """
 create schema if not exists raw;
@@ -155,10 +159,35 @@ create table if not exists raw.vardcentraler (
     municipality_code varchar,
     opened_on date not null,
     closed_on date,
-    rural_tier integer not null,
+    rural_tier integer,                  -- 0-3; vardcentral rows only (SPEC §3.5)
     listing_cap integer,
     cap_from date,
-    cap_to date
+    cap_to date,
+    valid_from date,                     -- the row's validity, inclusive; null = open
+    valid_to date,
+    vat_compensation_pct double,         -- replaces the model's rate for this VC when given
+    provider_org_number varchar
+);
+-- Warehouses made before the registry had history.
+alter table raw.vardcentraler add column if not exists valid_from date;
+alter table raw.vardcentraler add column if not exists valid_to date;
+alter table raw.vardcentraler add column if not exists vat_compensation_pct double;
+alter table raw.vardcentraler add column if not exists provider_org_number varchar;
+
+-- Shipped with the code, rewritten by ensure_schema when they differ: the fixed vocabularies
+-- (sources/vocabulary.py, the model's components), the indicator catalogue
+-- (sources/indicator_catalogue.csv) and listing_monthly's reporting age bands.
+create table if not exists raw.vocabulary (
+    vocabulary varchar not null, value varchar not null, sort_order integer not null
+);
+create table if not exists raw.indicator_catalogue (
+    indicator_code varchar not null, name_sv varchar not null, description varchar not null,
+    unit_basis varchar not null, value_kind varchar not null, period_kind varchar not null,
+    window_kind varchar, window_months integer, higher_is_better boolean,
+    is_split_by_sex boolean not null, is_split_by_profession boolean not null, sort_order integer not null
+);
+create table if not exists raw.reporting_age_bands (
+    age_band varchar not null, age_from integer not null, age_to integer, sort_order integer not null
 );
 
 create table if not exists raw.cni_areas (deso varchar not null, year integer not null, cni double not null);
@@ -243,6 +272,44 @@ def connect(path: Path, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConn
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(RAW_DDL)
+    if con.execute("select not \"null\"::boolean from (describe raw.vardcentraler) "
+                   "where column_name = 'rural_tier'").fetchall()[0][0]:
+        con.execute("alter table raw.vardcentraler alter column rural_tier drop not null")
+    _write_shipped_reference(con)
+
+
+def shipped_reference_tables() -> dict[str, pd.DataFrame]:
+    """raw.vocabulary, raw.indicator_catalogue and raw.reporting_age_bands as frames."""
+    components = [{"vocabulary": name, "value": value, "sort_order": order}
+                  for name, values in (("reimbursement_component", COMPONENTS),
+                                       ("person_component", PERSON_COMPONENTS),
+                                       ("deduction_component", DEDUCTION_COMPONENTS))
+                  for order, value in enumerate(values, start=1)]
+    return {
+        "vocabulary": pd.DataFrame(vocabulary.vocabulary_rows() + components),
+        "indicator_catalogue": indicator_catalogue.catalogue(),
+        "reporting_age_bands": pd.DataFrame(vocabulary.reporting_age_band_rows()).astype({"age_to": "Int32"}),
+    }
+
+
+def _write_shipped_reference(con: duckdb.DuckDBPyConnection) -> None:
+    """Rewrite the shipped tables when their content differs from the code's (cheap: a few
+    dozen rows compared; nothing is written on the usual call)."""
+    for table, frame in shipped_reference_tables().items():
+        columns = ", ".join(frame.columns)
+        con.register("shipped_rows", frame)
+        try:
+            differs = con.execute(
+                f"select (select count(*) from (select {columns} from raw.{table} except all "
+                f"select {columns} from shipped_rows)) + (select count(*) from (select {columns} "
+                f"from shipped_rows except all select {columns} from raw.{table}))").fetchall()[0][0]
+            if differs:
+                con.execute("begin")
+                con.execute(f"delete from raw.{table}")
+                con.execute(f"insert into raw.{table} by name select * from shipped_rows")
+                con.execute("commit")
+        finally:
+            con.unregister("shipped_rows")
 
 
 def write_run_window(con: duckdb.DuckDBPyConnection, window: dict) -> None:

@@ -117,11 +117,12 @@ def locate(landing_dir: Path, month: str, stem: str, formats: Sequence[str] = ("
 
 
 def read_table(path: Path, required: Sequence[str], pii_columns: Sequence[str] = (),
-               allow_empty: bool = False) -> RawTable:
+               allow_empty: bool = False, optional: Sequence[str] = ()) -> RawTable:
     """Read the required columns of a CSV or XLSX file as text (see module docstring).
 
     `pii_columns` are masked wherever a value is shown; `allow_empty` accepts a header-only
-    file (optional reference files) instead of raising.
+    file (optional reference files) instead of raising; `optional` columns are read when the
+    header has them and are empty otherwise.
     """
     path = Path(path)
     if not path.is_file():
@@ -143,11 +144,17 @@ def read_table(path: Path, required: Sequence[str], pii_columns: Sequence[str] =
                 f"header in row 1{'; other sheets: ' + ', '.join(repr(o) for o in others) if others else ''}")
     else:
         raise SourceFileError(f"{path.name}: unsupported file format (expected .csv or .xlsx)")
-    positions = _match_columns(header, required, info)
+    names = {str(h).replace("\ufeff", "").strip().lower() for h in header}
+    present = [*required, *(c for c in optional if c in names and c not in required)]
+    positions = _match_columns(header, present, info)
     if info.file_format == "csv":
         frame, bad = _csv_body(payload, info, header, positions, pii_columns, damage)
     else:
         frame, bad = _xlsx_body(sheet, positions), pd.DataFrame(columns=FINDING_COLUMNS)
+    for column in optional:
+        if column not in frame.columns:
+            frame[column] = pd.Series(pd.NA, index=frame.index, dtype=frame[required[0]].dtype
+                                      if required else "string")
     frame, empty = _drop_empty(frame, last_bad=int(bad["source_line"].max()) if len(bad) else 0)
     if frame.empty and bad.empty and not allow_empty:
         raise SourceFileError(f"{_where(info)}: header only, no data rows")

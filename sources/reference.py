@@ -16,6 +16,7 @@ import pandera.pandas as pa
 
 from sources.personnummer import PERSONNUMMER, SAMORDNINGSNUMMER, classify
 from sources.pseudonym import pseudonymise_repeated_column
+from sources import vocabulary
 from sources.reading import RawTable, SourceFileError, read_table
 from validations.contracts import (VALUE, Findings, allowed, lower, may_repeat, parse_dates,
                                    parse_numbers, run_schema)
@@ -23,8 +24,13 @@ from validations.contracts import (VALUE, Findings, allowed, lower, may_repeat, 
 UNIT_COLUMNS = ["hsa_id", "name", "unit_type", "parent_hsa_id", "owner_type", "provider_name",
                 "municipality_code", "opened_on", "closed_on", "rural_tier", "listing_cap",
                 "cap_from", "cap_to"]
-UNIT_TYPES = ("vardcentral", "filial", "jour", "digital")
-OWNER_TYPES = ("offentlig", "privat")
+# SPEC §3.5: optional; without valid_from/valid_to a unit's one row is valid always.
+OPTIONAL_UNIT_COLUMNS = ["valid_from", "valid_to", "vat_compensation_pct", "provider_org_number"]
+UNIT_TYPES = vocabulary.UNIT_TYPES
+OWNER_TYPES = vocabulary.OWNER_TYPES
+# Filled in for units of type vardcentral only (SPEC §3.5); other types may leave them empty.
+VARDCENTRAL_ONLY_COLUMNS = ("rural_tier", "listing_cap", "cap_from", "cap_to", "vat_compensation_pct")
+MAX_VAT_COMPENSATION_PCT = 25.0
 MAX_LISTED = 20  # findings shown in one error message
 # Plausible ranges (docs/decisions.md): a value outside is a typo or a unit mix-up, refused
 # on load with its line rather than paid out and caught, if at all, at a VC's gate check.
@@ -60,8 +66,8 @@ def _not_null(columns) -> dict:
 
 
 def load_units(path: Path) -> pd.DataFrame:
-    """vardcentraler.csv -> raw.vardcentraler (typed)."""
-    table = read_table(path, UNIT_COLUMNS)
+    """vardcentraler.csv -> raw.vardcentraler (typed): one row per unit and validity period."""
+    table = read_table(path, UNIT_COLUMNS, optional=OPTIONAL_UNIT_COLUMNS)
     text, findings = table.frame, Findings(table.frame)
     units = text.assign(
         unit_type=lower(text["unit_type"]), owner_type=lower(text["owner_type"]),
@@ -70,36 +76,73 @@ def load_units(path: Path) -> pd.DataFrame:
         rural_tier=parse_numbers(text["rural_tier"], findings, "rural_tier", integer=True),
         listing_cap=parse_numbers(text["listing_cap"], findings, "listing_cap", integer=True),
         cap_from=parse_dates(text["cap_from"], findings, "cap_from"),
-        cap_to=parse_dates(text["cap_to"], findings, "cap_to"))
+        cap_to=parse_dates(text["cap_to"], findings, "cap_to"),
+        valid_from=parse_dates(text["valid_from"], findings, "valid_from"),
+        valid_to=parse_dates(text["valid_to"], findings, "valid_to"),
+        vat_compensation_pct=parse_numbers(text["vat_compensation_pct"], findings, "vat_compensation_pct"))
     run_schema(pa.DataFrameSchema({
         **_not_null(["hsa_id", "name", "opened_on"]),
         "unit_type": pa.Column(checks=allowed("unit_type", UNIT_TYPES), nullable=False),
         "owner_type": pa.Column(checks=allowed("owner_type", OWNER_TYPES), nullable=False),
         "rural_tier": pa.Column(checks=pa.Check.isin(
-            [0, 1, 2, 3], error=f"rural_tier {VALUE} is not 0, 1, 2 or 3"), nullable=False),
+            list(vocabulary.RURAL_TIERS), error=f"rural_tier {VALUE} is not 0, 1, 2 or 3"), nullable=True),
         "listing_cap": pa.Column(checks=pa.Check.in_range(
             0, MAX_LISTING_CAP, error=f"listing_cap {VALUE} outside 0–{MAX_LISTING_CAP:,}"),
             nullable=True),
+        "vat_compensation_pct": pa.Column(checks=pa.Check.in_range(
+            0, MAX_VAT_COMPENSATION_PCT, error=f"vat_compensation_pct {VALUE} is outside 0-25"), nullable=True),
     }, name="vardcentraler"), units, findings)
-    findings.add(units["hsa_id"].notna() & units["hsa_id"].duplicated(keep=False), "hsa_id",
-                 "duplicate hsa_id")
+    # rural tier pays geography: a VC needs one (other unit types may leave it empty)
+    findings.add((units["unit_type"] == "vardcentral") & units["rural_tier"].isna()
+                 & text["rural_tier"].isna(), "rural_tier", "missing rural_tier for a vardcentral")
     findings.add((units["closed_on"] < units["opened_on"]).fillna(False), "closed_on",
                  "closed_on before opened_on")
     findings.add((units["cap_to"] < units["cap_from"]).fillna(False), "cap_to",
                  "cap_to before cap_from")
+    findings.add((units["valid_to"] < units["valid_from"]).fillna(False), "valid_to",
+                 "valid_to before valid_from")
+    _check_overlaps(units, findings)
     # a filial belongs to a vardcentral: its production counts for the parent everywhere
-    types = units.drop_duplicates("hsa_id").set_index("hsa_id")["unit_type"]
+    is_vardcentral = units.groupby("hsa_id")["unit_type"].agg(lambda t: bool((t == "vardcentral").any()))
     filial = units["unit_type"] == "filial"
-    parent_type = units["parent_hsa_id"].map(types)
+    parent_known = units["parent_hsa_id"].isin(is_vardcentral.index)
+    parent_is_vc = units["parent_hsa_id"].map(is_vardcentral).fillna(False).astype(bool)
     findings.add(filial & units["parent_hsa_id"].isna(), "parent_hsa_id",
                  "missing parent_hsa_id for a filial")
-    findings.add(filial & units["parent_hsa_id"].notna() & parent_type.isna(), "parent_hsa_id",
+    findings.add(filial & units["parent_hsa_id"].notna() & ~parent_known, "parent_hsa_id",
                  "parent_hsa_id is not a unit in the registry")
-    findings.add(filial & parent_type.notna() & (parent_type != "vardcentral"), "parent_hsa_id",
-                 lambda hit: "parent is of type " + parent_type[hit] + ", expected vardcentral")
+    findings.add(filial & parent_known & ~parent_is_vc, "parent_hsa_id",
+                 "parent is not of type vardcentral")
     _raise_if_any(findings, table)
-    units["rural_tier"] = units["rural_tier"].astype("int64")
-    return units.reset_index(drop=True)[UNIT_COLUMNS]
+    units["rural_tier"] = units["rural_tier"].astype("Int64")
+    return units.reset_index(drop=True)[[*UNIT_COLUMNS, *OPTIONAL_UNIT_COLUMNS]]
+
+
+def _check_overlaps(units: pd.DataFrame, findings: Findings) -> None:
+    """Rows of one unit must have disjoint validity (inclusive dates, empty = open): each row
+    that overlaps an earlier line of its unit is a finding naming that line (the index is the
+    source line)."""
+    start = units["valid_from"].fillna(pd.Timestamp.min)
+    end = units["valid_to"].fillna(pd.Timestamp.max)
+    repeated = units["hsa_id"].notna() & units["hsa_id"].duplicated(keep=False)
+    overlapping = pd.Series(False, index=units.index)
+    other_line = pd.Series(pd.NA, index=units.index, dtype="object")
+    for _, rows in units[repeated].groupby("hsa_id").groups.items():
+        rows = list(rows)
+        for i, later in enumerate(rows):
+            for earlier in rows[:i]:
+                if start[later] <= end[earlier] and start[earlier] <= end[later]:
+                    overlapping[later] = True
+                    other_line[later] = earlier
+                    break
+
+    def period(row) -> str:
+        return (f"{'open' if pd.isna(units['valid_from'][row]) else f'{units.valid_from[row]:%Y-%m-%d}'}.."
+                f"{'open' if pd.isna(units['valid_to'][row]) else f'{units.valid_to[row]:%Y-%m-%d}'}")
+
+    findings.add(overlapping, "valid_from", lambda hit: [
+        f"rows of unit {units['hsa_id'][row]} overlap: line {other_line[row]} ({period(other_line[row])})"
+        f" and line {row} ({period(row)})" for row in units.index[hit]])
 
 
 def load_cni_areas(path: Path) -> pd.DataFrame:

@@ -19,25 +19,28 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictFloat, StrictInt, ValidationError
 
-CONTACT_TYPES = ("besok", "hembesok", "telefon", "video", "chatt")
-PROFESSIONS = ("lakare", "sjukskoterska", "fysioterapeut", "arbetsterapeut", "psykolog", "kurator",
-               "dietist", "barnmorska", "fotterapeut", "ovrig")
-LICENSED_PROFESSIONS = tuple(p for p in PROFESSIONS if p != "ovrig")
-GEOGRAPHY_TIERS = (0, 1, 2, 3)
+from sources import indicator_catalogue
+from sources.vocabulary import CONTACT_TYPES, LICENSED_PROFESSIONS, PROFESSIONS, RURAL_TIERS, band_label
 
-# SPEC §5: every indicator code a goal may refer to.
-INDICATOR_CODES = (
-    "listed_count", "new_listings", "ended_listings", "relisting_over_limit", "cap_breach_listings",
-    "fast_lakare_share", "fast_lakare_share_sabo", "distance_contact_share", "video_contact_share",
-    "visits_elsewhere", "coverage_ratio", "assessment_3d_share", "assessment_0d_share",
-    "assessment_7d_share", "phone_same_day_share", "continuity_doctor", "continuity_all",
-    "continuity_doctor_sabo",
-)
-# Only these are split by profession in indicators_monthly (SPEC §5); the rest have profession 'all'.
-PROFESSION_SPLIT_INDICATORS = ("assessment_3d_share", "assessment_0d_share", "assessment_7d_share")
-# Indicators whose value is a share (or an index) in [0, 1]: thresholds must lie there too.
-COUNT_INDICATORS = ("listed_count", "new_listings", "ended_listings", "relisting_over_limit",
-                    "cap_breach_listings")
+GEOGRAPHY_TIERS = RURAL_TIERS
+
+# SPEC §5: the codes a goal may refer to, and which are split by profession (the rest have
+# profession 'all' in indicators_monthly), come from the indicator catalogue.
+INDICATOR_CODES = indicator_catalogue.codes()
+PROFESSION_SPLIT_INDICATORS = indicator_catalogue.codes(is_split_by_profession=True)
+# Indicators whose value is a share (or a mean COC) in [0, 1]: thresholds must lie there too.
+UNIT_INTERVAL_INDICATORS = indicator_catalogue.codes_in_unit_interval()
+
+# The components of reimbursement_monthly (SPEC §6), in the order of the table; the
+# person-level ones also in reimbursement_person_monthly. Sign: +1 paid, -1 deducted.
+COMPONENTS = ("capitation", "acg", "cni", "geography", "sabo", "visit_fees",
+              "visits_elsewhere_deduction", "goal_payment", "start_grant", "development_grant",
+              "vat_compensation")
+PERSON_COMPONENTS = ("capitation", "acg", "cni", "sabo")
+DEDUCTION_COMPONENTS = ("visits_elsewhere_deduction",)
+# |total - Σ components| and |Σ person rows - VC row| allowed per VC and month (SEK), in the
+# reconciliations and in dbt's test (var amount_tolerance_sek, kept equal by a test)
+AMOUNT_TOLERANCE_SEK = 0.005
 
 # SEK: ints or floats; strings and booleans are a type error (StrictFloat accepts ints).
 Amount = StrictFloat
@@ -59,13 +62,12 @@ class CapitationBand(_Strict):
 
     @property
     def label(self) -> str:
-        return f"{self.age_from}+" if self.age_to is None else f"{self.age_from}-{self.age_to}"
+        return band_label(self.age_from, self.age_to)
 
 
 class VisitFeeRule(_Strict):
-    contact_type: Literal["besok", "hembesok", "telefon", "video", "chatt", "*"]
-    profession: Literal["lakare", "sjukskoterska", "fysioterapeut", "arbetsterapeut", "psykolog",
-                        "kurator", "dietist", "barnmorska", "fotterapeut", "ovrig", "*"]
+    contact_type: Literal[(*CONTACT_TYPES, "*")]
+    profession: Literal[(*PROFESSIONS, "*")]
     own_listed: Amount = Field(ge=0)
     other_listed: Amount = Field(ge=0)
     not_listed: Amount = Field(ge=0)
@@ -78,8 +80,7 @@ class VisitFeeRule(_Strict):
 
 class Goal(_Strict):
     indicator: str
-    profession: Literal["all", "lakare", "sjukskoterska", "fysioterapeut", "arbetsterapeut",
-                        "psykolog", "kurator", "dietist", "barnmorska", "fotterapeut"]
+    profession: Literal[("all", *LICENSED_PROFESSIONS)]
     payout: Literal["all_or_nothing", "linear"]
     low: StrictFloat | None = None
     high: StrictFloat
@@ -289,7 +290,7 @@ def _goal_problems(where: str, goal: Goal) -> list[tuple[str, str]]:
             problems.append((f"{where}.low", f"low {goal.low} must be below high {goal.high}"))
     elif goal.low is not None:
         problems.append((f"{where}.low", "low is only used by payout linear; remove it for all_or_nothing"))
-    if goal.indicator in INDICATOR_CODES and goal.indicator not in COUNT_INDICATORS:
+    if goal.indicator in UNIT_INTERVAL_INDICATORS:
         for key in ("low", "high"):
             value = getattr(goal, key)
             if value is not None and not 0 <= value <= 1:

@@ -154,8 +154,9 @@ MART_DDL = """
 create schema if not exists marts;
 create table marts.vardcentraler (
     hsa_id varchar, name varchar, unit_type varchar, parent_hsa_id varchar, owner_type varchar,
-    provider_name varchar, municipality_code varchar, opened_on date, closed_on date, rural_tier integer,
-    listing_cap integer, cap_from date, cap_to date);
+    provider_name varchar, provider_org_number varchar, municipality_code varchar, opened_on date,
+    closed_on date, rural_tier integer, listing_cap integer, cap_from date, cap_to date,
+    vat_compensation_pct double, valid_from date, valid_to date);
 create table marts.indicators_monthly (
     month varchar, vardcentral_hsa_id varchar, indicator_code varchar, sex varchar, profession varchar,
     numerator double, denominator double, value double, is_suppressed boolean, window_months integer,
@@ -173,7 +174,7 @@ create table marts.reimbursement_monthly (
     start_grant double, development_grant double, vat_compensation double, total double);
 create table marts.reimbursement_person_monthly (
     month varchar, person_key varchar, vardcentral_hsa_id varchar, sex varchar, age integer,
-    age_band varchar, capitation double, acg double, cni double, sabo double);
+    age_band varchar, capitation_band varchar, capitation double, acg double, cni double, sabo double);
 create table marts.data_quality_monthly (
     month varchar, source varchar, source_file varchar, reason varchar, sha256 varchar, rows_read bigint,
     rows_accepted bigint, rows_quarantined bigint, reason_rows bigint);
@@ -185,6 +186,21 @@ create table marts.reimbursement_visit_fees_monthly (
     month varchar, vardcentral_hsa_id varchar, contact_type varchar, profession varchar,
     patient_category varchar, contact_count bigint, fee_sek double, amount double, rule_order integer);
 """
+
+
+def model_rows() -> dict[str, pd.DataFrame]:
+    """raw.model_versions and raw.model_capitation of the one model version (from 2025-01)."""
+    return {
+        "model_versions": pd.DataFrame([dict(
+            version_id=1, valid_from=date(2025, 1, 1), valid_to=None,
+            acg_sek_per_weight_year=ACG_SEK_PER_WEIGHT_YEAR, cni_sek_per_listed_year=CNI_SEK_PER_LISTED_YEAR,
+            sabo_sek_per_resident_month=SABO_SEK, visits_elsewhere_deduction_sek=DEDUCTION_SEK,
+            start_grant_sek_per_month=START_GRANT, start_grant_months=12, vat_compensation_pct=VAT_PCT)]),
+        "model_capitation": pd.DataFrame([
+            dict(version_id=1, age_from=lo, age_to=None if band.endswith("+") else hi,
+                 female_sek_year=float(female), male_sek_year=float(male))
+            for lo, hi, band, female, male in CAPITATION]),
+    }
 
 
 def _fee(contact_type: str, profession: str, category: str) -> tuple[float, int]:
@@ -236,7 +252,7 @@ def build_rows(months: tuple[str, ...] = MONTHS) -> dict[str, pd.DataFrame]:
                 cap, acg, cni, sabo = cap + p_cap, acg + p_acg, cni + p_cni, sabo + p_sabo
                 out["reimbursement_person_monthly"].append(dict(
                     month=month, person_key=p["person_key"], vardcentral_hsa_id=vc, sex=p["sex"], age=age,
-                    age_band=band, capitation=p_cap, acg=p_acg, cni=p_cni, sabo=p_sabo))
+                    age_band=band, capitation_band=band, capitation=p_cap, acg=p_acg, cni=p_cni, sabo=p_sabo))
                 out["raw_listing"].append(dict(
                     month=month, person_key=p["person_key"], sex=p["sex"], birth_date=p["birth_date"],
                     vardcentral_hsa_id=vc, listed_from=p["listed_from"], listing_type=p["listing_type"],
@@ -360,6 +376,8 @@ def build_marts_warehouse(data_dir: Path, months: tuple[str, ...] = MONTHS,
             con.execute("drop table marts.reimbursement_visit_fees_monthly")
         units = pd.DataFrame(UNITS)
         _insert(con, "raw.vardcentraler", units.copy())
+        for table, frame in model_rows().items():
+            _insert(con, f"raw.{table}", frame)
         _insert(con, "marts.vardcentraler", units.copy())
         _insert(con, "raw.listing", rows.pop("raw_listing"))
         for table, frame in rows.items():

@@ -6,7 +6,7 @@ import pytest
 
 from sources.listing import read_listing
 from sources.reading import SourceFileError
-from sources.reference import (UNIT_COLUMNS, load_acg_weights, load_cni_areas,
+from sources.reference import (OPTIONAL_UNIT_COLUMNS, UNIT_COLUMNS, load_acg_weights, load_cni_areas,
                                load_development_grants, load_units)
 from sources.telephony import read_telephony
 from sources.visits import ACCEPTED_COLUMNS as VISITS_COLUMNS
@@ -207,7 +207,8 @@ def test_load_units_is_typed(tmp_path):
                                   "listing_cap": "12000", "cap_from": "2025-01-01",
                                   "cap_to": "2025-12-31", "rural_tier": "2"}])
     units_ = load_units(path)
-    assert list(units_.columns) == UNIT_COLUMNS and units_["name"][0] == "Vårdcentralen"
+    assert list(units_.columns) == UNIT_COLUMNS + OPTIONAL_UNIT_COLUMNS and units_["name"][0] == "Vårdcentralen"
+    assert units_["valid_from"].isna().all() and units_["vat_compensation_pct"].isna().all()
     assert units_["opened_on"].dtype.kind == "M" and units_["rural_tier"].tolist() == [0, 2]
     assert units_["listing_cap"].tolist()[1] == 12000
 
@@ -263,6 +264,68 @@ def test_a_reference_line_that_cannot_be_split_stops_the_load(tmp_path):
     path.write_bytes(path.read_bytes() + b"VC7;Cut VC;vardcentral\n\n")
     with pytest.raises(SourceFileError, match=r"(?s)2 invalid rows.*line 6: truncated line: 3 of 13 fields"):
         load_units(path)
+def _history_csv(tmp_path, rows):
+    """vardcentraler.csv with the optional history columns (rows: dicts over the base VC)."""
+    header = UNIT_COLUMNS + ["valid_from", "valid_to", "provider_org_number"]
+    base = dict(zip(header, ["VC1", "Vårdcentralen", "vardcentral", "", "offentlig", "Regionen", "0180",
+                             "2020-01-01", "", "0", "", "", "", "", "", ""]))
+    lines = [list({**base, **r}.values()) for r in rows]
+    return write_csv(tmp_path / "reference" / "vardcentraler.csv", header, lines)
+
+
+def test_registry_accepts_blank_vc_only_fields_on_other_unit_types(tmp_path):
+    # SPEC §3.5: rural_tier, listing_cap, cap_from, cap_to concern VCs only
+    path = _history_csv(tmp_path, [
+        {}, {"hsa_id": "F1", "unit_type": "filial", "parent_hsa_id": "VC1", "rural_tier": ""},
+        {"hsa_id": "J1", "unit_type": "jour", "rural_tier": ""},
+        {"hsa_id": "D1", "unit_type": "digital", "rural_tier": ""}])
+    units_ = load_units(path)
+    assert units_.set_index("hsa_id")["rural_tier"].isna().to_dict() == {
+        "VC1": False, "F1": True, "J1": True, "D1": True}
+    # a VC still needs its tier (it pays geography)
+    with pytest.raises(SourceFileError, match="line 3, column rural_tier: missing rural_tier for a vardcentral"):
+        load_units(_history_csv(tmp_path, [{}, {"hsa_id": "VC2", "rural_tier": ""}]))
+
+
+def test_registry_history_rows_and_the_month_they_apply_to(tmp_path):
+    from sources.registry_history import units_in_month
+
+    path = _history_csv(tmp_path, [
+        {"valid_to": "2025-05-31"},
+        {"valid_from": "2025-06-01", "owner_type": "privat", "provider_name": "Ny Vård AB",
+         "provider_org_number": "556000-0001", "rural_tier": "2"},
+        {"hsa_id": "VC2", "valid_to": "2025-03-31"}])      # not in the registry from April
+    units_ = load_units(path)
+    assert len(units_) == 3 and units_["provider_org_number"].tolist()[1] == "556000-0001"
+    may, june = units_in_month(units_, "2025-05"), units_in_month(units_, "2025-06")
+    assert may.set_index("hsa_id")["owner_type"].to_dict() == {"VC1": "offentlig"}
+    assert june.set_index("hsa_id")[["owner_type", "rural_tier"]].to_dict("index") == {
+        "VC1": {"owner_type": "privat", "rural_tier": 2}}
+    assert set(units_in_month(units_, "2025-03")["hsa_id"]) == {"VC1", "VC2"}
+
+
+def test_registry_rows_of_one_unit_that_overlap_name_both_lines(tmp_path):
+    path = _history_csv(tmp_path, [
+        {"valid_to": "2025-06-30"}, {"hsa_id": "VC2"},
+        {"valid_from": "2025-06-01", "owner_type": "privat"}])
+    with pytest.raises(SourceFileError) as err:
+        load_units(path)
+    message = str(err.value)
+    assert message.startswith("vardcentraler.csv: 1 invalid row, first line 4, column valid_from: "
+                              "rows of unit VC1 overlap: line 2 (open..2025-06-30) and line 4 (2025-06-01..open)")
+
+
+def test_listing_uses_the_registry_row_valid_on_the_months_last_day(tmp_path):
+    units_ = load_units(_history_csv(tmp_path, [
+        {"hsa_id": "SE001", "valid_to": "2025-03-30"},
+        {"hsa_id": "SE001", "valid_from": "2025-03-31", "unit_type": "jour"},
+        {"hsa_id": "SE002", "valid_to": "2025-03-30"}]))
+    # MONTH is 2025-03: on its last day SE001's row is a jour, SE002 has no row
+    rows = [row[:1] + [vc] + row[2:] for row, vc in zip(listing_rows(), ["SE001", "SE002"])]
+    write_csv(tmp_path / "landing" / MONTH / "listing.csv", LISTING_HEADER, rows)
+    result = read_listing(tmp_path / "landing", MONTH, units_, KEY)
+    reasons = dict(zip(result.quarantine["source_line"], result.quarantine["reason"]))
+    assert reasons == {2: "unit type jour, expected vardcentral", 3: "unknown unit"}
 
 
 def test_load_cni_and_grants(tmp_path):

@@ -28,5 +28,5 @@ def test_row_rules_fail_and_name_each_broken_rule(tmp_path):
     assert "Got 2 results" in failed.stdout  # one row per broken rule
     compiled = next((tmp_path / "dbt_target" / "compiled").rglob("vardcentraler_row_rules.sql")).read_text()
     broken = dict(wh.query(compiled)[["rule", "broken_rows"]].itertuples(index=False))
-    assert broken == {"unit_type is not one of vardcentral, filial, jour, digital": 1,
+    assert broken == {"unit_type is not in the vocabulary unit_type": 1,
                       "not rural_tier is in [0, 3]": 2}

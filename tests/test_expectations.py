@@ -145,3 +145,85 @@ def test_a_range_is_validated_together_and_a_failure_names_its_month(tmp_path, g
     assert rule in _failed_blocking(broken["2025-02"])
     assert "2025-02" in _by_name(broken["2025-02"])[rule].description
     assert _failed_blocking(broken["2025-01"]) == set()
+
+
+# --- a configuration that is not the default ------------------------------------------------
+
+OTHER_BANDS = [(0, 5), (6, 19), (20, 39), (40, 64), (65, 79), (80, None)]
+
+
+def _with_other_bands_from_february(tmp_path: Path, good: Path) -> Path:
+    """The fixture with a model version 2 from 2025-02 whose capitation bands are not the
+    default ones, and February's person rows paid by it (capitation_band relabelled by age)."""
+    whens = []
+    for a, b in OTHER_BANDS:
+        whens.append(f"when age between {a} and {b} then '{a}-{b}'" if b is not None
+                     else f"when age >= {a} then '{a}+'")
+    band_case = "case " + " ".join(whens) + " end"
+    rows = ", ".join(f"(2, {a}, {'null' if b is None else b}, 1000.0, 1000.0)" for a, b in OTHER_BANDS)
+    return _broken(
+        tmp_path, good,
+        "update raw.model_versions set valid_to = date '2025-01-31'",
+        "insert into raw.model_versions select 2, date '2025-02-01', null, acg_sek_per_weight_year, "
+        "cni_sek_per_listed_year, sabo_sek_per_resident_month, visits_elsewhere_deduction_sek, "
+        "start_grant_sek_per_month, start_grant_months, vat_compensation_pct from raw.model_versions",
+        f"insert into raw.model_capitation values {rows}",
+        f"update marts.reimbursement_person_monthly set capitation_band = {band_case} where month = '2025-02'")
+
+
+def test_expected_values_come_from_the_months_model_version_and_catalogue(tmp_path, good):
+    from sources import indicator_catalogue
+    from validations.expectations.expected import expected_for_month
+    from validations.expectations.suites import reimbursement_person_sample
+
+    path = _with_other_bands_from_february(tmp_path, good)
+    with connect(path, read_only=True) as con:
+        january, february = expected_for_month(con, "2025-01"), expected_for_month(con, "2025-02")
+    assert january.capitation_bands == ("0-6", "7-19", "20-39", "40-64", "65-74", "75-84", "85+")
+    assert february.capitation_bands == ("0-5", "6-19", "20-39", "40-64", "65-79", "80+")
+    assert february.reporting_age_bands == january.capitation_bands   # fixed, whatever the model pays by
+    assert february.indicator_codes == indicator_catalogue.codes()
+    suite = {kwargs.get("column"): kwargs.get("value_set") for _, kwargs, _, _ in reimbursement_person_sample(february)}
+    assert suite["capitation_band"] == list(february.capitation_bands)
+
+
+def test_a_model_change_with_other_bands_passes_and_an_old_band_is_caught(tmp_path, good):
+    from validations.expectations import run_range_checks
+
+    path = _with_other_bands_from_february(tmp_path, good)
+    assert {m: _failed_blocking(o) for m, o in run_range_checks(path, ["2025-01", "2025-02"]).items()} == {
+        "2025-01": set(), "2025-02": set()}
+    # a February row still labelled with a band of the old version is not one the month paid by
+    execute(path, "update marts.reimbursement_person_monthly set capitation_band = '85+' "
+                  "where month = '2025-02' and age >= 80")
+    rule = "ge:reimbursement_person_monthly_sample:expect_column_values_to_be_in_set:capitation_band"
+    broken = run_range_checks(path, ["2025-01", "2025-02"])
+    assert _failed_blocking(broken["2025-02"]) == {rule}
+    assert "capitation_band is one of 0-5, 6-19, 20-39, 40-64, 65-79, 80+" in _by_name(broken["2025-02"])[rule].description
+    assert _failed_blocking(broken["2025-01"]) == set()
+
+
+def test_no_checker_holds_a_copy_of_a_list():
+    """The checks take codes, bands, professions, units and components from the warehouse
+    (raw.vocabulary, raw.indicator_catalogue, the model): no value of those lists is written in
+    the checkers' code. The few names that are also column or table names are allowed."""
+    import ast
+
+    from sources import indicator_catalogue, vocabulary
+    from sources.reimbursement_model import COMPONENTS
+
+    listed = ({str(v) for values in vocabulary.VOCABULARIES.values() for v in values}
+              | set(indicator_catalogue.codes()) | set(COMPONENTS))
+    column_names = {"listed_count", "new_listings", "listing", "vat_compensation"}
+    root = Path(__file__).resolve().parents[1]
+    for checker in ("validations/expectations/suites.py", "validations/expectations/runner.py",
+                    "validations/expectations/expected.py", "validations/reconciliations.py"):
+        tree = ast.parse((root / checker).read_text(encoding="utf-8"))
+        copies = sorted({n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)
+                         and (n.value in listed - column_names or re.fullmatch(r"\d+(-\d+|\+)", n.value))})
+        assert copies == [], f"{checker} holds {copies}"
+    # dbt: no accepted_values list holds a vocabulary's values (they use in_vocabulary / vocabularies)
+    for yml in (root / "dbt_project" / "models").rglob("*.yml"):
+        text = yml.read_text(encoding="utf-8")
+        for block in re.findall(r"accepted_values:(.*?)(?:\n\s*-\s|\Z)", text, flags=re.S):
+            assert not set(re.findall(r"[a-z_0-9+-]+", block)) & (listed - column_names), yml.name

@@ -195,3 +195,23 @@ def test_not_a_mapping_and_not_yaml(tmp_path):
     path.write_text("versions: [\n", encoding="utf-8")
     with pytest.raises(ModelValidationError, match="reimbursement_model.yaml: not valid YAML"):
         load_model(path)
+
+
+def test_one_tolerance_for_components_summing_to_the_total():
+    from sources.reimbursement_model import AMOUNT_TOLERANCE_SEK
+
+    project = yaml.safe_load((Path(__file__).resolve().parents[1] / "dbt_project" / "dbt_project.yml").read_text())
+    assert project["vars"]["amount_tolerance_sek"] == AMOUNT_TOLERANCE_SEK
+
+
+def test_goals_refer_to_the_catalogues_codes(tmp_path):
+    from sources import indicator_catalogue
+
+    assert "continuity_doctor" in indicator_catalogue.codes(value_kind="mean")
+    assert set(indicator_catalogue.codes(is_split_by_profession=True)) == {
+        "assessment_0d_share", "assessment_3d_share", "assessment_7d_share"}
+    with connect(tmp_path / "w.duckdb") as con:   # the warehouse holds the same catalogue
+        ensure_schema(con)
+        codes = [c for (c,) in con.execute("select indicator_code from raw.indicator_catalogue order by sort_order")
+                 .fetchall()]
+    assert tuple(codes) == indicator_catalogue.codes()

@@ -6,16 +6,18 @@ suite on `reimbursement_person_monthly`, which validates a deterministic sample.
 
 Blocking (a failure stops publication):
 - `month_has_rows`: every monthly published mart has rows for the month.
-- `components_sum_to_total`: |Σ components − total| < 0.005 SEK per VC.
-- `person_rows_sum_to_vc_rows`: per VC, the person rows' count, capitation, ACG, CNI and SÄBO
-  add up to reimbursement_monthly (within 0.005 SEK).
+- `components_sum_to_total`: |Σ components − total| < 0.005 SEK per VC (the components of
+  raw.vocabulary, i.e. sources/reimbursement_model.py COMPONENTS).
+- `person_rows_sum_to_vc_rows`: per VC, the person rows' count and person components
+  (capitation, ACG, CNI, SÄBO) add up to reimbursement_monthly (within 0.005 SEK).
 - `person_key_unique`: one person row per person_key and month, none null.
 - `listed_count_matches_listing`: reimbursement_monthly.listed_count and the indicator
   `listed_count` (sex all, profession all; REGION = the region's total) equal the accepted
   rows in `raw.listing` for the month, per VC.
 - `shares_within_unit_interval`: every share indicator has value, numerator ≤ denominator in [0, 1].
-- `open_vc_has_reimbursement_row`: every open VC (marts.vardcentraler: unit_type vardcentral,
-  opened_on ≤ month end, closed_on null or ≥ month start) has a reimbursement row.
+- `open_vc_has_reimbursement_row`: every open VC (marts.vardcentraler's row valid on the
+  month's last day: unit_type vardcentral, opened_on ≤ month end, closed_on null or ≥ month
+  start) has a reimbursement row.
 - `reimbursement_rows_are_open_vcs`: no reimbursement row for a unit that is not an open VC.
 - `vat_only_for_private`: public VCs have vat_compensation 0.
 Warning (not blocking):
@@ -27,12 +29,11 @@ from __future__ import annotations
 import duckdb
 
 from orchestration.defs.publication.tables import (
-    NON_MONTHLY, PUBLISHED_TABLES, month_bounds, table_exists,
+    NON_MONTHLY, PUBLISHED_TABLES, registry_month_filter, table_exists,
 )
+from sources.reimbursement_model import AMOUNT_TOLERANCE_SEK as TOLERANCE_SEK
+from validations.expectations.expected import Expected, expected_for_month
 from validations.expectations.outcome import CheckOutcome
-from validations.expectations.suites import REIMBURSEMENT_COMPONENTS, SHARE_INDICATORS
-
-TOLERANCE_SEK = 0.005
 SAMPLE = 5
 
 
@@ -49,9 +50,11 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) 
 
 
 def _names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Unit names for messages (a unit with history: its latest row's name)."""
     if not table_exists(con, "marts", "vardcentraler"):
         return {}
-    return dict(con.execute("select hsa_id, name from marts.vardcentraler").fetchall())
+    return dict(con.execute("select hsa_id, name from marts.vardcentraler order by hsa_id, valid_from nulls first")
+                .fetchall())
 
 
 def _vc(names: dict[str, str], hsa_id: str) -> str:
@@ -85,11 +88,11 @@ def month_has_rows(con, month: str) -> list[CheckOutcome]:
     return out
 
 
-def components_sum_to_total(con, month: str, names: dict[str, str]) -> CheckOutcome:
+def components_sum_to_total(con, month: str, names: dict[str, str], expected: Expected) -> CheckOutcome:
     name, table = "components_sum_to_total", "marts.reimbursement_monthly"
     if not table_exists(con, "marts", "reimbursement_monthly"):
         return _missing(name, table, month)
-    expr = " + ".join(REIMBURSEMENT_COMPONENTS)
+    expr = " + ".join(expected.components)
     bad = _rows(con, f"""
         select vardcentral_hsa_id, {expr} as components, total, total - ({expr}) as difference
         from marts.reimbursement_monthly where month = ?
@@ -98,7 +101,7 @@ def components_sum_to_total(con, month: str, names: dict[str, str]) -> CheckOutc
     n = con.execute("select count(*) from marts.reimbursement_monthly where month = ?", [month]).fetchall()[0][0]
     if not bad:
         return CheckOutcome(name, table, True, True,
-                            f"For all {n} VCs in {month} the components sum to the total (within 0.005 kr).",
+                            f"For all {n} VCs in {month} the components sum to the total (within {TOLERANCE_SEK} kr).",
                             {"vcs_checked": n, "vcs_failing": 0})
     first = bad[0]
     return CheckOutcome(
@@ -109,12 +112,12 @@ def components_sum_to_total(con, month: str, names: dict[str, str]) -> CheckOutc
         {"vcs_checked": n, "vcs_failing": len(bad), "sample": bad[:SAMPLE]})
 
 
-def person_rows_sum_to_vc_rows(con, month: str, names: dict[str, str]) -> CheckOutcome:
+def person_rows_sum_to_vc_rows(con, month: str, names: dict[str, str], expected: Expected) -> CheckOutcome:
     name, table = "person_rows_sum_to_vc_rows", "marts.reimbursement_person_monthly"
     for t in ("reimbursement_monthly", "reimbursement_person_monthly"):
         if not table_exists(con, "marts", t):
             return _missing(name, f"marts.{t}", month)
-    figures = ["capitation", "acg", "cni", "sabo"]
+    figures = list(expected.person_components)
     sums = ", ".join(f"sum({f}) as {f}" for f in figures)
     conditions = " or ".join(
         [f"abs(coalesce(p.{f}, 0) - coalesce(r.{f}, 0)) >= {TOLERANCE_SEK}" for f in figures]
@@ -199,11 +202,11 @@ def listed_count_matches_listing(con, month: str, names: dict[str, str]) -> Chec
         {"listing_rows": total, "vcs_failing": len(bad), "sample": bad[:SAMPLE]})
 
 
-def shares_within_unit_interval(con, month: str, names: dict[str, str]) -> CheckOutcome:
+def shares_within_unit_interval(con, month: str, names: dict[str, str], expected: Expected) -> CheckOutcome:
     name, table = "shares_within_unit_interval", "marts.indicators_monthly"
     if not table_exists(con, "marts", "indicators_monthly"):
         return _missing(name, table, month)
-    codes = ", ".join(f"'{c}'" for c in SHARE_INDICATORS)
+    codes = ", ".join(f"'{c}'" for c in expected.unit_interval_codes) or "null"
     where = f"month = ? and indicator_code in ({codes})"
     bad = _rows(con, f"""
         select vardcentral_hsa_id, indicator_code, sex, profession, numerator, denominator, value
@@ -225,10 +228,8 @@ def shares_within_unit_interval(con, month: str, names: dict[str, str]) -> Check
 
 
 def _open_vcs_sql(month: str) -> str:
-    first, last = month_bounds(month)
     return (f"select hsa_id, name from marts.vardcentraler where unit_type = 'vardcentral' "
-            f"and cast(opened_on as date) <= date '{last}' "
-            f"and (closed_on is null or cast(closed_on as date) >= date '{first}')")
+            f"and {registry_month_filter(month)}")
 
 
 def open_vc_has_reimbursement_row(con, month: str, names: dict[str, str]) -> CheckOutcome:
@@ -279,7 +280,8 @@ def vat_only_for_private(con, month: str, names: dict[str, str]) -> CheckOutcome
         return _missing(name, table, month)
     bad = _rows(con, """
         select vardcentral_hsa_id, owner_type, vat_compensation from marts.reimbursement_monthly
-        where month = ? and owner_type = 'offentlig' and abs(vat_compensation) >= 0.005 order by 1""", [month])
+        where month = ? and owner_type = 'offentlig' and abs(vat_compensation) >= ? order by 1""",
+                [month, TOLERANCE_SEK])
     if not bad:
         return CheckOutcome(name, table, True, True,
                             f"No public VC receives VAT compensation in {month}.", {"vcs_failing": 0})
@@ -327,16 +329,18 @@ def listed_count_plausible(con, month: str, previous_month: str | None, share: f
 
 
 def run_reconciliations(con: duckdb.DuckDBPyConnection, month: str, *, previous_month: str | None = None,
-                        plausibility_share: float = 0.2) -> list[CheckOutcome]:
-    """All reconciliations of the month (exhaustive SQL) on an open, read-only connection."""
+                        plausibility_share: float = 0.2, expected: Expected | None = None) -> list[CheckOutcome]:
+    """All reconciliations of the month (exhaustive SQL) on an open, read-only connection; what
+    they expect (components, share codes) is the month's (`expected_for_month`)."""
+    expected = expected or expected_for_month(con, month)
     names = _names(con)
     return [
         *month_has_rows(con, month),
-        components_sum_to_total(con, month, names),
-        person_rows_sum_to_vc_rows(con, month, names),
+        components_sum_to_total(con, month, names, expected),
+        person_rows_sum_to_vc_rows(con, month, names, expected),
         person_key_unique(con, month),
         listed_count_matches_listing(con, month, names),
-        shares_within_unit_interval(con, month, names),
+        shares_within_unit_interval(con, month, names, expected),
         open_vc_has_reimbursement_row(con, month, names),
         reimbursement_rows_are_open_vcs(con, month, names),
         vat_only_for_private(con, month, names),

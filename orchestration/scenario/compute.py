@@ -166,8 +166,10 @@ def _read_current_and_copy(warehouse: Path, months: list[str], copy: Path):
                 "select month, any_value(model_version_id) as model_version_id, "
                 "any_value(model_valid_from) as model_valid_from from marts.reimbursement_monthly "
                 "where month between ? and ? group by month order by month", [months[0], months[-1]]).df()
+            # a unit with registry history: its latest row (names and owner types for the tables)
             units = con.execute(
-                "select hsa_id, name, owner_type from raw.vardcentraler where unit_type = 'vardcentral'").df()
+                "select hsa_id, name, owner_type from raw.vardcentraler where unit_type = 'vardcentral' "
+                "qualify row_number() over (partition by hsa_id order by valid_from desc nulls last) = 1").df()
             # A consistent copy: the file and any write-ahead log, while no writer can hold it.
             shutil.copyfile(warehouse, copy)
             wal = warehouse.with_name(warehouse.name + ".wal")

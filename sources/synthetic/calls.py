@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from sources import vocabulary
+
 from . import months
 from .contacts import SEASON
 from .population import Population
 from .units import Registry
 
 CALLS_PER_LISTED_MONTH = 68_000 / 286_546
-QUEUES = np.array(["sjukvardsradgivning", "tidsbokning", "administration", "ovrigt"], dtype=object)
+QUEUES = np.array(vocabulary.QUEUES, dtype=object)
 QUEUE_MIX = np.array([0.45, 0.35, 0.12, 0.08])
-OUTCOMES = np.array(["answered", "callback_done", "callback_no_answer", "queue_full", "abandoned"], dtype=object)
+OUTCOMES = np.array(vocabulary.CALL_OUTCOMES, dtype=object)
 OPEN_FROM, OPEN_TO = 8 * 3600, 16 * 3600 + 1800   # opening hours 08:00–16:30 on weekdays
 
 

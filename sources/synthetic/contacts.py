@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sources import vocabulary
+
 from . import months
 from .listing import change_weights, choose
 from .population import MAX_AGE, Population, coordination_pnr, visitor_pnr
@@ -23,7 +25,8 @@ SEASON = SEASON / SEASON.mean()
 AGE_RATE = np.interp(np.arange(MAX_AGE + 1), [0, 1, 2, 6, 7, 19, 20, 39, 40, 64, 65, 74, 75, 84, 85, 105],
                      [8, 8, 4.5, 4, 2.2, 2.2, 3, 3, 3.6, 3.8, 5.5, 5.8, 8, 8.5, 11, 11])
 
-CONTACT_TYPES = np.array(["besok", "telefon", "video", "chatt", "hembesok"], dtype=object)
+# besok, telefon, video, chatt, hembesok: the order of the mixes below
+CONTACT_TYPES = np.array(vocabulary.CONTACT_TYPES, dtype=object)[[0, 2, 3, 4, 1]]
 TYPE_MIX = {  # by kind of unit
     "vc": [0.585, 0.255, 0.065, 0.06, 0.035],
     "jour": [0.92, 0.08, 0, 0, 0],
@@ -34,7 +37,7 @@ PROF_MIX = {
     "jour": [0.72, 0.28, 0, 0, 0, 0, 0, 0, 0, 0],
     "digital": [0.46, 0.40, 0.05, 0, 0.06, 0.03, 0, 0, 0, 0],
 }
-STATUSES = np.array(["genomford", "uteblivet", "avbokad"], dtype=object)
+STATUSES = np.array(vocabulary.STATUSES, dtype=object)
 STATUS_MIX = [0.92, 0.03, 0.05]
 WAIT_3D = np.array([0.45, 0.25, 0.17, 0.13])   # waits 0..3 days among those within 3 days
 

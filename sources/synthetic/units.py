@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sources import vocabulary
+
 from . import months
 
 ORG = "SE2321000180"  # Region Dalarna's organisation number, the prefix of its HSA-ids
@@ -66,8 +68,7 @@ CAP_UNIT_NO = 102   # listing cap from month 4 to month 9 of the range
 GRANT_UNIT_NOS = [101, 103, 108, 113, 123]  # development-grant participants
 EXPECTED_LISTED_OTHER = {"filial": 0.12, "jour": 0.07, "digital": 0.09}  # staff sizing, share of region
 
-PROFESSIONS = ["lakare", "sjukskoterska", "fysioterapeut", "arbetsterapeut", "psykolog", "kurator",
-               "dietist", "barnmorska", "fotterapeut", "ovrig"]
+PROFESSIONS = list(vocabulary.PROFESSIONS)
 # listed persons per member of staff, by profession (sizes the per-unit staff lists)
 STAFF_RATIO = np.array([1700, 900, 5000, 12000, 9000, 9000, 30000, 12000, 30000, 6000])
 

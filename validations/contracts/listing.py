@@ -4,6 +4,8 @@ from __future__ import annotations
 import pandas as pd
 import pandera.pandas as pa
 
+from sources import vocabulary
+from sources.registry_history import units_in_month
 from sources.personnummer import SAMORDNINGSNUMMER, classify
 from validations.contracts import (VALUE, Checked, Findings, allowed, check_units, check_unique,
                                    finish, lower, month_bounds, parse_bools, parse_dates,
@@ -11,7 +13,7 @@ from validations.contracts import (VALUE, Checked, Findings, allowed, check_unit
 
 COLUMNS = ["personnummer", "vardcentral_hsa_id", "listed_from", "listing_type",
            "fast_lakare_hsa_id", "sabo", "deso"]
-LISTING_TYPES = ("aktiv", "passiv")
+LISTING_TYPES = vocabulary.LISTING_TYPES
 
 
 def schema(month: str) -> pa.DataFrameSchema:
@@ -39,6 +41,7 @@ def validate(text: pd.DataFrame, month: str, units: pd.DataFrame) -> Checked:
     """`text`: the reader's frame (COLUMNS as text, index = line). The valid rows come back
     typed, with the personnummer normalised to 12 digits and `sex`, `birth_date` derived."""
     findings = Findings(text)
+    units = units_in_month(units, month)  # the registry as it was at the month's end
     typed = pd.DataFrame({
         "personnummer": text["personnummer"],
         "vardcentral_hsa_id": text["vardcentral_hsa_id"],

@@ -4,14 +4,17 @@ from __future__ import annotations
 import pandas as pd
 import pandera.pandas as pa
 
+from sources import vocabulary
+from sources.registry_history import units_in_month
+
 from validations.contracts import (VALUE, Checked, Findings, allowed, check_units, check_unique,
                                    finish, lower, month_bounds, parse_bools, parse_timestamps,
                                    run_schema)
 
 COLUMNS = ["call_id", "vardcentral_hsa_id", "called_at", "queue", "outcome", "callback_at",
            "in_opening_hours"]
-QUEUES = ("sjukvardsradgivning", "tidsbokning", "administration", "ovrigt")
-OUTCOMES = ("answered", "callback_done", "callback_no_answer", "queue_full", "abandoned")
+QUEUES = vocabulary.QUEUES
+OUTCOMES = vocabulary.CALL_OUTCOMES
 CALLBACK_OUTCOMES = ("callback_done", "callback_no_answer")
 
 
@@ -38,6 +41,7 @@ def schema(month: str) -> pa.DataFrameSchema:
 
 def validate(text: pd.DataFrame, month: str, units: pd.DataFrame) -> Checked:
     findings = Findings(text)
+    units = units_in_month(units, month)  # the registry as it was at the month's end
     typed = pd.DataFrame({
         "call_id": text["call_id"],
         "vardcentral_hsa_id": text["vardcentral_hsa_id"],

@@ -5,6 +5,8 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from sources import vocabulary
+from sources.registry_history import units_in_month
 from sources.personnummer import INVALID, RESERVE, classify
 from validations.contracts import (VALUE, Checked, Findings, allowed, check_units, check_unique,
                                    finish, lower, month_bounds, parse_bools, parse_dates,
@@ -13,10 +15,9 @@ from validations.contracts import (VALUE, Checked, Findings, allowed, check_unit
 COLUMNS = ["contact_id", "personnummer", "vardcentral_hsa_id", "contact_date", "contact_type",
            "profession", "staff_hsa_id", "status", "new_problem", "first_contact_date",
            "patient_chose_later"]
-CONTACT_TYPES = ("besok", "hembesok", "telefon", "video", "chatt")
-PROFESSIONS = ("lakare", "sjukskoterska", "fysioterapeut", "arbetsterapeut", "psykolog",
-               "kurator", "dietist", "barnmorska", "fotterapeut", "ovrig")
-STATUSES = ("genomford", "uteblivet", "avbokad")
+CONTACT_TYPES = vocabulary.CONTACT_TYPES
+PROFESSIONS = vocabulary.PROFESSIONS
+STATUSES = vocabulary.STATUSES
 
 
 def schema(month: str) -> pa.DataFrameSchema:
@@ -47,6 +48,7 @@ def validate(text: pd.DataFrame, month: str, units: pd.DataFrame) -> Checked:
     """The valid rows come back typed, with `person_id` (the 12-digit number, or the stripped
     reserve number), `person_id_kind`, `sex` and `birth_date`."""
     findings = Findings(text)
+    units = units_in_month(units, month)  # the registry as it was at the month's end
     typed = pd.DataFrame({
         "contact_id": text["contact_id"],
         "personnummer": text["personnummer"],

@@ -12,10 +12,11 @@ What is exhaustive and what is sampled:
 
 Samples in the metadata never hold a person_key.
 
-A range of months (a backfill) validates the months' frames together first: every expectation
-is a row rule or a uniqueness whose key holds the month, so the months pass together exactly
-when each passes alone (the registry frame covers the range: a unit open in several months is
-one row, as in the table). Great Expectations costs about 2 s of fixed work per suite run, not
+A range of months (a backfill) validates the months' frames together first, months that expect
+the same values (validations/expectations/expected.py: the same model bands, say) in one group:
+every expectation is a row rule or a uniqueness whose key holds the month, so the months pass
+together exactly when each passes alone (the registry frame covers the group: a registry row
+valid in several months is one row, as in the table). Great Expectations costs about 2 s of fixed work per suite run, not
 per row, so this saves that per extra month; if anything fails, each month is validated on its
 own so that the failures name their month.
 """
@@ -29,38 +30,32 @@ from typing import Any
 
 import pandas as pd
 
-from orchestration.defs.publication.tables import check_month, month_bounds, table_exists
+from orchestration.defs.publication.tables import check_month, registry_month_filter, table_exists
 from orchestration.warehouse import connect
+from validations.expectations.expected import Expected, expected_for_month
 from validations.expectations.outcome import CheckOutcome
-from validations.expectations.suites import SHARE_INDICATORS, SUITES
+from validations.expectations.suites import SUITES
 
 PERSON_SAMPLE_SIZE = 50_000
 SAMPLE = 5
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 
-def _read_frames(con, month: str | list[str], person_sample_size: int,
-                 registry_only: bool = False) -> dict[str, pd.DataFrame | None]:
-    """The frames the suites validate: one month's rows, or (registry_only) the registry over months."""
-    months = [month] if isinstance(month, str) else month
-    first, last = month_bounds(months[0])[0], month_bounds(months[-1])[1]
-
+def _read_frames(con, month: str, person_sample_size: int,
+                 expected: Expected) -> dict[str, pd.DataFrame | None]:
+    """The frames the suites validate: one month's rows (the registry: its rows of the month)."""
     def read(table: str, where: str, extra: str = "") -> pd.DataFrame | None:
         if not table_exists(con, "marts", table):
             return None
         return con.sql(f"select * from marts.{table} where {where} {extra}").df()
 
-    registry = read("vardcentraler", f"cast(opened_on as date) <= date '{last}' "
-                                     f"and (closed_on is null or cast(closed_on as date) >= date '{first}')")
-    if registry_only:
-        return {"vardcentraler": registry}
-
+    registry = read("vardcentraler", registry_month_filter(month))
     indicators = read("indicators_monthly", f"month = '{month}'")
     frames: dict[str, pd.DataFrame | None] = {}
     if indicators is None:
         frames["indicators_monthly_shares"] = frames["indicators_monthly_counts"] = None
     else:
-        is_share = indicators["indicator_code"].isin(SHARE_INDICATORS)
+        is_share = indicators["indicator_code"].isin(expected.unit_interval_codes)
         frames["indicators_monthly_shares"] = indicators[is_share].reset_index(drop=True)
         frames["indicators_monthly_counts"] = indicators[~is_share].reset_index(drop=True)
     frames["listing_monthly"] = read("listing_monthly", f"month = '{month}'")
@@ -111,8 +106,10 @@ def _gx_context():
     return context
 
 
-def run_expectation_suites(frames: dict[str, pd.DataFrame | None], month: str) -> list[CheckOutcome]:
-    """GE 1.x: one pandas data source, one dataframe asset per batch, one suite per mart."""
+def run_expectation_suites(frames: dict[str, pd.DataFrame | None], month: str,
+                           expected: Expected) -> list[CheckOutcome]:
+    """GE 1.x: one pandas data source, one dataframe asset per batch, one suite per mart; the
+    accepted values are the month's `expected`."""
     import great_expectations as gx
     import great_expectations.expectations as gxe
 
@@ -127,7 +124,7 @@ def run_expectation_suites(frames: dict[str, pd.DataFrame | None], month: str) -
                                          f"{table} is missing from the warehouse: run the transformation for {month}.",
                                          {"missing_table": table}))
             continue
-        entries = builder()
+        entries = builder(expected)
         expectations = []
         for index, (cls_name, kwargs, _blocking, _what) in enumerate(entries):
             expectations.append(getattr(gxe, cls_name)(**kwargs, meta={"entry": index}))
@@ -209,22 +206,34 @@ def run_range_checks(warehouse_path: Path, months: list[str], *, plausibility_sh
         return {months[0]: run_month_checks(warehouse_path, months[0], previous_month=shift_month(months[0], -1),
                                             plausibility_share=plausibility_share,
                                             person_sample_size=person_sample_size)}
-    reconciliations, frames = {}, {}
+    reconciliations, frames, expected = {}, {}, {}
     with connect(Path(warehouse_path), read_only=True) as con:
         for month in months:
+            expected[month] = expected_for_month(con, month)
             reconciliations[month] = run_reconciliations(con, month, previous_month=shift_month(month, -1),
-                                                         plausibility_share=plausibility_share)
-            frames[month] = _read_frames(con, month, person_sample_size)
-        joint = _read_frames(con, months, person_sample_size, registry_only=True)
-    for name in frames[months[0]]:
-        if name == "vardcentraler":
-            continue
-        parts = [frames[m][name] for m in months]
-        joint[name] = None if any(p is None for p in parts) else pd.concat(parts, ignore_index=True)
-    together = run_expectation_suites(joint, f"{months[0]}..{months[-1]}")
-    if all(o.passed for o in together):
-        return {m: [*_outcomes_for_month(together, frames[m], m), *reconciliations[m]] for m in months}
-    return {m: [*run_expectation_suites(frames[m], m), *reconciliations[m]] for m in months}
+                                                         plausibility_share=plausibility_share,
+                                                         expected=expected[month])
+            frames[month] = _read_frames(con, month, person_sample_size, expected[month])
+    # Months that expect the same (the same model bands, say) are validated together; a model
+    # change in the range makes one group per version.
+    groups: dict[Expected, list[str]] = {}
+    for month in months:
+        groups.setdefault(expected[month], []).append(month)
+    out: dict[str, list[CheckOutcome]] = {}
+    for group_expected, group in groups.items():
+        joint: dict[str, pd.DataFrame | None] = {}
+        for name in frames[group[0]]:
+            parts = [frames[m][name] for m in group]
+            joint[name] = None if any(p is None for p in parts) else pd.concat(parts, ignore_index=True)
+        if joint.get("vardcentraler") is not None:   # a registry row valid in several months is one row
+            joint["vardcentraler"] = joint["vardcentraler"].drop_duplicates(
+                ["hsa_id", "valid_from"]).reset_index(drop=True)
+        together = run_expectation_suites(joint, f"{group[0]}..{group[-1]}", group_expected)
+        for m in group:
+            suites = (_outcomes_for_month(together, frames[m], m) if all(o.passed for o in together)
+                      else run_expectation_suites(frames[m], m, group_expected))
+            out[m] = [*suites, *reconciliations[m]]
+    return {m: out[m] for m in months}
 
 
 def run_month_checks(warehouse_path: Path, month: str, *, previous_month: str | None = None,
@@ -234,16 +243,17 @@ def run_month_checks(warehouse_path: Path, month: str, *, previous_month: str | 
     from validations.reconciliations import run_reconciliations
 
     check_month(month)
+    with connect(Path(warehouse_path), read_only=True) as con:
+        expected = expected_for_month(con, month)
+        frames = _read_frames(con, month, person_sample_size, expected)
 
     def reconcile() -> list[CheckOutcome]:
         with connect(Path(warehouse_path), read_only=True) as con:
             return run_reconciliations(con, month, previous_month=previous_month,
-                                       plausibility_share=plausibility_share)
+                                       plausibility_share=plausibility_share, expected=expected)
 
-    with connect(Path(warehouse_path), read_only=True) as con:
-        frames = _read_frames(con, month, person_sample_size)
     # The reconciliations are SQL (DuckDB releases the GIL): they run beside GE's validation.
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciliations") as pool:
         reconciliations = pool.submit(reconcile)
-        suites = run_expectation_suites(frames, month)
+        suites = run_expectation_suites(frames, month, expected)
         return [*suites, *reconciliations.result()]

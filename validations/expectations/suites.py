@@ -4,36 +4,17 @@ Each entry: (GE expectation class name, kwargs, blocking, what it means in words
 builds `great_expectations.expectations.<class>(**kwargs)` from these and reads outcomes back.
 
 What the suites cover: keys unique and not null, completeness of required columns, accepted
-values (sex, profession, patient category, contact type, indicator codes, age bands, unit
-and owner types), ranges (shares in [0, 1], counts ≥ 0, amounts finite).
+values (sex, profession, patient category, contact type, indicator codes, reporting and
+capitation age bands, unit and owner types), ranges (shares in [0, 1], counts ≥ 0, amounts
+finite). Every builder takes the month's `Expected` (validations/expectations/expected.py):
+the accepted values come from the warehouse for that month, none is written here.
 """
 from __future__ import annotations
 
 from typing import Any
 
-SEXES_WITH_ALL = ["all", "female", "male"]
-SEXES = ["female", "male"]
-PROFESSIONS = ["lakare", "sjukskoterska", "fysioterapeut", "arbetsterapeut", "psykolog", "kurator",
-               "dietist", "barnmorska", "fotterapeut", "ovrig"]
-CONTACT_TYPES = ["besok", "hembesok", "telefon", "video", "chatt"]
-PATIENT_CATEGORIES = ["own_listed", "other_listed", "not_listed"]
-AGE_BANDS = ["0-6", "7-19", "20-39", "40-64", "65-74", "75-84", "85+"]
-UNIT_TYPES = ["vardcentral", "filial", "jour", "digital"]
-OWNER_TYPES = ["offentlig", "privat"]
-SOURCES = ["listing", "visits", "telephony"]
+from validations.expectations.expected import Expected
 
-COUNT_INDICATORS = ["listed_count", "new_listings", "ended_listings", "relisting_over_limit",
-                    "cap_breach_listings"]
-SHARE_INDICATORS = ["fast_lakare_share", "fast_lakare_share_sabo", "distance_contact_share",
-                    "video_contact_share", "visits_elsewhere", "coverage_ratio", "assessment_3d_share",
-                    "assessment_0d_share", "assessment_7d_share", "phone_same_day_share",
-                    "continuity_doctor", "continuity_all", "continuity_doctor_sabo"]
-INDICATOR_CODES = COUNT_INDICATORS + SHARE_INDICATORS
-
-REIMBURSEMENT_COMPONENTS = ["capitation", "acg", "cni", "geography", "sabo", "visit_fees",
-                            "visits_elsewhere_deduction", "goal_payment", "start_grant",
-                            "development_grant", "vat_compensation"]
-PERSON_AMOUNTS = ["capitation", "acg", "cni", "sabo"]
 BIG = 1e12  # "finite": GE's between rejects ±inf and NaN counts as missing (caught by not-null)
 
 Entry = tuple[str, dict[str, Any], bool, str]
@@ -64,14 +45,14 @@ def _filled(column: str) -> Entry:
     return ("ExpectColumnValuesToNotBeNull", {"column": column}, True, f"{column} is filled in")
 
 
-def indicator_shares() -> list[Entry]:
+def indicator_shares(e: Expected) -> list[Entry]:
     """Rows of indicators_monthly whose code is a share (continuity included: COC is in [0, 1])."""
     return [
         *_keys(["month", "vardcentral_hsa_id", "indicator_code", "sex", "profession"]),
-        _in_set("indicator_code", INDICATOR_CODES),
-        _in_set("sex", SEXES_WITH_ALL),
-        _in_set("profession", ["all", *PROFESSIONS]),
-        _in_set("unit_basis", ["listing", "performing"]),
+        _in_set("indicator_code", list(e.unit_interval_codes)),
+        _in_set("sex", list(e.sexes_with_all)),
+        _in_set("profession", list(e.indicator_professions)),
+        _in_set("unit_basis", list(e.unit_bases)),
         _filled("is_suppressed"),
         _between("value", 0, 1, "is a share in [0, 1]"),
         _between("numerator", 0, BIG, "is ≥ 0 and finite"),
@@ -79,57 +60,57 @@ def indicator_shares() -> list[Entry]:
         ("ExpectColumnPairValuesAToBeGreaterThanB",
          {"column_A": "denominator", "column_B": "numerator", "or_equal": True,
           "ignore_row_if": "either_value_is_missing"}, True, "numerator ≤ denominator"),
-        _between("window_months", 1, 12, "is between 1 and 12 months"),
+        _between("window_months", 0, e.max_window_months, f"is between 0 and {e.max_window_months} months"),
     ]
 
 
-def indicator_counts() -> list[Entry]:
+def indicator_counts(e: Expected) -> list[Entry]:
     return [
         *_keys(["month", "vardcentral_hsa_id", "indicator_code", "sex", "profession"]),
-        _in_set("indicator_code", INDICATOR_CODES),
-        _in_set("sex", SEXES_WITH_ALL),
-        _in_set("profession", ["all", *PROFESSIONS]),
+        _in_set("indicator_code", [c for c in e.indicator_codes if c not in e.unit_interval_codes]),
+        _in_set("sex", list(e.sexes_with_all)),
+        _in_set("profession", list(e.indicator_professions)),
         _filled("is_suppressed"),
-        _between("value", 0, BIG, "is a count ≥ 0"),
+        _between("value", 0, BIG, "is ≥ 0 and finite"),
         _between("numerator", 0, BIG, "is a count ≥ 0"),
     ]
 
 
-def listing_monthly() -> list[Entry]:
+def listing_monthly(e: Expected) -> list[Entry]:
     counts = ["listed_count", "aktiv_count", "passiv_count", "new_listings", "sabo_count", "fast_lakare_count"]
     return [
         *_keys(["month", "vardcentral_hsa_id", "age_band", "sex"]),
-        _in_set("age_band", AGE_BANDS),
-        _in_set("sex", SEXES),
+        _in_set("age_band", list(e.reporting_age_bands)),
+        _in_set("sex", list(e.sexes)),
         *[_filled(c) for c in counts],
         *[_between(c, 0, BIG, "is a count ≥ 0") for c in counts],
     ]
 
 
-def contacts_monthly() -> list[Entry]:
+def contacts_monthly(e: Expected) -> list[Entry]:
     return [
         *_keys(["month", "vardcentral_hsa_id", "contact_type", "profession", "patient_category"]),
-        _in_set("contact_type", CONTACT_TYPES),
-        _in_set("profession", PROFESSIONS),
-        _in_set("patient_category", PATIENT_CATEGORIES),
-        _in_set("unit_type", UNIT_TYPES),
+        _in_set("contact_type", list(e.contact_types)),
+        _in_set("profession", list(e.professions)),
+        _in_set("patient_category", list(e.patient_categories)),
+        _in_set("unit_type", list(e.unit_types)),
         _filled("contact_count"),
         _between("contact_count", 0, BIG, "is a count ≥ 0"),
     ]
 
 
-def reimbursement_monthly() -> list[Entry]:
-    amounts = [*REIMBURSEMENT_COMPONENTS, "total"]
+def reimbursement_monthly(e: Expected) -> list[Entry]:
+    amounts = [*e.components, "total"]
     out = [
         *_keys(["month", "vardcentral_hsa_id"]),
-        _in_set("owner_type", OWNER_TYPES),
+        _in_set("owner_type", list(e.owner_types)),
         _filled("model_version_id"),
         _filled("listed_count"),
         _between("listed_count", 0, BIG, "is a count ≥ 0"),
         *[_filled(c) for c in amounts],
     ]
     for c in amounts:
-        if c == "visits_elsewhere_deduction":
+        if c in e.deduction_components:
             out.append(_between(c, -BIG, 0, "is a finite amount ≤ 0"))
         elif c == "total":
             out.append(_between(c, -BIG, BIG, "is a finite amount"))
@@ -138,36 +119,43 @@ def reimbursement_monthly() -> list[Entry]:
     return out
 
 
-def reimbursement_person_sample() -> list[Entry]:
+def reimbursement_person_sample(e: Expected) -> list[Entry]:
     return [
         *_keys(["month", "person_key"]),
         _filled("vardcentral_hsa_id"),
-        _in_set("sex", SEXES),
+        _in_set("sex", list(e.sexes)),
         _between("age", 0, 130, "is an age between 0 and 130"),
-        _in_set("age_band", AGE_BANDS),
-        *[_filled(c) for c in PERSON_AMOUNTS],
-        *[_between(c, 0, BIG, "is a finite amount ≥ 0") for c in PERSON_AMOUNTS],
+        _in_set("age_band", list(e.reporting_age_bands)),
+        # the bands of the model version that paid the month, whatever they are
+        _in_set("capitation_band", list(e.capitation_bands)),
+        *[_filled(c) for c in e.person_components],
+        *[_between(c, 0, BIG, "is a finite amount ≥ 0") for c in e.person_components],
     ]
 
 
-def data_quality_monthly() -> list[Entry]:
+def data_quality_monthly(e: Expected) -> list[Entry]:
     counts = ["rows_read", "rows_accepted", "rows_quarantined"]
     return [
         ("ExpectCompoundColumnsToBeUnique", {"column_list": ["month", "source", "source_file", "reason"]}, True,
          "one row per month, source, source_file, reason"),
         *[_filled(c) for c in ["month", "source", "source_file", "sha256", *counts]],
-        _in_set("source", SOURCES, blocking=False),
+        _in_set("source", list(e.sources), blocking=False),
         *[_between(c, 0, BIG, "is a count ≥ 0") for c in [*counts, "reason_rows"]],
     ]
 
 
-def vardcentraler() -> list[Entry]:
+def vardcentraler(e: Expected) -> list[Entry]:
     return [
-        *_keys(["hsa_id"]),
+        # one row per unit and validity period (SPEC §3.5); valid_from is null for a unit
+        # without history
+        ("ExpectCompoundColumnsToBeUnique", {"column_list": ["hsa_id", "valid_from"],
+                                             "ignore_row_if": "all_values_are_missing"}, True,
+         "one row per hsa_id, valid_from"),
+        _filled("hsa_id"),
         _filled("name"),
         _filled("opened_on"),
-        _in_set("unit_type", UNIT_TYPES),
-        _in_set("owner_type", OWNER_TYPES),
+        _in_set("unit_type", list(e.unit_types)),
+        _in_set("owner_type", list(e.owner_types)),
         _between("rural_tier", 0, 3, "is a rural tier 0–3"),
     ]
 
@@ -183,7 +171,7 @@ SUITES = {
                          ["vardcentral_hsa_id", "contact_type", "profession", "patient_category"]),
     "reimbursement_monthly": ("reimbursement_monthly", reimbursement_monthly, ["vardcentral_hsa_id"]),
     "reimbursement_person_monthly_sample": ("reimbursement_person_monthly", reimbursement_person_sample,
-                                            ["vardcentral_hsa_id", "age_band"]),
+                                            ["vardcentral_hsa_id", "age_band", "capitation_band"]),
     "data_quality_monthly": ("data_quality_monthly", data_quality_monthly, ["source", "source_file"]),
     "vardcentraler": ("vardcentraler", vardcentraler, ["hsa_id"]),
 }

@@ -1,4 +1,5 @@
--- One row per contact; care_unit_hsa_id attributes filial production to the parent VC.
+-- One row per contact; care_unit_hsa_id attributes filial production to the parent VC
+-- (the registry row valid at the end of the contact's month).
 with source as (
     select * from {{ source('raw', 'visits') }}
 ),
@@ -30,7 +31,9 @@ final as (
         source.source_file,
         source.source_line
     from source
-    left join units on units.hsa_id = source.vardcentral_hsa_id
+    left join units
+        on units.hsa_id = source.vardcentral_hsa_id
+        and {{ registry_row_valid('units', month_end_of('source.month')) }}
 )
 
 select * from final

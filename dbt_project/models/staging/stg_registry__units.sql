@@ -1,5 +1,6 @@
--- The registry of care units; care_unit_hsa_id is where the unit's production counts
--- (its parent VC for a filial, itself otherwise).
+-- The registry of care units, one row per unit and validity period (SPEC §3.5);
+-- care_unit_hsa_id is where the unit's production counts (its parent VC for a filial, itself
+-- otherwise). Consumers pick a month's row with the macro registry_row_valid.
 with source as (
     select * from {{ source('raw', 'vardcentraler') }}
 ),
@@ -13,13 +14,17 @@ final as (
         case when unit_type = 'filial' then parent_hsa_id else hsa_id end as care_unit_hsa_id,
         owner_type,
         provider_name,
+        provider_org_number,
         municipality_code,
         opened_on as opened_on_date,
         closed_on as closed_on_date,
         rural_tier,
         listing_cap,
         cap_from as cap_from_date,
-        cap_to as cap_to_date
+        cap_to as cap_to_date,
+        vat_compensation_pct,
+        valid_from as valid_from_date,
+        valid_to as valid_to_date
     from source
 )
 

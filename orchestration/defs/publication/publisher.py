@@ -6,7 +6,7 @@ Layout under `<data_dir>/published/`:
     versions/<YYYY-MM>/v<NNNN>/manifest.json       version, inputs, row counts, checks, hashes
     versions/<YYYY-MM>/v<NNNN>/diff_from_v<N-1>.md from the second version on
     <table>/month=<YYYY-MM>/data.parquet           current version for BI (monthly tables)
-    vardcentraler/data.parquet                     the registry: every unit of any published month
+    vardcentraler/data.parquet                     the registry: every unit's rows (with validity) of any published month
     open_data/indicators_monthly_<YYYY-MM>.csv     suppressed cells nulled
     published.duckdb                               latest version of every month (+ published_versions);
                                                    the person rows as a view over the versions' Parquet
@@ -133,7 +133,8 @@ def _latest_dirs(published: Path, catalog: dict) -> dict[str, Path]:
 # ----------------------------------------------------------------------------------------- outputs
 
 def _write_registry(published: Path, catalog: dict, dst: Path) -> Path | None:
-    """vardcentraler/data.parquet at dst: every unit of any published month, the row of its latest month."""
+    """vardcentraler/data.parquet at dst: every registry row (unit and validity) of any published
+    month, as in its latest month."""
     dirs = _latest_dirs(published, catalog)
     if not dirs:
         return None
@@ -147,8 +148,8 @@ def _write_registry(published: Path, catalog: dict, dst: Path) -> Path | None:
             select * exclude (filename, file_month) from (
                 select r.*, f.file_month from read_parquet({files!r}, union_by_name = true, filename = true) r
                 join file_months f using (filename))
-            qualify row_number() over (partition by hsa_id order by file_month desc) = 1
-            order by hsa_id""").to_arrow_table()
+            qualify row_number() over (partition by hsa_id, valid_from order by file_month desc) = 1
+            order by hsa_id, valid_from nulls first""").to_arrow_table()
     finally:
         con.close()
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -281,7 +282,7 @@ def _patch_published_db(published: Path, catalog: dict, previous: dict, out: Pat
                     con.execute(f'insert into "{table}" select * from read_parquet(\'{file}\') order by {keys}')
             con.execute("drop table if exists vardcentraler")
             if registry is not None and registry.exists():
-                con.execute(f"create table vardcentraler as select * from read_parquet('{registry}') order by hsa_id")
+                con.execute(f"create table vardcentraler as select * from read_parquet('{registry}') order by hsa_id, valid_from nulls first")
             _create_parquet_views(con, published, catalog)
             con.execute("delete from published_versions")
             con.executemany("insert into published_versions values (?, ?, ?, ?)",
@@ -322,7 +323,7 @@ def _build_published_db(published: Path, catalog: dict, out: Path, registry: Pat
                                 f'union_by_name = true) order by {keys}')
             _create_parquet_views(con, published, catalog)
             if registry is not None and registry.exists():
-                con.execute(f"create table vardcentraler as select * from read_parquet('{registry}') order by hsa_id")
+                con.execute(f"create table vardcentraler as select * from read_parquet('{registry}') order by hsa_id, valid_from nulls first")
             con.execute("create table published_versions (month varchar, version integer, content_hash varchar, "
                         "published_at varchar)")
             for month, entry in sorted(catalog["months"].items()):

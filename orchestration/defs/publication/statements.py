@@ -19,6 +19,8 @@ import pandas as pd
 
 from orchestration.parallel import map_forked
 from orchestration.defs.publication.tables import check_month, table_exists
+from sources import vocabulary
+from sources.registry_history import units_in_month
 
 KR = '#,##0 "kr"'
 KR_DEC = '#,##0.00 "kr"'
@@ -40,7 +42,7 @@ COMPONENTS = [  # column, Swedish label
     ("vat_compensation", "Momskompensation"),
 ]
 TOTAL_LABEL = "Summa"
-AGE_BANDS = ["0-6", "7-19", "20-39", "40-64", "65-74", "75-84", "85+"]
+AGE_BANDS = vocabulary.REPORTING_AGE_BAND_LABELS   # listing_monthly's bands
 PROFESSION_SV = {"all": "Alla", "lakare": "Läkare", "sjukskoterska": "Sjuksköterska", "fysioterapeut": "Fysioterapeut",
                  "arbetsterapeut": "Arbetsterapeut", "psykolog": "Psykolog", "kurator": "Kurator", "dietist": "Dietist",
                  "barnmorska": "Barnmorska", "fotterapeut": "Fotterapeut", "ovrig": "Övrig", "*": "Alla"}
@@ -360,7 +362,9 @@ def write_statements(published_db_or_warehouse: Path, month: str, out_dir: Path)
     src = _Source(Path(published_db_or_warehouse))
     try:
         reimb = src.df(f"select * from {{s}}.reimbursement_monthly where month = '{month}' order by vardcentral_hsa_id")
-        units = {u["hsa_id"]: u for u in src.df("select * from {s}.vardcentraler").to_dict("records")}
+        # the registry as it was at the month's end (SPEC §3.5: a unit may have several rows)
+        units = {u["hsa_id"]: u for u in units_in_month(src.df("select * from {s}.vardcentraler"), month)
+                 .to_dict("records")}
         indicators = src.df(f"select * from {{s}}.indicators_monthly where month = '{month}'")
         listing = src.df(f"select * from {{s}}.listing_monthly where month = '{month}'")
         contacts = src.df(f"select * from {{s}}.contacts_monthly where month = '{month}'")

@@ -5,7 +5,8 @@ so that what the checks saw and what gets published are hashed by the very same 
 
 A month's content is, per table, its rows for the month (the table's key, then every other
 column, fixes the order of the Parquet rows). `vardcentraler` is not monthly: a month
-publishes the units open at some time during the month (so a unit opened later does not
+publishes the units open at some time during the month, each with its registry row valid on
+the month's last day (so a unit opened later, or a new row valid from a later month, does not
 change an earlier month's content).
 
 The content hash is computed inside DuckDB, in parallel and without moving a row to Python:
@@ -42,7 +43,7 @@ PUBLISHED_TABLES: dict[str, tuple[str, ...]] = {
     "reimbursement_monthly": ("month", "vardcentral_hsa_id"),
     "reimbursement_person_monthly": ("month", "person_key"),
     "data_quality_monthly": ("month", "source", "source_file", "reason"),
-    "vardcentraler": ("hsa_id",),
+    "vardcentraler": ("hsa_id", "valid_from"),
 }
 NON_MONTHLY = frozenset({"vardcentraler"})
 MARTS_SCHEMA = "marts"
@@ -96,12 +97,20 @@ def table_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> li
     return [r[0] for r in rows]
 
 
+def registry_month_filter(month: str) -> str:
+    """SQL condition on marts.vardcentraler: the units open at some time during the month, each
+    with its row valid on the month's last day (SPEC §3.5; valid_from/valid_to null = open)."""
+    first, last = month_bounds(month)
+    return (f"(valid_from is null or cast(valid_from as date) <= date '{last}') and "
+            f"(valid_to is null or cast(valid_to as date) >= date '{last}') and "
+            f"cast(opened_on as date) <= date '{last}' and "
+            f"(closed_on is null or cast(closed_on as date) >= date '{first}')")
+
+
 def _month_filter(table: str, month: str) -> str:
     check_month(month)
     if table in NON_MONTHLY:
-        first, last = month_bounds(month)
-        return (f"cast(opened_on as date) <= date '{last}' and "
-                f"(closed_on is null or cast(closed_on as date) >= date '{first}')")
+        return registry_month_filter(month)
     return f"month = '{month}'"
 
 

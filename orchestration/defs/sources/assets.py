@@ -15,6 +15,9 @@ REGISTRY = [dg.AssetKey(["raw", "vardcentraler"])]
 REFERENCE_TABLES = ["vardcentraler", "cni_areas", "acg_weights", "development_grants",
                     "model_versions", "model_capitation", "model_geography", "model_visit_fees",
                     "model_goals"]
+# Shipped with the code (sources/vocabulary.py, sources/indicator_catalogue.csv), written by
+# the same step (orchestration/warehouse.py ensure_schema) so dbt's sources over them have an asset.
+SHIPPED_TABLES = ["vocabulary", "indicator_catalogue", "reporting_age_bands"]
 
 
 @dg.multi_asset(
@@ -26,7 +29,11 @@ REFERENCE_TABLES = ["vardcentraler", "cni_areas", "acg_weights", "development_gr
     specs=[dg.AssetSpec(["raw", table], kinds={"python", "duckdb"}, owners=OWNERS,
                         description=f"Reference table raw.{table} from <landing>/reference/ "
                                     "(the region's configuration; replaced whole when a file changes).")
-           for table in REFERENCE_TABLES],
+           for table in REFERENCE_TABLES]
+          + [dg.AssetSpec(["raw", table], kinds={"python", "duckdb"}, owners=OWNERS,
+                          description=f"Table raw.{table}, shipped with the code (sources/) and rewritten "
+                                      "when the code's version differs.")
+             for table in SHIPPED_TABLES],
 )
 def reference_data(context: dg.AssetExecutionContext):
     settings = get_settings()
@@ -37,6 +44,8 @@ def reference_data(context: dg.AssetExecutionContext):
         yield dg.MaterializeResult(asset_key=["raw", table],
                                    metadata={"status": summary["status"],
                                              **({"rows": rows} if rows is not None else {})})
+    for table in SHIPPED_TABLES:
+        yield dg.MaterializeResult(asset_key=["raw", table])
 
 
 @dg.multi_asset(

@@ -15,7 +15,7 @@ final as (
         bands.version_id,
         ages.age,
         case when bands.age_to is null then bands.age_from || '+'
-             else bands.age_from || '-' || bands.age_to end as age_band,
+             else bands.age_from || '-' || bands.age_to end as capitation_band,
         bands.female_sek_year,
         bands.male_sek_year
     from bands

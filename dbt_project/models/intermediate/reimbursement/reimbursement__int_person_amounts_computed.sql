@@ -24,6 +24,7 @@ final as (
         persons.sex,
         persons.age,
         persons.age_band,
+        persons.capitation_band,
         persons.version_id,
         persons.has_acg_weight,
         persons.has_area_cni,

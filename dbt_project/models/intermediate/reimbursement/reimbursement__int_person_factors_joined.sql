@@ -1,5 +1,6 @@
 {{ config(materialized='table') }}
--- Step 6. Each listed person-month with what prices it: the capitation band's annual amount
+-- Step 6. Each listed person-month with what prices it: the capitation band of the month's
+-- model version (beside the fixed reporting band of SPEC §10.1) and the band's annual amount
 -- for the person's sex, the ACG weight and the area CNI of the year the month uses.
 -- Missing ACG weight or unknown area stays null here (flags say so); the amounts step applies
 -- the defaults of SPEC §6 (weight 1.0, CNI 1.0) and the exceptions mart reports them.
@@ -21,6 +22,10 @@ acg_weights as (
     select * from {{ ref('stg_reference__acg_weights') }}
 ),
 
+reporting_ages as (
+    select * from {{ ref('indicators__int_reporting_ages_expanded') }}
+),
+
 cni_areas as (
     select * from {{ ref('stg_reference__cni_areas') }}
 ),
@@ -34,7 +39,8 @@ final as (
         persons.age,
         persons.is_sabo,
         persons.version_id,
-        capitation.age_band,
+        reporting_ages.age_band,
+        capitation.capitation_band,
         case persons.sex when 'female' then capitation.female_sek_year
                          when 'male' then capitation.male_sek_year end as capitation_sek_year,
         acg_weights.acg_weight,
@@ -46,6 +52,7 @@ final as (
     left join capitation
         on capitation.version_id = persons.version_id
         and capitation.age = least(persons.age, 120)
+    left join reporting_ages on reporting_ages.age = least(persons.age, 130)
     left join acg_weights
         on acg_weights.person_key = persons.person_key
         and acg_weights.year = reference_years.acg_year

@@ -1,5 +1,7 @@
 -- Step 3. Every open VC in every run month: type vardcentral, opened_on <= month end,
--- closed_on null or >= month start (SPEC §5). Each gets a reimbursement row.
+-- closed_on null or >= month start (SPEC §5), each with the registry row valid on the
+-- month's last day (SPEC §3.5: owner type, rural tier as they were then). Each gets a
+-- reimbursement row.
 -- Grain: month, vardcentral_hsa_id. months_open counts the opening month as month 1.
 with months as (
     select * from {{ ref('reimbursement__int_months_versioned') }}
@@ -21,7 +23,8 @@ final as (
             + month(months.month_start) - month(units.opened_on_date) + 1 as months_open
     from months
     inner join units
-        on units.opened_on_date <= months.month_end
+        on {{ registry_row_valid('units', 'months.month_end') }}
+        and units.opened_on_date <= months.month_end
         and (units.closed_on_date is null or units.closed_on_date >= months.month_start)
 )
 

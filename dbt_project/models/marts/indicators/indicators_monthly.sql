@@ -24,15 +24,19 @@ computed as (
     select * from {{ ref('indicators__int_indicators_computed') }}
 ),
 
-sexes as (
-    select unnest(['all', 'female', 'male']) as sex
+vocabulary as (
+    select * from {{ ref('stg_reference__vocabulary') }}
 ),
 
+sexes as (
+    select value as sex from vocabulary where vocabulary = 'sex_with_all'
+),
+
+-- `all` and each licensed profession (SPEC §5: not `ovrig`)
 professions as (
-    select unnest([
-        'all', 'lakare', 'sjukskoterska', 'fysioterapeut', 'arbetsterapeut', 'psykolog',
-        'kurator', 'dietist', 'barnmorska', 'fotterapeut'
-    ]) as profession
+    select 'all' as profession
+    union all
+    select value from vocabulary where vocabulary = 'licensed_profession'
 ),
 
 scaffold as (

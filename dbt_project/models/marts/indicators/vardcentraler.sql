@@ -1,5 +1,6 @@
 {{ config(materialized='table') }}
--- The registry of care units as published: one row per unit, the columns of vardcentraler.csv.
+-- The registry of care units as published: one row per unit and validity period (SPEC §3.5,
+-- §7), the columns of vardcentraler.csv with each row's valid_from..valid_to (null = open).
 with units as (
     select * from {{ ref('stg_registry__units') }}
 ),
@@ -12,13 +13,17 @@ final as (
         parent_hsa_id,
         owner_type,
         provider_name,
+        provider_org_number,
         municipality_code,
         opened_on_date as opened_on,
         closed_on_date as closed_on,
         rural_tier,
         listing_cap,
         cap_from_date as cap_from,
-        cap_to_date as cap_to
+        cap_to_date as cap_to,
+        vat_compensation_pct,
+        valid_from_date as valid_from,
+        valid_to_date as valid_to
     from units
 )
 

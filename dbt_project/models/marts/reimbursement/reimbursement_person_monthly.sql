@@ -14,6 +14,7 @@ final as (
         sex,
         age,
         age_band,
+        capitation_band,
         capitation,
         acg,
         cni,

@@ -1,5 +1,6 @@
 -- One row per run month and open VC (type vardcentral, opened_on <= month end,
--- closed_on null or >= month start): the VCs that get indicator rows.
+-- closed_on null or >= month start, in the registry row valid on the month's last day):
+-- the VCs that get indicator rows.
 with months as (
     {{ run_months() }}
 ),
@@ -18,7 +19,8 @@ final as (
         units.cap_to_date
     from units
     inner join months
-        on units.opened_on_date <= months.month_end
+        on {{ registry_row_valid('units', 'months.month_end') }}
+        and units.opened_on_date <= months.month_end
         and (units.closed_on_date is null or units.closed_on_date >= months.month_start)
     where units.unit_type = 'vardcentral'
 )

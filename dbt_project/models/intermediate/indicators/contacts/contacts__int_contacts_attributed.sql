@@ -44,6 +44,7 @@ final as (
         and persons.person_id = {{ compact_key('contacts.person_key') }}
     left join units as care_units
         on care_units.hsa_id = contacts.care_unit_hsa_id
+        and {{ registry_row_valid('care_units', month_end_of('contacts.month')) }}
 )
 
 select * from final

@@ -1,6 +1,6 @@
 {{ config(materialized='table') }}
 -- One row per run month and listed person (state at month end), with age, reporting age
--- band and the flags the listing indicators count. Only the run's months are read.
+-- band (SPEC §10.1, from raw.reporting_age_bands) and the flags the listing indicators count. Only the run's months are read.
 -- The person is its compact key (nothing downstream needs person_key), and only the columns
 -- the indicators read are kept: a national month writes 10.6 M rows here.
 with snapshots as (
@@ -10,6 +10,10 @@ with snapshots as (
 
 units as (
     select * from {{ ref('stg_registry__units') }}
+),
+
+reporting_ages as (
+    select * from {{ ref('indicators__int_reporting_ages_expanded') }}
 ),
 
 aged as (
@@ -27,15 +31,7 @@ final as (
         {{ compact_key('aged.person_key') }} as person_id,
         aged.sex,
         aged.age,
-        case
-            when aged.age <= 6 then '0-6'
-            when aged.age <= 19 then '7-19'
-            when aged.age <= 39 then '20-39'
-            when aged.age <= 64 then '40-64'
-            when aged.age <= 74 then '65-74'
-            when aged.age <= 84 then '75-84'
-            else '85+'
-        end as age_band,
+        reporting_ages.age_band,
         aged.vardcentral_hsa_id,
         aged.listing_type,
         aged.has_fast_lakare,
@@ -50,7 +46,10 @@ final as (
             false
         ) as is_cap_breach
     from aged
-    left join units on units.hsa_id = aged.vardcentral_hsa_id
+    left join reporting_ages on reporting_ages.age = least(aged.age, 130)
+    left join units
+        on units.hsa_id = aged.vardcentral_hsa_id
+        and {{ registry_row_valid('units', 'aged.month_end') }}
 )
 
 select * from final

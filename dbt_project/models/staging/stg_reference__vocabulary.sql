@@ -1,0 +1,6 @@
+-- Shipped with the code (written by orchestration/warehouse.py from sources/): see _staging.yml.
+with source as (
+    select * from {{ source('raw', 'vocabulary') }}
+)
+
+select * from source
