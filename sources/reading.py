@@ -114,11 +114,12 @@ def locate(landing_dir: Path, month: str, stem: str, formats: Sequence[str] = ("
 
 
 def read_table(path: Path, required: Sequence[str], pii_columns: Sequence[str] = (),
-               allow_empty: bool = False) -> RawTable:
+               allow_empty: bool = False, optional: Sequence[str] = ()) -> RawTable:
     """Read the required columns of a CSV or XLSX file as text (see module docstring).
 
     `pii_columns` are masked wherever a value is shown; `allow_empty` accepts a header-only
-    file (optional reference files) instead of raising.
+    file (optional reference files) instead of raising; `optional` columns are read when the
+    header has them and are all empty otherwise.
     """
     path = Path(path)
     if not path.is_file():
@@ -136,7 +137,7 @@ def read_table(path: Path, required: Sequence[str], pii_columns: Sequence[str] =
         header = [("" if pd.isna(h) else str(h)) for h in sheet.iloc[0]] if len(sheet) else []
     else:
         raise SourceFileError(f"{path.name}: unsupported file format (expected .csv or .xlsx)")
-    positions = _match_columns(header, required, info)
+    positions = _match_columns(header, required, info, optional)
     if info.file_format == "csv":
         frame, bad = _csv_body(payload, info, len(header), positions, pii_columns)
     else:
@@ -146,12 +147,17 @@ def read_table(path: Path, required: Sequence[str], pii_columns: Sequence[str] =
         raise SourceFileError(f"{path.name}: header only, no data rows")
     if not empty.empty:
         bad = empty if bad.empty else pd.concat([bad, empty], ignore_index=True)
+    for column in optional:
+        if column not in frame.columns:
+            frame[column] = pd.Series(pd.NA, index=frame.index, dtype="str")
     return RawTable(file=info, frame=frame, bad_lines=bad, rows_read=len(frame) + len(bad))
 
 
-def _match_columns(header: list[str], required: Sequence[str], info: FileInfo) -> dict[str, int]:
-    """Required column name -> position, matched on stripped lower-case names."""
+def _match_columns(header: list[str], required: Sequence[str], info: FileInfo,
+                   optional: Sequence[str] = ()) -> dict[str, int]:
+    """Required (and present optional) column name -> position, matched on stripped lower-case names."""
     names = [str(h).replace("\ufeff", "").strip().lower() for h in header]
+    required = [*required, *(c for c in optional if c in names)]
     missing = [c for c in required if c not in names]
     if missing:
         raise SourceFileError(
