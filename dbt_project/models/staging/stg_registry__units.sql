@@ -19,7 +19,8 @@ final as (
         rural_tier,
         listing_cap,
         cap_from as cap_from_date,
-        cap_to as cap_to_date
+        cap_to as cap_to_date,
+        vat_compensation_pct
     from source
 )
 
