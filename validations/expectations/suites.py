@@ -27,12 +27,14 @@ COUNT_INDICATORS = ["listed_count", "new_listings", "ended_listings", "relisting
 SHARE_INDICATORS = ["fast_lakare_share", "fast_lakare_share_sabo", "distance_contact_share",
                     "video_contact_share", "visits_elsewhere", "coverage_ratio", "assessment_3d_share",
                     "assessment_0d_share", "assessment_7d_share", "phone_same_day_share",
-                    "continuity_doctor", "continuity_all", "continuity_doctor_sabo"]
-INDICATOR_CODES = COUNT_INDICATORS + SHARE_INDICATORS
+                    "continuity_doctor", "continuity_all", "continuity_doctor_sabo", "continuity_all_sabo"]
+# Ratios (not in [0, 1]) are checked with the counts: value and numerator >= 0 and finite.
+RATIO_INDICATORS = ["listed_per_named_gp"]
+INDICATOR_CODES = COUNT_INDICATORS + SHARE_INDICATORS + RATIO_INDICATORS
 
 REIMBURSEMENT_COMPONENTS = ["capitation", "acg", "cni", "geography", "sabo", "visit_fees",
                             "visits_elsewhere_deduction", "goal_payment", "start_grant",
-                            "development_grant", "vat_compensation"]
+                            "extra_assignments", "development_grant", "vat_compensation"]
 PERSON_AMOUNTS = ["capitation", "acg", "cni", "sabo"]
 BIG = 1e12  # "finite": GE's between rejects ±inf and NaN counts as missing (caught by not-null)
 

@@ -1,6 +1,8 @@
 -- The indicator catalogue of SPEC §5: one row per indicator code with how it is
 -- computed and split. value_kind: count (numerator = value, no denominator),
--- share (numerator / denominator) or mean (continuity: Σ person COC / persons).
+-- share (numerator / denominator), mean (continuity: Σ person COC / persons) or ratio
+-- (numerator / denominator, not in [0, 1], never suppressed; its denominator does not add up
+-- over sexes, so the computed rows carry their own sex `all`).
 -- window_kind names the window whose presence fills window_months (null: none).
 with codes(indicator_code, unit_basis, value_kind, window_kind, is_split_by_sex, is_split_by_profession, sort_order) as (
     values
@@ -21,7 +23,9 @@ with codes(indicator_code, unit_basis, value_kind, window_kind, is_split_by_sex,
         ('phone_same_day_share',   'performing', 'share', null,         false, false, 15),
         ('continuity_doctor',      'listing',    'mean',  'continuity', true,  false, 16),
         ('continuity_all',         'listing',    'mean',  'continuity', true,  false, 17),
-        ('continuity_doctor_sabo', 'listing',    'mean',  'continuity', true,  false, 18)
+        ('continuity_doctor_sabo', 'listing',    'mean',  'continuity', true,  false, 18),
+        ('continuity_all_sabo',    'listing',    'mean',  'continuity', true,  false, 19),
+        ('listed_per_named_gp',    'listing',    'ratio', null,         true,  false, 20)
 )
 
 select * from codes
