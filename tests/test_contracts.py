@@ -207,7 +207,7 @@ def test_load_units_is_typed(tmp_path):
                                   "listing_cap": "12000", "cap_from": "2025-01-01",
                                   "cap_to": "2025-12-31", "rural_tier": "2"}])
     units_ = load_units(path)
-    assert list(units_.columns) == UNIT_COLUMNS and units_["name"][0] == "Vårdcentralen"
+    assert list(units_.columns) == [*UNIT_COLUMNS, "vat_compensation_pct"] and units_["name"][0] == "Vårdcentralen"
     assert units_["opened_on"].dtype.kind == "M" and units_["rural_tier"].tolist() == [0, 2]
     assert units_["listing_cap"].tolist()[1] == 12000
 
