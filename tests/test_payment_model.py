@@ -356,3 +356,25 @@ def test_an_extra_assignment_or_grant_for_a_filial(tmp_path):
                        [["2025-04", "1000", "JOUR", "", ""]])
     with pytest.raises(SourceFileError, match="line 2, column hsa_id: JOUR is a jour, not a vardcentral"):
         load_development_grants(grants, units)
+
+
+def test_scenario_compares_the_new_components(region, tmp_path):
+    """A scenario with another jour deduction and VAT rate: the registry's own VAT rate still
+    applies to VA; extra assignments are a compared component like the others."""
+    from orchestration.scenario import compare_monthly, compute_scenario
+
+    document = yaml.safe_load(yaml.safe_dump(MODEL))
+    document["versions"][0]["visits_elsewhere_deduction_sek"]["jour"] = 900
+    document["versions"][0]["vat_compensation_pct"] = 3.0
+    model = tmp_path / "jour_900.yaml"
+    model.write_text(yaml.safe_dump(document, allow_unicode=True), encoding="utf-8")
+    settings = Settings(landing_dir=tmp_path, data_dir=region.data_dir, min_cell=20, max_quarantine_share=0.005,
+                        first_month="2025-03")
+    result = compute_scenario(model, "2025-04", "2025-04", settings, tmp_path / "logs", say=lambda *_: None)
+    diff = compare_monthly(result).set_index(["vardcentral_hsa_id", "component"])["diff_sek"]
+    assert diff[("VA", "visits_elsewhere_deduction")] == pytest.approx(-450)        # one jour visit, 450 -> 900
+    assert diff[("VA", "vat_compensation")] == pytest.approx(0.04 * -450)          # still its own 4 %
+    assert diff[("VB", "visits_elsewhere_deduction")] == pytest.approx(0)
+    assert diff[("VB", "vat_compensation")] == pytest.approx(0.01 * sum(VB_APRIL.values()))   # 2 % -> 3 %
+    assert diff[("VA", "extra_assignments")] == 0 and diff[("VB", "extra_assignments")] == 0
+    assert diff[("VC", "total")] == pytest.approx(0)
