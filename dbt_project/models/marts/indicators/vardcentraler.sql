@@ -18,7 +18,8 @@ final as (
         rural_tier,
         listing_cap,
         cap_from_date as cap_from,
-        cap_to_date as cap_to
+        cap_to_date as cap_to,
+        vat_compensation_pct
     from units
 )
 
