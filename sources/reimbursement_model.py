@@ -325,7 +325,8 @@ def _visit_fee_problems(where: str, rules: list[VisitFeeRule]) -> list[tuple[str
 
 def _goal_problems(where: str, goal: Goal) -> list[tuple[str, str]]:
     if goal.payout == "all_or_nothing" and goal.low is not None:
-        return [(f"{where}.low", "low is only used by payout linear; remove it for all_or_nothing")]
+        return [(f"{where}.low", "low is only used by payout linear; remove it for all_or_nothing"),
+                *_target_problems(where, goal.model_copy(update={"low": None}), low_required=False)]
     return _target_problems(where, goal, low_required=goal.payout == "linear")
 
 
