@@ -252,6 +252,14 @@ def test_statement_shows_extra_assignments_programmes_and_vat_rate(region, tmp_p
     assert "KBT" in lines["Tilläggsuppdrag"][0]
     assert "Hälsa: pott 70" in lines["Utvecklingsmedel"][0] and "lika delar" in lines["Utvecklingsmedel"][0]
     assert "4,00 %" in lines["Momskompensation"][0]
+    indicators = load_workbook(next(p for p in written if p.name.endswith("_VA.xlsx")))["Indikatorer"]
+    rows = {row[0]: row for row in indicators.iter_rows(values_only=True) if row and row[0]}
+    # goal: visits_elsewhere 0.375 (region (3 + 1) / (8 + 3)), lower is better, between low 0.50
+    # and high 0.25 -> partly met
+    assert rows["Andel besök på annan enhet"][4:9] == (pytest.approx(0.375), pytest.approx(4 / 11), 0.5, 0.25,
+                                                       "Delvis")
+    # follow-up target (pays nothing): fast_lakare_share high 0.80, nobody has a named GP -> not met
+    assert rows["Andel med fast läkarkontakt"][6:9] == (None, 0.8, "Nej")
     summary = load_workbook(next(p for p in written if p.name.startswith("region_summary")))
     assert "Tilläggsuppdrag" in [c.value for c in next(summary.active.iter_rows(min_row=3, max_row=3))]
 

@@ -222,9 +222,10 @@ def _basis_texts(r: pd.Series, unit: dict, listing: pd.DataFrame, visits_n: int 
 def _write_vc_workbook(src: _Source, month: str, r: pd.Series, unit: dict, path: Path,
                        indicators: pd.DataFrame, region: pd.DataFrame, goals: pd.DataFrame | None,
                        fees: pd.DataFrame | None, contacts: pd.DataFrame, listing: pd.DataFrame,
-                       details: dict[str, str] | None = None) -> Path:
+                       details: dict[str, str] | None = None, follow_up: list[dict] | None = None) -> Path:
     """The VC's workbook. indicators, goals, fees, contacts and listing hold the VC's own rows
-    (split in `write_statements`); region holds the region's indicator values."""
+    (split in `write_statements`); region holds the region's indicator values; follow_up the
+    month's model version's targets that pay nothing."""
     from openpyxl import Workbook
 
     st = _styles()
@@ -318,7 +319,7 @@ def _write_vc_workbook(src: _Source, month: str, r: pd.Series, unit: dict, path:
     header2 = s2.row
     s2.header(["Indikator", "Yrkesgrupp", "Täljare", "Nämnare", "Värde", "Regionen", "Mål (nedre)", "Mål (övre)",
                "Uppfyllt", "Anmärkning"])
-    targets = {}
+    targets = {(t["indicator"], t["profession"]): (t["low"], t["high"], t["direction"]) for t in follow_up or []}
     if goals is not None:
         for g in goals.to_dict("records"):
             targets[(g["indicator"], g["profession"])] = (g["low"], g["high"], g.get("direction", "higher"))
@@ -328,6 +329,7 @@ def _write_vc_workbook(src: _Source, month: str, r: pd.Series, unit: dict, path:
         code, prof = i["indicator_code"], i["profession"]
         is_count = code in COUNT_CODES
         fmt = INT if is_count else (DEC if code.startswith("continuity") or code in RATIO_CODES else PCT)
+        target_fmt = fmt if code in RATIO_CODES or is_count else PCT
         low, high, direction = targets.get((code, prof), (None, None, "higher"))
         met = None
         if high is not None and pd.notna(i["value"]):
@@ -347,7 +349,7 @@ def _write_vc_workbook(src: _Source, month: str, r: pd.Series, unit: dict, path:
                  None if pd.isna(reg.get((code, prof))) else float(reg.get((code, prof))),
                  None if low is None or pd.isna(low) else float(low), None if high is None else float(high),
                  met, "; ".join(notes)],
-                [None, None, "#,##0.##", INT, fmt, fmt, PCT, PCT, None, None])
+                [None, None, "#,##0.##", INT, fmt, fmt, target_fmt, target_fmt, None, None])
     if goals is None:
         s2.text("Målnivåer saknas (reimbursement_goals_monthly finns inte i underlaget).", "note")
     _widths(ws2, [40, 16, 12, 12, 12, 12, 12, 12, 10, 44])
@@ -406,6 +408,9 @@ def write_statements(published_db_or_warehouse: Path, month: str, out_dir: Path)
         grants = src.df(f"select * from {{s}}.reimbursement_development_grants_monthly where month = '{month}' "
                         "order by programme nulls first") \
             if src.has("reimbursement_development_grants_monthly") else None
+        # The model's targets that pay nothing (the warehouse's staging; not in published.duckdb).
+        follow_up = src.con.sql("select * from staging.stg_model__follow_up_targets").df() \
+            if table_exists(src.con, "staging", "stg_model__follow_up_targets") else None
     finally:
         src.close()
     folder = Path(out_dir) / month
@@ -422,7 +427,9 @@ def write_statements(published_db_or_warehouse: Path, month: str, out_dir: Path)
             src, month, r, units.get(vc, {}), path, indicators_of(vc), region,
             None if goals is None else goals_of(vc), None if fees is None else fees_of(vc),
             contacts_of(vc), listing_of(vc),
-            _detail_texts(None if extra is None else extra_of(vc), None if grants is None else grants_of(vc))))
+            _detail_texts(None if extra is None else extra_of(vc), None if grants is None else grants_of(vc)),
+            None if follow_up is None else
+            follow_up[follow_up["version_id"] == r.get("model_version_id")].to_dict("records")))
     # ~65 ms of openpyxl per workbook, about 1 000 workbooks a national month: over the cores.
     written = map_forked(lambda args: _write_vc_workbook(*args), workbooks, min_items_per_worker=8)
     written.append(_write_region_summary(month, reimb, units, folder / f"region_summary_{month}.xlsx"))
