@@ -192,7 +192,16 @@ create table if not exists raw.reporting_age_bands (
 
 create table if not exists raw.cni_areas (deso varchar not null, year integer not null, cni double not null);
 create table if not exists raw.acg_weights (person_key varchar not null, year integer not null, acg_weight double not null);
-create table if not exists raw.development_grants (payout_month varchar not null, pot_sek double not null, hsa_id varchar not null);
+create table if not exists raw.development_grants (
+    payout_month varchar not null, pot_sek double not null, hsa_id varchar not null,
+    programme varchar,                   -- null: the month's unnamed programme
+    split varchar                        -- 'listed' (null = listed) | 'equal'
+);
+-- Tilläggsuppdrag: a fixed monthly amount per VC and assignment, inclusive validity.
+create table if not exists raw.extra_assignments (
+    hsa_id varchar not null, assignment varchar not null, sek_per_month double not null,
+    valid_from date not null, valid_to date    -- null = open-ended
+);
 
 -- The reimbursement model (reimbursement_model.yaml), one row set per version.
 create table if not exists raw.model_versions (
@@ -202,7 +211,6 @@ create table if not exists raw.model_versions (
     acg_sek_per_weight_year double not null,
     cni_sek_per_listed_year double not null,
     sabo_sek_per_resident_month double not null,
-    visits_elsewhere_deduction_sek double not null,
     start_grant_sek_per_month double not null,
     start_grant_months integer not null,
     vat_compensation_pct double not null
@@ -219,12 +227,33 @@ create table if not exists raw.model_visit_fees (
     contact_type varchar not null, profession varchar not null,   -- '*' matches any
     own_listed double not null, other_listed double not null, not_listed double not null
 );
+-- SEK deducted per visit elsewhere, by the performing unit's type (three rows per version).
+create table if not exists raw.model_deductions (
+    version_id integer not null, unit_type varchar not null, sek_per_visit double not null
+);
 create table if not exists raw.model_goals (
     version_id integer not null, goal_order integer not null,
     indicator varchar not null, profession varchar not null,
     payout varchar not null,             -- 'all_or_nothing' | 'linear'
-    low double, high double not null, sek_per_listed_month double not null
+    low double, high double not null, sek_per_listed_month double not null,
+    direction varchar                    -- 'higher' (null = higher) | 'lower'
 );
+-- Targets that pay nothing (follow_up_targets), shown against the indicators.
+create table if not exists raw.model_follow_up_targets (
+    version_id integer not null, target_order integer not null,
+    indicator varchar not null, profession varchar not null,
+    direction varchar not null,          -- 'higher' | 'lower'
+    low double, high double not null
+);
+"""
+
+# Columns added to reference tables after a warehouse may have been created: reference tables
+# are replaced whole on each load, so adding (or dropping) a column is all they need.
+RAW_COLUMN_CHANGES = """
+alter table raw.development_grants add column if not exists programme varchar;
+alter table raw.development_grants add column if not exists split varchar;
+alter table raw.model_goals add column if not exists direction varchar;
+alter table raw.model_versions drop column if exists visits_elsewhere_deduction_sek;
 """
 
 MONTHLY_RAW_TABLES = ("listing", "visits", "telephony")
@@ -310,6 +339,7 @@ def _write_shipped_reference(con: duckdb.DuckDBPyConnection) -> None:
                 con.execute("commit")
         finally:
             con.unregister("shipped_rows")
+    con.execute(RAW_COLUMN_CHANGES)
 
 
 def write_run_window(con: duckdb.DuckDBPyConnection, window: dict) -> None:

@@ -1,7 +1,8 @@
-"""Reference data (SPEC §3.5): the unit registry, CNI per area, ACG weights, development grants.
+"""Reference data (SPEC §3.5): the unit registry, CNI per area, ACG weights, development grants,
+extra assignments (tilläggsuppdrag).
 
-`<landing>/reference/vardcentraler.csv` and `cni_areas.csv` are required; `acg_weights.csv`
-and `development_grants.csv` are optional (absent: an empty frame). They are the region's
+`<landing>/reference/vardcentraler.csv` and `cni_areas.csv` are required; `acg_weights.csv`,
+`development_grants.csv` and `extra_assignments.csv` are optional (absent: an empty frame). They are the region's
 configuration, so any bad row is a `SourceFileError` listing file, line, column and reason
 (a personnummer masked): the month cannot be computed on a half-read registry. Frames come
 back typed like their `raw.*` tables (dates as datetime64, integers as int64/Int64); the ACG
@@ -31,6 +32,7 @@ OWNER_TYPES = vocabulary.OWNER_TYPES
 # Filled in for units of type vardcentral only (SPEC §3.5); other types may leave them empty.
 VARDCENTRAL_ONLY_COLUMNS = ("rural_tier", "listing_cap", "cap_from", "cap_to", "vat_compensation_pct")
 MAX_VAT_COMPENSATION_PCT = 25.0
+GRANT_SPLITS = ("listed", "equal")
 MAX_LISTED = 20  # findings shown in one error message
 # Plausible ranges (docs/decisions.md): a value outside is a typo or a unit mix-up, refused
 # on load with its line rather than paid out and caught, if at all, at a VC's gate check.
@@ -220,27 +222,100 @@ def _acg_person_keys(personnummer: pd.Series, key: bytes, findings: Findings) ->
     return keys
 
 
-def load_development_grants(path: Path) -> pd.DataFrame:
+def _not_a_vardcentral(findings: Findings, hsa_id: pd.Series, units: pd.DataFrame | None) -> None:
+    """A grant or extra assignment pays a VC: an hsa_id the registry has no vardcentral row for
+    is an error (a filial's production, and money, go to its parent)."""
+    if units is None:
+        return
+    vardcentraler = set(units.loc[units["unit_type"] == "vardcentral", "hsa_id"])
+    types = units.drop_duplicates("hsa_id").set_index("hsa_id")["unit_type"]
+    wrong = hsa_id.notna() & ~hsa_id.isin(vardcentraler)
+    findings.add(wrong, "hsa_id", lambda hit: [
+        f"{h} is a {types[h]}, not a vardcentral" if h in types.index else f"{h} is not a unit in the registry"
+        for h in hsa_id[hit]])
+
+
+def _disagreeing_rows(findings: Findings, frame: pd.DataFrame, group: list[str], column: str,
+                      what: str) -> None:
+    """Rows of one group (e.g. programme and payout month) whose `column` is not the same on every
+    row: each such row is a finding naming the group's lines."""
+    keys = frame[group].astype("string").fillna("")
+    key = keys.apply(lambda row: "\x1f".join(row), axis=1) if len(frame) else pd.Series(dtype="string")
+    differs = frame.groupby(key, dropna=False)[column].transform(lambda v: v.nunique(dropna=False) > 1)
+    if not differs.any():
+        return
+    lines = pd.Series(frame.index, index=frame.index).groupby(key).agg(lambda v: ", ".join(map(str, v)))
+    labels = {k: ", ".join(f"{g} {v!r}" if v else f"{g} (none)" for g, v in zip(group, k.split("\x1f")))
+              for k in lines.index}
+    findings.add(differs.to_numpy(dtype=bool), column, lambda hit: [
+        f"{what}: {column} differs between lines {lines[k]} ({labels[k]})" for k in key[hit]])
+
+
+GRANT_COLUMNS = ["payout_month", "pot_sek", "hsa_id"]
+GRANT_OPTIONAL_COLUMNS = ["programme", "split"]
+
+
+def load_development_grants(path: Path, units: pd.DataFrame | None = None) -> pd.DataFrame:
     """development_grants.csv (optional) -> raw.development_grants: payout_month, pot_sek,
-    hsa_id; one row per participating VC, the same pot repeated on each."""
-    columns = ["payout_month", "pot_sek", "hsa_id"]
+    hsa_id, programme, split; one row per participating VC and programme, the programme's pot
+    and split repeated on each (they must agree). `units` (the registry) checks that every
+    participant is a vardcentral."""
+    columns = GRANT_COLUMNS + GRANT_OPTIONAL_COLUMNS
     if not Path(path).is_file():
         return pd.DataFrame({"payout_month": pd.Series(dtype="str"),
                              "pot_sek": pd.Series(dtype="float64"),
-                             "hsa_id": pd.Series(dtype="str")})
-    table = read_table(path, columns, allow_empty=True)
+                             "hsa_id": pd.Series(dtype="str"),
+                             "programme": pd.Series(dtype="str"),
+                             "split": pd.Series(dtype="str")})
+    table = read_table(path, GRANT_COLUMNS, allow_empty=True, optional=GRANT_OPTIONAL_COLUMNS)
     text, findings = table.frame, Findings(table.frame)
-    out = text.assign(pot_sek=parse_numbers(text["pot_sek"], findings, "pot_sek"))
+    out = text.assign(pot_sek=parse_numbers(text["pot_sek"], findings, "pot_sek"),
+                      programme=text["programme"].str.strip().replace("", pd.NA),
+                      split=lower(text["split"]).str.strip().replace("", pd.NA).fillna("listed"))
     run_schema(pa.DataFrameSchema({
         "payout_month": pa.Column(checks=pa.Check.str_matches(
             r"^\d{4}-(0[1-9]|1[0-2])$", error=f"payout_month '{VALUE}' is not YYYY-MM"),
             nullable=False),
         "pot_sek": pa.Column(checks=pa.Check.ge(0, error=f"pot_sek {VALUE} < 0"),
                              nullable=False),
-        "hsa_id": pa.Column(nullable=False)}, name="development_grants"), out, findings)
-    findings.add(out.duplicated(["payout_month", "hsa_id"], keep=False), "hsa_id",
-                 "duplicate payout_month and hsa_id")
-    pots = out.groupby("payout_month")["pot_sek"].transform("nunique")
-    findings.add(pots > 1, "pot_sek", "different pot_sek on rows of the same payout_month")
+        "hsa_id": pa.Column(nullable=False),
+        "split": pa.Column(checks=allowed("split", GRANT_SPLITS), nullable=False),
+    }, name="development_grants"), out, findings)
+    findings.add(out.duplicated(["payout_month", "programme", "hsa_id"], keep=False), "hsa_id",
+                 "duplicate payout_month, programme and hsa_id")
+    for column in ("pot_sek", "split"):
+        _disagreeing_rows(findings, out, ["payout_month", "programme"], column,
+                          "rows of one programme and payout_month must agree")
+    _not_a_vardcentral(findings, out["hsa_id"], units)
     _raise_if_any(findings, table)
     return out.reset_index(drop=True)[columns]
+
+
+EXTRA_ASSIGNMENT_COLUMNS = ["hsa_id", "assignment", "sek_per_month", "valid_from", "valid_to"]
+
+
+def load_extra_assignments(path: Path, units: pd.DataFrame | None = None) -> pd.DataFrame:
+    """extra_assignments.csv (optional) -> raw.extra_assignments: hsa_id, assignment,
+    sek_per_month, valid_from, valid_to (inclusive; empty = open-ended). `units` (the registry)
+    checks that every row is for a vardcentral."""
+    if not Path(path).is_file():
+        return pd.DataFrame({"hsa_id": pd.Series(dtype="str"), "assignment": pd.Series(dtype="str"),
+                             "sek_per_month": pd.Series(dtype="float64"),
+                             "valid_from": pd.Series(dtype="datetime64[ns]"),
+                             "valid_to": pd.Series(dtype="datetime64[ns]")})
+    table = read_table(path, EXTRA_ASSIGNMENT_COLUMNS, allow_empty=True)
+    text, findings = table.frame, Findings(table.frame)
+    out = text.assign(sek_per_month=parse_numbers(text["sek_per_month"], findings, "sek_per_month"),
+                      valid_from=parse_dates(text["valid_from"], findings, "valid_from"),
+                      valid_to=parse_dates(text["valid_to"], findings, "valid_to"))
+    run_schema(pa.DataFrameSchema({
+        **_not_null(["hsa_id", "assignment", "valid_from"]),
+        "sek_per_month": pa.Column(checks=pa.Check.ge(0, error=f"sek_per_month {VALUE} < 0"),
+                                   nullable=False)}, name="extra_assignments"), out, findings)
+    findings.add((out["valid_to"] < out["valid_from"]).fillna(False), "valid_to",
+                 "valid_to before valid_from")
+    findings.add(out.duplicated(["hsa_id", "assignment", "valid_from"], keep=False) & out["hsa_id"].notna(),
+                 "assignment", "duplicate hsa_id, assignment and valid_from")
+    _not_a_vardcentral(findings, out["hsa_id"], units)
+    _raise_if_any(findings, table)
+    return out.reset_index(drop=True)[EXTRA_ASSIGNMENT_COLUMNS]

@@ -3,7 +3,9 @@
 What it reads: one YAML file with `versions:`, each a full set of the parameters of SPEC §6.
 What it promises downstream: a `ReimbursementModel` whose versions are sorted, gap- and
 overlap-free, with capitation bands covering every age exactly once, geography tiers 0-3,
-visit-fee rules that end in a catch-all and goals on real indicator codes; and
+visit-fee rules that end in a catch-all, a visits-elsewhere deduction per performing unit type,
+goals and follow-up targets on real indicator codes with low/high in the order of their
+direction; and
 `model_tables()`, the frames of `raw.model_*` exactly as in `orchestration/warehouse.py`.
 Where bad input goes: nowhere silently. Any problem raises `ModelValidationError` naming the
 file and the path of the offending key, e.g.
@@ -34,13 +36,16 @@ UNIT_INTERVAL_INDICATORS = indicator_catalogue.codes_in_unit_interval()
 # The components of reimbursement_monthly (SPEC §6), in the order of the table; the
 # person-level ones also in reimbursement_person_monthly. Sign: +1 paid, -1 deducted.
 COMPONENTS = ("capitation", "acg", "cni", "geography", "sabo", "visit_fees",
-              "visits_elsewhere_deduction", "goal_payment", "start_grant", "development_grant",
-              "vat_compensation")
+              "visits_elsewhere_deduction", "goal_payment", "start_grant", "extra_assignments",
+              "development_grant", "vat_compensation")
 PERSON_COMPONENTS = ("capitation", "acg", "cni", "sabo")
 DEDUCTION_COMPONENTS = ("visits_elsewhere_deduction",)
 # |total - Σ components| and |Σ person rows - VC row| allowed per VC and month (SEK), in the
 # reconciliations and in dbt's test (var amount_tolerance_sek, kept equal by a test)
 AMOUNT_TOLERANCE_SEK = 0.005
+# The performing unit types a visits-elsewhere deduction is priced by (SPEC §6, §10.1); a
+# filial's visit is priced as its parent VC's.
+DEDUCTION_UNIT_TYPES = ("vardcentral", "jour", "digital")
 
 # SEK: ints or floats; strings and booleans are a type error (StrictFloat accepts ints).
 Amount = StrictFloat
@@ -78,13 +83,26 @@ class VisitFeeRule(_Strict):
                 and self.profession in ("*", other.profession))
 
 
+TargetProfession = Literal[("all", *LICENSED_PROFESSIONS)]
+
+
 class Goal(_Strict):
     indicator: str
-    profession: Literal[("all", *LICENSED_PROFESSIONS)]
+    profession: TargetProfession
+    direction: Literal["higher", "lower"] = "higher"
     payout: Literal["all_or_nothing", "linear"]
     low: StrictFloat | None = None
     high: StrictFloat
     sek_per_listed_month: Amount = Field(ge=0)
+
+
+class FollowUpTarget(_Strict):
+    """A target that pays nothing: shown against the indicator in statements and the report."""
+    indicator: str
+    profession: TargetProfession
+    direction: Literal["higher", "lower"] = "higher"
+    low: StrictFloat | None = None
+    high: StrictFloat
 
 
 class StartGrant(_Strict):
@@ -101,8 +119,10 @@ class ModelVersion(_Strict):
     geography_sek_per_month: dict[StrictInt, Amount]
     sabo_sek_per_resident_month: Amount = Field(ge=0)
     visit_fees: list[VisitFeeRule] = Field(min_length=1)
-    visits_elsewhere_deduction_sek: Amount = Field(ge=0)
+    # One amount for every performing unit type, or one per type naming all three.
+    visits_elsewhere_deduction_sek: Amount | dict[str, Amount]
     goals: list[Goal]
+    follow_up_targets: list[FollowUpTarget] = []
     start_grant: StartGrant
     vat_compensation_pct: StrictFloat = Field(ge=0, le=100)
 
@@ -115,6 +135,13 @@ class ModelVersion(_Strict):
 
     def is_valid_on(self, day: dt.date) -> bool:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+    def deduction_per_unit_type(self) -> dict[str, float]:
+        """SEK deducted per visit elsewhere, by the performing unit's type."""
+        rates = self.visits_elsewhere_deduction_sek
+        if isinstance(rates, dict):
+            return {unit_type: float(rates[unit_type]) for unit_type in DEDUCTION_UNIT_TYPES}
+        return {unit_type: float(rates) for unit_type in DEDUCTION_UNIT_TYPES}
 
 
 class ReimbursementModel(_Strict):
@@ -195,8 +222,28 @@ def _semantic_problems(model: ReimbursementModel) -> list[tuple[str, str]]:
             if amount < 0:
                 problems.append((f"{where}.geography_sek_per_month.{tier}", "amount must be >= 0"))
         problems += _visit_fee_problems(where, version.visit_fees)
+        problems += _deduction_problems(f"{where}.visits_elsewhere_deduction_sek",
+                                        version.visits_elsewhere_deduction_sek)
         for g, goal in enumerate(version.goals):
             problems += _goal_problems(f"{where}.goals[{g}]", goal)
+        for t, target in enumerate(version.follow_up_targets):
+            problems += _target_problems(f"{where}.follow_up_targets[{t}]", target, low_required=False)
+    return problems
+
+
+def _deduction_problems(where: str, rates: float | dict[str, float]) -> list[tuple[str, str]]:
+    if not isinstance(rates, dict):
+        return [] if rates >= 0 else [(where, f"amount {rates} must be >= 0")]
+    problems = []
+    for unit_type in DEDUCTION_UNIT_TYPES:
+        if unit_type not in rates:
+            problems.append((where, f"unit type {unit_type} is missing (per unit type, name all three: "
+                             f"{', '.join(DEDUCTION_UNIT_TYPES)})"))
+    for unit_type, amount in rates.items():
+        if unit_type not in DEDUCTION_UNIT_TYPES:
+            problems.append((f"{where}.{unit_type}", f"unknown unit type (one of {', '.join(DEDUCTION_UNIT_TYPES)})"))
+        elif amount < 0:
+            problems.append((f"{where}.{unit_type}", f"amount {amount} must be >= 0"))
     return problems
 
 
@@ -276,25 +323,34 @@ def _visit_fee_problems(where: str, rules: list[VisitFeeRule]) -> list[tuple[str
 
 
 def _goal_problems(where: str, goal: Goal) -> list[tuple[str, str]]:
+    if goal.payout == "all_or_nothing" and goal.low is not None:
+        return [(f"{where}.low", "low is only used by payout linear; remove it for all_or_nothing"),
+                *_target_problems(where, goal.model_copy(update={"low": None}), low_required=False)]
+    return _target_problems(where, goal, low_required=goal.payout == "linear")
+
+
+def _target_problems(where: str, target: Goal | FollowUpTarget, low_required: bool) -> list[tuple[str, str]]:
+    """A goal's or follow-up target's indicator, profession, and low/high in its direction's order."""
     problems = []
-    if goal.indicator not in INDICATOR_CODES:
-        problems.append((f"{where}.indicator", f"unknown indicator {goal.indicator!r} "
+    if target.indicator not in INDICATOR_CODES:
+        problems.append((f"{where}.indicator", f"unknown indicator {target.indicator!r} "
                          f"(one of SPEC §5: {', '.join(INDICATOR_CODES)})"))
-    elif goal.profession != "all" and goal.indicator not in PROFESSION_SPLIT_INDICATORS:
-        problems.append((f"{where}.profession", f"{goal.indicator} is not split by profession; use 'all' "
+    elif target.profession != "all" and target.indicator not in PROFESSION_SPLIT_INDICATORS:
+        problems.append((f"{where}.profession", f"{target.indicator} is not split by profession; use 'all' "
                          f"(only {', '.join(PROFESSION_SPLIT_INDICATORS)} are)"))
-    if goal.payout == "linear":
-        if goal.low is None:
-            problems.append((f"{where}.low", "required key is missing (a linear goal needs low < high)"))
-        elif goal.low >= goal.high:
-            problems.append((f"{where}.low", f"low {goal.low} must be below high {goal.high}"))
-    elif goal.low is not None:
-        problems.append((f"{where}.low", "low is only used by payout linear; remove it for all_or_nothing"))
-    if goal.indicator in UNIT_INTERVAL_INDICATORS:
+    lower = target.direction == "lower"
+    order = "low > high" if lower else "low < high"
+    if target.low is None:
+        if low_required:
+            problems.append((f"{where}.low", f"required key is missing (a linear goal needs {order})"))
+    elif (target.low <= target.high) if lower else (target.low >= target.high):
+        problems.append((f"{where}.low", f"low {target.low} must be {'above' if lower else 'below'} high "
+                         f"{target.high} (direction {target.direction}: {order})"))
+    if target.indicator in UNIT_INTERVAL_INDICATORS:
         for key in ("low", "high"):
-            value = getattr(goal, key)
+            value = getattr(target, key)
             if value is not None and not 0 <= value <= 1:
-                problems.append((f"{where}.{key}", f"{goal.indicator} is a share in [0, 1]; {key} {value} is outside"))
+                problems.append((f"{where}.{key}", f"{target.indicator} is a share in [0, 1]; {key} {value} is outside"))
     return problems
 
 
@@ -312,8 +368,9 @@ def version_for_month(model: ReimbursementModel, month: str) -> ModelVersion:
 
 
 def model_tables(model: ReimbursementModel) -> dict[str, pd.DataFrame]:
-    """Frames for raw.model_versions, _capitation, _geography, _visit_fees, _goals (RAW_DDL columns)."""
-    versions, capitation, geography, visit_fees, goals = [], [], [], [], []
+    """Frames for raw.model_versions, _capitation, _geography, _visit_fees, _deductions, _goals and
+    _follow_up_targets (RAW_DDL columns)."""
+    versions, capitation, geography, visit_fees, deductions, goals, targets = [], [], [], [], [], [], []
     for version_id, version in enumerate(model.versions, start=1):
         versions.append({
             "version_id": version_id,
@@ -322,7 +379,6 @@ def model_tables(model: ReimbursementModel) -> dict[str, pd.DataFrame]:
             "acg_sek_per_weight_year": float(version.acg_sek_per_weight_year),
             "cni_sek_per_listed_year": float(version.cni_sek_per_listed_year),
             "sabo_sek_per_resident_month": float(version.sabo_sek_per_resident_month),
-            "visits_elsewhere_deduction_sek": float(version.visits_elsewhere_deduction_sek),
             "start_grant_sek_per_month": float(version.start_grant.sek_per_month),
             "start_grant_months": version.start_grant.months,
             "vat_compensation_pct": float(version.vat_compensation_pct),
@@ -338,25 +394,38 @@ def model_tables(model: ReimbursementModel) -> dict[str, pd.DataFrame]:
                                "contact_type": rule.contact_type, "profession": rule.profession,
                                "own_listed": float(rule.own_listed), "other_listed": float(rule.other_listed),
                                "not_listed": float(rule.not_listed)})
+        for unit_type, amount in version.deduction_per_unit_type().items():
+            deductions.append({"version_id": version_id, "unit_type": unit_type, "sek_per_visit": amount})
         for goal_order, goal in enumerate(version.goals, start=1):
             goals.append({"version_id": version_id, "goal_order": goal_order, "indicator": goal.indicator,
                           "profession": goal.profession, "payout": goal.payout,
                           "low": None if goal.low is None else float(goal.low), "high": float(goal.high),
-                          "sek_per_listed_month": float(goal.sek_per_listed_month)})
+                          "sek_per_listed_month": float(goal.sek_per_listed_month),
+                          "direction": goal.direction})
+        for target_order, target in enumerate(version.follow_up_targets, start=1):
+            targets.append({"version_id": version_id, "target_order": target_order,
+                            "indicator": target.indicator, "profession": target.profession,
+                            "direction": target.direction,
+                            "low": None if target.low is None else float(target.low),
+                            "high": float(target.high)})
     columns = {
         "model_versions": ["version_id", "valid_from", "valid_to", "acg_sek_per_weight_year",
                            "cni_sek_per_listed_year", "sabo_sek_per_resident_month",
-                           "visits_elsewhere_deduction_sek", "start_grant_sek_per_month",
+                           "start_grant_sek_per_month",
                            "start_grant_months", "vat_compensation_pct"],
         "model_capitation": ["version_id", "age_from", "age_to", "female_sek_year", "male_sek_year"],
         "model_geography": ["version_id", "rural_tier", "sek_per_month"],
         "model_visit_fees": ["version_id", "rule_order", "contact_type", "profession", "own_listed",
                              "other_listed", "not_listed"],
+        "model_deductions": ["version_id", "unit_type", "sek_per_visit"],
         "model_goals": ["version_id", "goal_order", "indicator", "profession", "payout", "low", "high",
-                        "sek_per_listed_month"],
+                        "sek_per_listed_month", "direction"],
+        "model_follow_up_targets": ["version_id", "target_order", "indicator", "profession", "direction",
+                                    "low", "high"],
     }
     rows = {"model_versions": versions, "model_capitation": capitation, "model_geography": geography,
-            "model_visit_fees": visit_fees, "model_goals": goals}
+            "model_visit_fees": visit_fees, "model_deductions": deductions, "model_goals": goals,
+            "model_follow_up_targets": targets}
     frames = {}
     for table, table_columns in columns.items():
         frame = pd.DataFrame(rows[table], columns=table_columns)
@@ -364,7 +433,7 @@ def model_tables(model: ReimbursementModel) -> dict[str, pd.DataFrame]:
             if column in frame:
                 frame[column] = pd.to_datetime(frame[column]).dt.date
         for column in ("age_to", "start_grant_months", "version_id", "rule_order", "goal_order", "age_from",
-                       "rural_tier"):
+                       "rural_tier", "target_order"):
             if column in frame:
                 frame[column] = frame[column].astype("Int32")
         for column in ("low",):

@@ -171,7 +171,8 @@ create table marts.reimbursement_monthly (
     month varchar, vardcentral_hsa_id varchar, owner_type varchar, model_version_id integer,
     model_valid_from date, listed_count bigint, capitation double, acg double, cni double, geography double,
     sabo double, visit_fees double, visits_elsewhere_deduction double, goal_payment double,
-    start_grant double, development_grant double, vat_compensation double, total double);
+    start_grant double, extra_assignments double, development_grant double, vat_compensation double,
+    total double);
 create table marts.reimbursement_person_monthly (
     month varchar, person_key varchar, vardcentral_hsa_id varchar, sex varchar, age integer,
     age_band varchar, capitation_band varchar, capitation double, acg double, cni double, sabo double);
@@ -328,7 +329,8 @@ def build_rows(months: tuple[str, ...] = MONTHS) -> dict[str, pd.DataFrame]:
                 month=month, vardcentral_hsa_id=vc, owner_type=unit["owner_type"], model_version_id=1,
                 model_valid_from=date(2025, 1, 1), listed_count=len(mine), capitation=cap, acg=acg, cni=cni,
                 geography=geography, sabo=sabo, visit_fees=fees, visits_elsewhere_deduction=deduction,
-                goal_payment=goal_total, start_grant=start_grant, development_grant=development,
+                goal_payment=goal_total, start_grant=start_grant, extra_assignments=0.0,
+                development_grant=development,
                 vat_compensation=vat, total=subtotal + vat))
 
         for (code, sex, prof, basis, is_count, window), (num, den) in region_ind.items():

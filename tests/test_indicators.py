@@ -204,16 +204,16 @@ def test_rows_for_every_open_vc_code_sex_and_profession(built):
     vcs = ind.groupby("month").vardcentral_hsa_id.apply(lambda s: sorted(set(s))).to_dict()
     assert vcs == {"2024-12": ["REGION", "VC1", "VC2", "VC4"], "2025-01": ["REGION", "VC1", "VC2", "VC4"],
                    "2025-02": ["REGION", "VC1", "VC2", "VC3"], "2025-03": ["REGION", "VC1", "VC2", "VC3"]}
-    # per VC and month: 14 non-assessment codes x 3 sexes + phone x 1 + 3 assessment codes x 3 sexes x 10
+    # per VC and month: 16 non-assessment codes x 3 sexes + phone x 1 + 3 assessment codes x 3 sexes x 10
     per_vc = ind.groupby(["month", "vardcentral_hsa_id"]).size()
-    assert set(per_vc) == {14 * 3 + 1 + 3 * 3 * 10}
+    assert set(per_vc) == {16 * 3 + 1 + 3 * 3 * 10}
     assert not ind.duplicated(["month", "vardcentral_hsa_id", "indicator_code", "sex", "profession"]).any()
     assert set(ind.indicator_code) == {
         "listed_count", "new_listings", "ended_listings", "relisting_over_limit", "cap_breach_listings",
         "fast_lakare_share", "fast_lakare_share_sabo", "distance_contact_share", "video_contact_share",
         "visits_elsewhere", "coverage_ratio", "assessment_0d_share", "assessment_3d_share",
         "assessment_7d_share", "phone_same_day_share", "continuity_doctor", "continuity_all",
-        "continuity_doctor_sabo"}
+        "continuity_doctor_sabo", "continuity_all_sabo", "listed_per_named_gp"}
 
 
 def test_listing_counts(ind):
@@ -358,6 +358,11 @@ def test_continuity(ind):
     check(ind("2025-03", "VC1", "continuity_doctor", "male"), 0.5, 1, suppressed=True)
     check(ind("2025-03", "VC1", "continuity_doctor_sabo"), 0.5, 1)
     check(ind("2025-03", "VC1", "continuity_doctor_sabo", "female"), 0, 0)
+    # all professions, SÄBO residents: P2 only (DOC2, DOC1 x3) -> 0.5; P1 and P3 are not in SÄBO
+    check(ind("2025-03", "VC1", "continuity_all_sabo"), 0.5, 1, suppressed=True)
+    check(ind("2025-03", "VC1", "continuity_all_sabo", "male"), 0.5, 1)
+    check(ind("2025-03", "VC1", "continuity_all_sabo", "female"), 0, 0)
+    check(ind("2025-03", "REGION", "continuity_all_sabo"), 0.5, 1)
     check(ind("2025-03", "REGION", "continuity_all"), p1_all + 0.5, 3)
 
 
@@ -403,3 +408,17 @@ def test_rebuilding_a_month_alone_gives_the_same_rows(built):
                        ("cm", ["month", "vardcentral_hsa_id", "contact_type", "profession", "patient_category"])):
         assert first[table].sort_values(key).reset_index(drop=True).equals(
             second[table].sort_values(key).reset_index(drop=True))
+
+
+def test_listed_per_named_gp(ind):
+    # March VC1: P1 (f) and P2 (m) both name DOC1, P3 names none -> 2 listed / 1 distinct GP = 2.0.
+    # Per sex each has its own distinct GPs (1 and 1), so `all` is not the sum of the sexes' rows.
+    # A ratio is never suppressed, although its denominator 1 is below min_cell 2.
+    check(ind("2025-03", "VC1", "listed_per_named_gp"), 2, 1, value=2.0, suppressed=False)
+    check(ind("2025-03", "VC1", "listed_per_named_gp", "female"), 1, 1, suppressed=False)
+    check(ind("2025-03", "VC1", "listed_per_named_gp", "male"), 1, 1, suppressed=False)
+    # VC2 in December: P3 and P4 without a named GP -> 0 / 0, value null, not suppressed
+    check(ind("2024-12", "VC2", "listed_per_named_gp"), 0, 0, suppressed=False)
+    # REGION sums the VC rows: (2 + 0 + 0) / (1 + 0 + 0)
+    check(ind("2025-03", "REGION", "listed_per_named_gp"), 2, 1, value=2.0, suppressed=False)
+

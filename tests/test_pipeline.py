@@ -38,7 +38,8 @@ def test_months_are_published_with_every_table(published_region):
     gaps = published_region.query("""
         select count(*) from reimbursement_monthly
         where abs(capitation + acg + cni + geography + sabo + visit_fees + visits_elsewhere_deduction
-                  + goal_payment + start_grant + development_grant + vat_compensation - total) > 0.005""",
+                  + goal_payment + start_grant + extra_assignments + development_grant + vat_compensation
+                  - total) > 0.005""",
                                   published_region.published / "published.duckdb")
     assert gaps == [(0,)]
 

@@ -36,7 +36,7 @@ MONTHS = ("2025-01", "2025-02")
 TOLERANCE = 0.01  # SEK per VC and month (SPEC §10)
 
 COMPONENTS = ["capitation", "acg", "cni", "geography", "sabo", "visit_fees", "visits_elsewhere_deduction",
-              "goal_payment", "start_grant", "development_grant", "vat_compensation"]
+              "goal_payment", "start_grant", "extra_assignments", "development_grant", "vat_compensation"]
 
 # ------------------------------------------------------------------------------------------
 # Hand calculation, one dict per VC and month (every component not given is 0).

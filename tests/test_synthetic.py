@@ -33,7 +33,8 @@ REFERENCE_COLUMNS = {
                           "cap_to"],
     "cni_areas.csv": ["deso", "year", "cni"],
     "acg_weights.csv": ["personnummer", "year", "acg_weight"],
-    "development_grants.csv": ["payout_month", "pot_sek", "hsa_id"],
+    "development_grants.csv": ["payout_month", "pot_sek", "hsa_id", "programme", "split"],
+    "extra_assignments.csv": ["hsa_id", "assignment", "sek_per_month", "valid_from", "valid_to"],
 }
 BOOLS = {"1": True, "0": False, "true": True, "false": False, "ja": True, "nej": False}
 
@@ -222,7 +223,13 @@ def test_reference_files(landing, data):
     pnr = listed.personnummer.str.replace("-", "")
     assert 0.9 < pnr.isin(acg.personnummer).mean() < 0.995             # ~3 % without a weight
     grants = read(ref / "development_grants.csv")
-    assert grants.payout_month.nunique() == 1 and grants.pot_sek.nunique() == 1 and len(grants) == 5
+    assert grants.payout_month.nunique() == 1 and len(grants) == 7
+    assert grants.groupby("programme").agg(pots=("pot_sek", "nunique"), split=("split", "first"),
+                                           n=("hsa_id", "size")).to_dict("index") == {
+        "Hälsoinriktat förbättringsarbete": {"pots": 1, "split": "listed", "n": 5},
+        "Psykisk hälsa": {"pots": 1, "split": "equal", "n": 2}}
+    extra = read(ref / "extra_assignments.csv")
+    assert sorted(extra.assignment) == ["KBT", "ST-läkare"] and (extra.valid_to.fillna("") == "").sum() == 1
 
 
 def test_population_at_scale_one():

@@ -29,12 +29,12 @@ from orchestration.months import month_range
 from orchestration.settings import Settings
 from orchestration.warehouse import WarehouseBusy, connect
 from sources.reimbursement_model import ReimbursementModel, load_model, model_tables, version_for_month
+from sources.reimbursement_model import COMPONENTS as REIMBURSEMENT_COMPONENTS
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 
 # reimbursement_monthly's components in SPEC §6 order, total last.
-COMPONENTS = ("capitation", "acg", "cni", "geography", "sabo", "visit_fees", "visits_elsewhere_deduction",
-              "goal_payment", "start_grant", "development_grant", "vat_compensation", "total")
+COMPONENTS = (*REIMBURSEMENT_COMPONENTS, "total")
 
 # The reimbursement models and the staging views they read (cheap to recreate, so the copy's
 # views match the code). Data tests run on the reimbursement marts only, as in a monthly run.

@@ -24,7 +24,8 @@ from .calls import OUTCOMES, QUEUES, generate_calls
 from .contacts import CONTACT_TYPES, STATUSES, generate_contacts
 from .listing import initial_population, snapshot_index, step
 from .population import PnrAllocator, build_deso
-from .reference import cni_years, write_acg, write_cni, write_grants, write_model, write_registry
+from .reference import (cni_years, write_acg, write_cni, write_extra_assignments, write_grants, write_model,
+                        write_registry)
 from .units import PROFESSIONS, Registry, build_registry
 from .writer import (bool_column, date_column, id_column, label_column, pnr_column, timestamp_column,
                      variants, write_table)
@@ -78,6 +79,8 @@ def generate_region(landing_dir: Path, months: list[str], scale: float = 1.0, se
     summary["reference/cni_areas.csv"] = write_cni(ref / "cni_areas.csv", deso, cni_years(wanted), seed)
     summary["reference/acg_weights.csv"] = write_acg(ref / "acg_weights.csv", pop, wanted, seed)
     summary["reference/development_grants.csv"] = write_grants(ref / "development_grants.csv", reg, wanted)
+    summary["reference/extra_assignments.csv"] = write_extra_assignments(ref / "extra_assignments.csv", reg,
+                                                                         wanted)
     log("reference files")
     return dict(sorted(summary.items()))
 

@@ -1,5 +1,5 @@
-"""Reference files: the registry, CNI per DeSO, ACG weights per person, development grants and
-the default reimbursement model."""
+"""Reference files: the registry, CNI per DeSO, ACG weights per person, development grants,
+extra assignments and the default reimbursement model."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -73,14 +73,49 @@ def write_acg(path: Path, pop: Population, month_list: list[int], seed: int) -> 
     return write_csv(path, pa.concat_tables(parts), Variant())
 
 
-def write_grants(path: Path, reg: Registry, month_list: list[int]) -> int:
-    """One pot paid out five months into the range (or in its last month), ~5 VCs per copy."""
-    payout = min(month_list[0] + 5, month_list[-1])
-    pot = int(round(3_000_000 * reg.copy_scale * reg.n_copies, -3))
+# (programme, split, pot per copy of the region at scale 1, participating unit numbers)
+GRANT_PROGRAMMES = [
+    ("Hälsoinriktat förbättringsarbete", "listed", 3_000_000, GRANT_UNIT_NOS),
+    ("Psykisk hälsa", "equal", 600_000, [102, 109]),
+]
+# (unit number, assignment, SEK per month, first and last month counted from the range's start;
+# None = open-ended)
+EXTRA_ASSIGNMENTS = [
+    (104, "KBT", 40_000, 2, 7),
+    (113, "ST-läkare", 35_000, 0, None),
+]
+
+
+def _units_numbered(reg: Registry, numbers: list[int]) -> list[str]:
+    """The HSA-ids of these unit numbers in every copy of the region."""
     nos = np.array([UNITS[i][0] for i in reg.local])
-    hsa = reg.hsa[np.isin(nos, GRANT_UNIT_NOS)]
-    table = pa.table({"payout_month": pa.array([months.month_label(payout)] * len(hsa)),
-                      "pot_sek": pa.array([pot] * len(hsa)), "hsa_id": pa.array(list(hsa), pa.string())})
+    return list(reg.hsa[np.isin(nos, numbers)])
+
+
+def write_grants(path: Path, reg: Registry, month_list: list[int]) -> int:
+    """Two programmes paid out five months into the range (or in its last month): one split by
+    listed count among ~5 VCs per copy, one in equal parts among 2."""
+    payout = months.month_label(min(month_list[0] + 5, month_list[-1]))
+    cols = {"payout_month": [], "pot_sek": [], "hsa_id": [], "programme": [], "split": []}
+    for programme, split, pot_per_copy, numbers in GRANT_PROGRAMMES:
+        pot = int(round(pot_per_copy * reg.copy_scale * reg.n_copies, -3))
+        for hsa in _units_numbered(reg, numbers):
+            for column, value in zip(cols, (payout, pot, hsa, programme, split)):
+                cols[column].append(value)
+    table = pa.table({k: pa.array(v, pa.int64() if k == "pot_sek" else pa.string()) for k, v in cols.items()})
+    return write_csv(path, table, Variant())
+
+
+def write_extra_assignments(path: Path, reg: Registry, month_list: list[int]) -> int:
+    """Tilläggsuppdrag: one valid for part of the range, one open-ended from its start."""
+    cols = {"hsa_id": [], "assignment": [], "sek_per_month": [], "valid_from": [], "valid_to": []}
+    for number, assignment, amount, first, last in EXTRA_ASSIGNMENTS:
+        valid_from = months.iso(months.first_day(month_list[0] + first))
+        valid_to = "" if last is None else months.iso(months.last_day(month_list[0] + last))
+        for hsa in _units_numbered(reg, [number]):
+            for column, value in zip(cols, (hsa, assignment, str(amount), valid_from, valid_to)):
+                cols[column].append(value)
+    table = pa.table({k: pa.array(v, pa.string()) for k, v in cols.items()})
     return write_csv(path, table, Variant())
 
 

@@ -48,6 +48,7 @@ from orchestration.defs.publication.tables import (
     month_digest, table_exists,
 )
 from orchestration.warehouse import connect
+from sources.reimbursement_model import COMPONENTS as REIMBURSEMENT_COMPONENTS
 
 MONTHLY_TABLES = [t for t in PUBLISHED_TABLES if t not in NON_MONTHLY]
 # In published.duckdb these are views over the latest versions' Parquet, not copies: a national
@@ -547,9 +548,7 @@ def build_diff(old_dir: Path, new_dir: Path, month: str, old_version: int, new_v
         lines.append("")
 
         # reimbursement per VC and figure
-        figures = ["listed_count", "capitation", "acg", "cni", "geography", "sabo", "visit_fees",
-                   "visits_elsewhere_deduction", "goal_payment", "start_grant", "development_grant",
-                   "vat_compensation", "total"]
+        figures = ["listed_count", *REIMBURSEMENT_COMPONENTS, "total"]
         o = con.sql(f"select * from {rel(old_dir, 'reimbursement_monthly')}").df().set_index("vardcentral_hsa_id")
         n = con.sql(f"select * from {rel(new_dir, 'reimbursement_monthly')}").df().set_index("vardcentral_hsa_id")
         changes = []

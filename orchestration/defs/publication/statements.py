@@ -38,6 +38,7 @@ COMPONENTS = [  # column, Swedish label
     ("visits_elsewhere_deduction", "Avdrag för besök på annan enhet"),
     ("goal_payment", "Målrelaterad ersättning"),
     ("start_grant", "Startbidrag"),
+    ("extra_assignments", "Tilläggsuppdrag"),
     ("development_grant", "Utvecklingsmedel"),
     ("vat_compensation", "Momskompensation"),
 ]
@@ -59,8 +60,11 @@ INDICATOR_SV = {
     "assessment_7d_share": "Medicinsk bedömning inom 7 dagar", "phone_same_day_share": "Telefontillgänglighet samma dag",
     "continuity_doctor": "Kontinuitet läkare (COC)", "continuity_all": "Kontinuitet alla yrken (COC)",
     "continuity_doctor_sabo": "Kontinuitet läkare, SÄBO (COC)",
+    "continuity_all_sabo": "Kontinuitet alla yrken, SÄBO (COC)",
+    "listed_per_named_gp": "Listade per namngiven fast läkare",
 }
 COUNT_CODES = {"listed_count", "new_listings", "ended_listings", "relisting_over_limit", "cap_breach_listings"}
+RATIO_CODES = {"listed_per_named_gp"}
 PAYOUT_SV = {"all_or_nothing": "Allt eller inget", "linear": "Linjär"}
 OWNER_SV = {"offentlig": "Offentlig", "privat": "Privat"}
 
@@ -171,6 +175,31 @@ def _date(value) -> str:
     return str(pd.Timestamp(value).date()) if not isinstance(value, str) else value
 
 
+def _vat_text(r: pd.Series) -> str:
+    if r.get("owner_type") != "privat":
+        return "Endast privata vårdgivare"
+    base = float(r["total"]) - float(r["vat_compensation"])
+    if abs(base) < 1e-9:
+        return "Privat vårdgivare: procent av ovanstående"
+    return f"Privat vårdgivare: {100 * float(r['vat_compensation']) / base:.2f} % av ovanstående".replace(".", ",")
+
+
+def _detail_texts(extra: pd.DataFrame | None, grants: pd.DataFrame | None) -> dict[str, str]:
+    """Basis texts from the supporting marts of one VC: its extra assignments and programmes."""
+    out = {}
+    if extra is not None and not extra.empty:
+        out["extra_assignments"] = "; ".join(f"{a} {_n(round(float(v)))} kr/mån"
+                                             for a, v in zip(extra["assignment"], extra["amount"]))
+    if grants is not None and not grants.empty:
+        split_sv = {"listed": "efter antal listade", "equal": "lika delar"}
+        out["development_grant"] = "; ".join(
+            f"{p if isinstance(p, str) else 'Utvecklingsmedel'}: pott {_n(round(float(pot)))} kr, "
+            f"{split_sv.get(s, s)} ({int(n)} deltagare)"
+            for p, pot, s, n in zip(grants["programme"], grants["pot_sek"], grants["split"],
+                                    grants["participant_count"]))
+    return out
+
+
 def _basis_texts(r: pd.Series, unit: dict, listing: pd.DataFrame, visits_n: int | None) -> dict[str, str]:
     listed = int(r["listed_count"])
     sabo_n = int(listing["sabo_count"].sum()) if not listing.empty else None
@@ -182,21 +211,23 @@ def _basis_texts(r: pd.Series, unit: dict, listing: pd.DataFrame, visits_n: int 
         "sabo": f"{sabo_n} listade i särskilt boende" if sabo_n is not None else "Listade i särskilt boende",
         "visit_fees": (f"{_n(visits_n)} genomförda kontakter (se nedan)" if visits_n is not None
                        else "Genomförda kontakter enligt besöksregler"),
-        "visits_elsewhere_deduction": "Besök av listade på annan enhet (jour inräknad)",
+        "visits_elsewhere_deduction": "Besök av listade på annan enhet (jour inräknad), avdrag per enhetstyp",
         "goal_payment": "Mål enligt ersättningsmodellen (se nedan)",
         "start_grant": f"Öppnad {_date(unit.get('opened_on'))}",
-        "development_grant": "Andel av potten i proportion till antal listade",
-        "vat_compensation": ("Privat vårdgivare: procent av ovanstående" if r.get("owner_type") == "privat"
-                             else "Endast privata vårdgivare"),
+        "extra_assignments": "Tilläggsuppdrag giltiga månadens första dag",
+        "development_grant": "Andel av programmens pott (efter antal listade eller lika delar)",
+        "vat_compensation": _vat_text(r),
     }
     return out
 
 
 def _write_vc_workbook(src: _Source, month: str, r: pd.Series, unit: dict, path: Path,
                        indicators: pd.DataFrame, region: pd.DataFrame, goals: pd.DataFrame | None,
-                       fees: pd.DataFrame | None, contacts: pd.DataFrame, listing: pd.DataFrame) -> Path:
+                       fees: pd.DataFrame | None, contacts: pd.DataFrame, listing: pd.DataFrame,
+                       details: dict[str, str] | None = None, follow_up: list[dict] | None = None) -> Path:
     """The VC's workbook. indicators, goals, fees, contacts and listing hold the VC's own rows
-    (split in `write_statements`); region holds the region's indicator values."""
+    (split in `write_statements`); region holds the region's indicator values; follow_up the
+    month's model version's targets that pay nothing."""
     from openpyxl import Workbook
 
     st = _styles()
@@ -214,7 +245,7 @@ def _write_vc_workbook(src: _Source, month: str, r: pd.Series, unit: dict, path:
     s.header(["Komponent", "Underlag", "Belopp"])
     visits_n = int(fees["contact_count"].sum()) if fees is not None and not fees.empty else (
         int(contacts["contact_count"].sum()) if not contacts.empty else None)
-    basis = _basis_texts(r, unit, listing, visits_n)
+    basis = {**_basis_texts(r, unit, listing, visits_n), **(details or {})}
     for column, label in COMPONENTS:
         s.line([label, basis.get(column, ""), float(r[column])], [None, None, KR])
     s.line([TOTAL_LABEL, "", float(r["total"])], [None, None, KR], total=True)
@@ -290,21 +321,24 @@ def _write_vc_workbook(src: _Source, month: str, r: pd.Series, unit: dict, path:
     header2 = s2.row
     s2.header(["Indikator", "Yrkesgrupp", "Täljare", "Nämnare", "Värde", "Regionen", "Mål (nedre)", "Mål (övre)",
                "Uppfyllt", "Anmärkning"])
-    targets = {}
+    targets = {(t["indicator"], t["profession"]): (t["low"], t["high"], t["direction"]) for t in follow_up or []}
     if goals is not None:
         for g in goals.to_dict("records"):
-            targets[(g["indicator"], g["profession"])] = (g["low"], g["high"])
+            targets[(g["indicator"], g["profession"])] = (g["low"], g["high"], g.get("direction", "higher"))
     mine = indicators[indicators["sex"] == "all"]
     reg = dict(zip(zip(region["indicator_code"], region["profession"]), region["value"]))
     for i in mine.sort_values(["indicator_code", "profession"]).to_dict("records"):
         code, prof = i["indicator_code"], i["profession"]
         is_count = code in COUNT_CODES
-        fmt = INT if is_count else (DEC if code.startswith("continuity") else PCT)
-        low, high = targets.get((code, prof), (None, None))
+        fmt = INT if is_count else (DEC if code.startswith("continuity") or code in RATIO_CODES else PCT)
+        target_fmt = fmt if code in RATIO_CODES or is_count else PCT
+        low, high, direction = targets.get((code, prof), (None, None, "higher"))
         met = None
         if high is not None and pd.notna(i["value"]):
-            met = "Ja" if i["value"] >= high else ("Delvis" if low is not None and pd.notna(low)
-                                                   and i["value"] > low else "Nej")
+            sign = -1 if direction == "lower" else 1   # lower is better: compare the negated values
+            value = sign * i["value"]
+            met = "Ja" if value >= sign * high else ("Delvis" if low is not None and pd.notna(low)
+                                                     and value > sign * low else "Nej")
         notes = []
         if bool(i.get("is_suppressed")):
             notes.append("Litet underlag (undertrycks i öppna data)")
@@ -317,7 +351,7 @@ def _write_vc_workbook(src: _Source, month: str, r: pd.Series, unit: dict, path:
                  None if pd.isna(reg.get((code, prof))) else float(reg.get((code, prof))),
                  None if low is None or pd.isna(low) else float(low), None if high is None else float(high),
                  met, "; ".join(notes)],
-                [None, None, "#,##0.##", INT, fmt, fmt, PCT, PCT, None, None])
+                [None, None, "#,##0.##", INT, fmt, fmt, target_fmt, target_fmt, None, None])
     if goals is None:
         s2.text("Målnivåer saknas (reimbursement_goals_monthly finns inte i underlaget).", "note")
     _widths(ws2, [40, 16, 12, 12, 12, 12, 12, 12, 10, 44])
@@ -372,13 +406,23 @@ def write_statements(published_db_or_warehouse: Path, month: str, out_dir: Path)
             if src.has("reimbursement_goals_monthly") else None
         fees = src.df(f"select * from {{s}}.reimbursement_visit_fees_monthly where month = '{month}'") \
             if src.has("reimbursement_visit_fees_monthly") else None
+        extra = src.df(f"select * from {{s}}.reimbursement_extra_assignments_monthly where month = '{month}' "
+                       "order by assignment, valid_from") \
+            if src.has("reimbursement_extra_assignments_monthly") else None
+        grants = src.df(f"select * from {{s}}.reimbursement_development_grants_monthly where month = '{month}' "
+                        "order by programme nulls first") \
+            if src.has("reimbursement_development_grants_monthly") else None
+        # The model's targets that pay nothing (the warehouse's staging; not in published.duckdb).
+        follow_up = src.con.sql("select * from staging.stg_model__follow_up_targets").df() \
+            if table_exists(src.con, "staging", "stg_model__follow_up_targets") else None
     finally:
         src.close()
     folder = Path(out_dir) / month
     region = indicators[(indicators["vardcentral_hsa_id"] == "REGION") & (indicators["sex"] == "all")]
     # Split each table by VC once: a filter per VC scans the whole table ~850 times a national month.
-    indicators_of, goals_of, fees_of, contacts_of, listing_of = (
-        None if frame is None else _split_by_vc(frame) for frame in (indicators, goals, fees, contacts, listing))
+    indicators_of, goals_of, fees_of, contacts_of, listing_of, extra_of, grants_of = (
+        None if frame is None else _split_by_vc(frame)
+        for frame in (indicators, goals, fees, contacts, listing, extra, grants))
     workbooks = []
     for r in reimb.to_dict("records"):
         vc = r["vardcentral_hsa_id"]
@@ -386,7 +430,10 @@ def write_statements(published_db_or_warehouse: Path, month: str, out_dir: Path)
         workbooks.append((
             src, month, r, units.get(vc, {}), path, indicators_of(vc), region,
             None if goals is None else goals_of(vc), None if fees is None else fees_of(vc),
-            contacts_of(vc), listing_of(vc)))
+            contacts_of(vc), listing_of(vc),
+            _detail_texts(None if extra is None else extra_of(vc), None if grants is None else grants_of(vc)),
+            None if follow_up is None else
+            follow_up[follow_up["version_id"] == r.get("model_version_id")].to_dict("records")))
     # ~65 ms of openpyxl per workbook, about 1 000 workbooks a national month: over the cores.
     written = map_forked(lambda args: _write_vc_workbook(*args), workbooks, min_items_per_worker=8)
     written.append(_write_region_summary(month, reimb, units, folder / f"region_summary_{month}.xlsx"))

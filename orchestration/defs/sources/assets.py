@@ -13,8 +13,8 @@ from orchestration.settings import get_settings
 
 REGISTRY = [dg.AssetKey(["raw", "vardcentraler"])]
 REFERENCE_TABLES = ["vardcentraler", "cni_areas", "acg_weights", "development_grants",
-                    "model_versions", "model_capitation", "model_geography", "model_visit_fees",
-                    "model_goals"]
+                    "extra_assignments", "model_versions", "model_capitation", "model_geography",
+                    "model_visit_fees", "model_deductions", "model_goals", "model_follow_up_targets"]
 # Shipped with the code (sources/vocabulary.py, sources/indicator_catalogue.csv), written by
 # the same step (orchestration/warehouse.py ensure_schema) so dbt's sources over them have an asset.
 SHIPPED_TABLES = ["vocabulary", "indicator_catalogue", "reporting_age_bands"]

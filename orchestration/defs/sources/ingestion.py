@@ -18,7 +18,7 @@ import pandas as pd
 from orchestration.memory import release_freed_memory
 from orchestration.parallel import imap_forked
 from orchestration.settings import Settings
-from orchestration.warehouse import WarehouseBusy, connect, ensure_schema
+from orchestration.warehouse import RAW_COLUMN_CHANGES, RAW_DDL, WarehouseBusy, connect, ensure_schema
 from sources import reference
 from sources.listing import read_listing
 from sources.pseudonym import MissingPseudonymKey, get_key
@@ -29,7 +29,7 @@ from sources.visits import read_visits
 
 SOURCES = ("listing", "visits", "telephony")
 REFERENCE_FILES = ("vardcentraler.csv", "cni_areas.csv", "acg_weights.csv",
-                   "development_grants.csv", "reimbursement_model.yaml")
+                   "development_grants.csv", "extra_assignments.csv", "reimbursement_model.yaml")
 # Ids must be unique across all months (SPEC §3.3, §3.4).
 _ID_COLUMN = {"visits": "contact_id", "telephony": "call_id"}
 
@@ -69,7 +69,8 @@ REFERENCE_STEP = "reference_data"  # the Dagster step that loads them, named in 
 
 
 def load_reference(settings: Settings, force: bool = False) -> dict:
-    """Load the registry, CNI, ACG, grants and the payment model; skip if none changed.
+    """Load the registry, CNI, ACG, grants, extra assignments and the payment model; skip if
+    none changed (nor the raw tables' definition, which a reload fills anew).
 
     A failure is recorded in raw.reference_errors (shown as every month's reason by the run
     summary and `vardval status`) and raised; the next load that succeeds clears it."""
@@ -110,6 +111,7 @@ def _load_reference(settings: Settings, force: bool) -> dict:
     key = get_key()
     checksums = {name: sha256_of(path) for name, path in present.items()}
     checksums["pseudonym-key"] = _key_fingerprint(key)
+    checksums["raw-schema"] = hashlib.sha256((RAW_DDL + RAW_COLUMN_CHANGES).encode()).hexdigest()[:16]
 
     with connect(settings.warehouse_path) as con:
         ensure_schema(con)
@@ -119,11 +121,13 @@ def _load_reference(settings: Settings, force: bool) -> dict:
             return {"status": "unchanged", "files": sorted(present)}
 
     # Parse and validate everything before touching the warehouse.
+    units = reference.load_units(present["vardcentraler.csv"])
     tables: dict[str, pd.DataFrame] = {
-        "vardcentraler": reference.load_units(present["vardcentraler.csv"]),
+        "vardcentraler": units,
         "cni_areas": reference.load_cni_areas(present["cni_areas.csv"]),
         "acg_weights": reference.load_acg_weights(ref_dir / "acg_weights.csv", key),
-        "development_grants": reference.load_development_grants(ref_dir / "development_grants.csv"),
+        "development_grants": reference.load_development_grants(ref_dir / "development_grants.csv", units),
+        "extra_assignments": reference.load_extra_assignments(ref_dir / "extra_assignments.csv", units),
     }
     tables.update(model_tables(load_model(present["reimbursement_model.yaml"])))
 

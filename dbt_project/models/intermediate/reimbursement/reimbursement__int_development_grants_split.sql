@@ -1,7 +1,9 @@
--- Step 12. Development grants (SPEC §6): in its payout month, the pot is split among the
--- participating VCs that are open that month, in proportion to their listed count (equally
--- when none of them has anyone listed). Participants that are not open VCs are reported.
--- Grain: month, vardcentral_hsa_id (participants only).
+-- Step 12. Development grants (SPEC §6): in its payout month, each programme's pot is split
+-- among its participating VCs that are open that month, in proportion to their listed count
+-- (split 'listed', the default; equally when none of them has anyone listed) or the same
+-- amount to each (split 'equal'). Several programmes may pay out in one month; pot and split
+-- agree on a programme's rows (checked on load). Participants that are not open VCs are reported.
+-- Grain: month, vardcentral_hsa_id, programme (participants only; programme null = unnamed).
 with grants as (
     select * from {{ ref('stg_reference__development_grants') }}
     where payout_month in {{ run_month_list() }}
@@ -20,6 +22,8 @@ participants as (
     select
         grants.payout_month as month,
         grants.hsa_id as vardcentral_hsa_id,
+        grants.programme,
+        grants.split,
         grants.pot_sek,
         coalesce(listed_counts.listed_count, 0) as listed_count
     from grants
@@ -34,22 +38,27 @@ participants as (
 shares as (
     select
         *,
-        sum(listed_count) over (partition by month) as participants_listed_count,
-        count(*) over (partition by month) as participant_count,
-        max(pot_sek) over (partition by month) as month_pot_sek
+        sum(listed_count) over programme_month as participants_listed_count,
+        count(*) over programme_month as participant_count,
+        max(pot_sek) over programme_month as programme_pot_sek,
+        max(split) over programme_month as programme_split
     from participants
+    window programme_month as (partition by month, programme)
 ),
 
 final as (
     select
         month,
         vardcentral_hsa_id,
+        programme,
+        programme_split as split,
         listed_count,
         participants_listed_count,
-        month_pot_sek as pot_sek,
-        case when participants_listed_count > 0
-             then month_pot_sek * listed_count / participants_listed_count
-             else month_pot_sek / participant_count end as development_grant
+        participant_count,
+        programme_pot_sek as pot_sek,
+        case when programme_split = 'listed' and participants_listed_count > 0
+             then programme_pot_sek * listed_count / participants_listed_count
+             else programme_pot_sek / participant_count end as development_grant
     from shares
 )
 

@@ -1,8 +1,10 @@
 -- Step 11. Goal-related payment per open VC, month and goal of the month's model version
 -- (SPEC §6): fulfilment from the VC's indicators_monthly row with sex 'all' and the goal's
 -- profession (a suppressed value still pays):
---   all_or_nothing: 1 when value >= high, else 0
---   linear:         clip((value - low) / (high - low), 0, 1)
+--   all_or_nothing: 1 when value >= high (direction lower: value <= high), else 0
+--   linear:         clip((value - low) / (high - low), 0, 1); the same formula runs from low (0)
+--                   down to high (1) for direction lower, where low > high
+
 --   no value:       0, has_indicator_value false (reported as goal_indicator_missing)
 -- amount = listed_count * sek_per_listed_month * fulfilment.
 -- Grain: month, vardcentral_hsa_id, goal_order.
@@ -37,6 +39,7 @@ vardcentral_goals as (
         goals.goal_order,
         goals.indicator,
         goals.profession,
+        goals.direction,
         goals.payout,
         goals.low,
         goals.high,
@@ -68,6 +71,8 @@ fulfilment as (
         *,
         case
             when indicator_value is null then 0.0
+            when payout = 'all_or_nothing' and direction = 'lower'
+                then case when indicator_value <= high then 1.0 else 0.0 end
             when payout = 'all_or_nothing' then case when indicator_value >= high then 1.0 else 0.0 end
             when payout = 'linear' then greatest(0.0, least(1.0, (indicator_value - low) / (high - low)))
         end as fulfilment
@@ -81,6 +86,7 @@ final as (
         goal_order,
         indicator,
         profession,
+        direction,
         payout,
         low,
         high,

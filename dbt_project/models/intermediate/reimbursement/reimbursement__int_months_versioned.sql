@@ -21,7 +21,6 @@ final as (
         versions.acg_sek_per_weight_year,
         versions.cni_sek_per_listed_year,
         versions.sabo_sek_per_resident_month,
-        versions.visits_elsewhere_deduction_sek,
         versions.start_grant_sek_per_month,
         versions.start_grant_months,
         versions.vat_compensation_pct

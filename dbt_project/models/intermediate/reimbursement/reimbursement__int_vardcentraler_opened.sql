@@ -18,6 +18,7 @@ final as (
         units.hsa_id as vardcentral_hsa_id,
         units.owner_type,
         units.rural_tier,
+        units.vat_compensation_pct,
         units.opened_on_date,
         (year(months.month_start) - year(units.opened_on_date)) * 12
             + month(months.month_start) - month(units.opened_on_date) + 1 as months_open

@@ -55,7 +55,8 @@ scaffold as (
     inner join professions on codes.is_split_by_profession or professions.profession = 'all'
 ),
 
--- Unknown sex (null) only reaches `all`.
+-- Unknown sex (null) only reaches `all`. A ratio's denominator does not add up over sexes:
+-- its `all` rows come computed.
 computed_by_sex as (
     select month, vardcentral_hsa_id, indicator_code, sex, profession,
         {{ exact_sum('numerator') }} as numerator, sum(denominator) as denominator
@@ -66,7 +67,13 @@ computed_by_sex as (
     select month, vardcentral_hsa_id, indicator_code, 'all' as sex, profession,
         {{ exact_sum('numerator') }}, sum(denominator)
     from computed
+    where sex is distinct from 'all'
+        and indicator_code not in (select indicator_code from codes where value_kind = 'ratio')
     group by month, vardcentral_hsa_id, indicator_code, profession
+    union all
+    select month, vardcentral_hsa_id, indicator_code, sex, profession, numerator, denominator
+    from computed
+    where sex = 'all'
 ),
 
 vardcentral_rows as (
@@ -141,6 +148,7 @@ final as (
         end as double) as value,
         case
             when value_kind = 'count' then coalesce(numerator between 1 and {{ min_cell() }} - 1, false)
+            when value_kind = 'ratio' then false
             else denominator < {{ min_cell() }}
         end as is_suppressed,
         cast(window_months as integer) as window_months,

@@ -10,7 +10,10 @@
 --   goal_indicator_missing      goals whose indicator had no value for the VC (paid 0)
 --   geography_tier_unknown      the VC's rural_tier has no geography amount (paid 0)
 --   development_grant_unit_not_open  grant rows for a unit that is not an open VC that month
---   development_grant_pot_differs    grant rows of one payout month with different pot_sek
+--   development_grant_pot_differs    grant rows of one programme and payout month with different
+--                                    pot_sek or split (rejected on load; raw rows written otherwise)
+--   extra_assignment_unit_not_open   extra assignments valid on the month's first day for a unit
+--                                    that is not an open VC that month (paid nothing)
 -- Grain: month, vardcentral_hsa_id, exception; only item_count > 0.
 with months as (
     select * from {{ ref('reimbursement__int_months_versioned') }}
@@ -39,6 +42,10 @@ geography as (
 grants as (
     select * from {{ ref('stg_reference__development_grants') }}
     where payout_month in {{ run_month_list() }}
+),
+
+extra_assignments as (
+    select * from {{ ref('stg_reference__extra_assignments') }}
 ),
 
 no_model_version as (
@@ -123,9 +130,26 @@ development_grant_pot_differs as (
            'development_grant_pot_differs' as exception, count(*) as item_count
     from grants
     inner join (
-        select payout_month from grants group by payout_month having min(pot_sek) <> max(pot_sek)
-    ) as differing on differing.payout_month = grants.payout_month
+        select payout_month, programme from grants group by payout_month, programme
+        having min(pot_sek) <> max(pot_sek) or min(split) <> max(split)
+    ) as differing
+        on differing.payout_month = grants.payout_month
+        and differing.programme is not distinct from grants.programme
     group by grants.payout_month, grants.hsa_id
+),
+
+extra_assignment_unit_not_open as (
+    select months.month, extra_assignments.hsa_id as vardcentral_hsa_id,
+           'extra_assignment_unit_not_open' as exception, count(*) as item_count
+    from months
+    inner join extra_assignments
+        on extra_assignments.valid_from <= months.month_start
+        and (extra_assignments.valid_to is null or months.month_start <= extra_assignments.valid_to)
+    left join open_vardcentraler
+        on open_vardcentraler.month = months.month
+        and open_vardcentraler.vardcentral_hsa_id = extra_assignments.hsa_id
+    where open_vardcentraler.vardcentral_hsa_id is null
+    group by months.month, extra_assignments.hsa_id
 ),
 
 final as (
@@ -137,6 +161,7 @@ final as (
     union all select * from geography_tier_unknown
     union all select * from development_grant_unit_not_open
     union all select * from development_grant_pot_differs
+    union all select * from extra_assignment_unit_not_open
 )
 
 -- Only the run's months, whatever an upstream view was last compiled with.

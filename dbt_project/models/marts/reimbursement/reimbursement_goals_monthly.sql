@@ -12,6 +12,7 @@ final as (
         goal_order,
         indicator,
         profession,
+        direction,
         payout,
         low,
         high,

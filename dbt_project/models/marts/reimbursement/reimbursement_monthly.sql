@@ -1,8 +1,10 @@
 {{ config(materialized='incremental', incremental_strategy='append', pre_hook="{{ delete_run_months() }}") }}
 -- The reimbursement base (ersättningsunderlag) per open VC and month, one column per component
 -- of SPEC §6, unrounded SEK. Person-based components are the sums of reimbursement_person_monthly,
--- visit fees and goal payments the sums of their supporting marts, so every figure traces down.
--- vat_compensation = vat_compensation_pct / 100 * the sum of the components before it (privat only);
+-- visit fees, goal payments, extra assignments and development grants the sums of their
+-- supporting marts, the deduction the sum of its per-unit-type rows, so every figure traces down.
+-- vat_compensation = vat_compensation_pct / 100 * the sum of the components before it (privat
+-- only; the registry's rate for the VC where it gives one, else the model's);
 -- total = the sum of all components. Grain: month, vardcentral_hsa_id (every open VC).
 with open_vardcentraler as (
     select * from {{ ref('reimbursement__int_vardcentraler_opened') }}
@@ -45,11 +47,23 @@ goal_payments as (
 ),
 
 visits_elsewhere as (
-    select * from {{ ref('reimbursement__int_visits_elsewhere_counted') }}
+    select month, vardcentral_hsa_id, {{ exact_sum('amount') }} as visits_elsewhere_deduction
+    from {{ ref('reimbursement__int_visits_elsewhere_counted') }}
+    group by month, vardcentral_hsa_id
+),
+
+extra_assignments as (
+    select month, vardcentral_hsa_id, {{ exact_sum('amount') }} as extra_assignments
+    from {{ ref('reimbursement_extra_assignments_monthly') }}
+    where month in {{ run_month_list() }}
+    group by month, vardcentral_hsa_id
 ),
 
 development_grants as (
-    select * from {{ ref('reimbursement__int_development_grants_split') }}
+    select month, vardcentral_hsa_id, {{ exact_sum('amount') }} as development_grant
+    from {{ ref('reimbursement_development_grants_monthly') }}
+    where month in {{ run_month_list() }}
+    group by month, vardcentral_hsa_id
 ),
 
 components as (
@@ -66,14 +80,15 @@ components as (
         coalesce(geography.sek_per_month, 0.0) as geography,
         coalesce(person_sums.sabo, 0.0) as sabo,
         coalesce(visit_fees.visit_fees, 0.0) as visit_fees,
-        -1.0 * coalesce(visits_elsewhere.visits_elsewhere_count, 0)
-            * coalesce(months.visits_elsewhere_deduction_sek, 0.0) as visits_elsewhere_deduction,
+        coalesce(visits_elsewhere.visits_elsewhere_deduction, 0.0) as visits_elsewhere_deduction,
         coalesce(goal_payments.goal_payment, 0.0) as goal_payment,
         case when open_vardcentraler.months_open between 1 and months.start_grant_months
              then months.start_grant_sek_per_month else 0.0 end as start_grant,
+        coalesce(extra_assignments.extra_assignments, 0.0) as extra_assignments,
         coalesce(development_grants.development_grant, 0.0) as development_grant,
         case when open_vardcentraler.owner_type = 'privat'
-             then coalesce(months.vat_compensation_pct, 0.0) / 100.0 else 0.0 end as vat_rate
+             then coalesce(open_vardcentraler.vat_compensation_pct, months.vat_compensation_pct, 0.0) / 100.0
+             else 0.0 end as vat_rate
     from open_vardcentraler
     inner join months on months.month = open_vardcentraler.month
     left join geography
@@ -91,6 +106,9 @@ components as (
     left join visits_elsewhere
         on visits_elsewhere.month = open_vardcentraler.month
         and visits_elsewhere.vardcentral_hsa_id = open_vardcentraler.vardcentral_hsa_id
+    left join extra_assignments
+        on extra_assignments.month = open_vardcentraler.month
+        and extra_assignments.vardcentral_hsa_id = open_vardcentraler.vardcentral_hsa_id
     left join development_grants
         on development_grants.month = open_vardcentraler.month
         and development_grants.vardcentral_hsa_id = open_vardcentraler.vardcentral_hsa_id
@@ -100,7 +118,7 @@ with_vat as (
     select
         *,
         vat_rate * (capitation + acg + cni + geography + sabo + visit_fees + visits_elsewhere_deduction
-                    + goal_payment + start_grant + development_grant) as vat_compensation
+                    + goal_payment + start_grant + extra_assignments + development_grant) as vat_compensation
     from components
 ),
 
@@ -121,10 +139,11 @@ final as (
         visits_elsewhere_deduction,
         goal_payment,
         start_grant,
+        extra_assignments,
         development_grant,
         vat_compensation,
         capitation + acg + cni + geography + sabo + visit_fees + visits_elsewhere_deduction
-            + goal_payment + start_grant + development_grant + vat_compensation as total
+            + goal_payment + start_grant + extra_assignments + development_grant + vat_compensation as total
     from with_vat
 )
 

@@ -3,7 +3,10 @@
 -- profession (`all`, or the profession for the assessment split) where there is something
 -- to count. numerator / denominator are additive, so the mart can sum them into sex `all`
 -- and into the REGION row. Continuity: numerator = Σ person COC, denominator = persons
--- with N >= 2. Zero rows, open VCs without data and nulls are filled in the mart.
+-- with N >= 2. listed_per_named_gp: numerator = listed with a named GP, denominator = distinct
+-- named GPs among them; distinct GPs do not add up over sexes, so its rows for sex `all` are
+-- computed here too (the mart takes them as they are). Zero rows, open VCs without data and
+-- nulls are filled in the mart.
 with persons as (
     select * from {{ ref('listing__int_persons_listed') }}
 ),
@@ -76,6 +79,12 @@ listing_indicators as (
     from relistings
     where change_count > 2
     group by all
+    union all
+    select month, vardcentral_hsa_id, 'listed_per_named_gp', case when grouping(sex) = 1 then 'all' else sex end,
+        count(*), count(distinct fast_lakare_hsa_id)
+    from persons
+    where has_fast_lakare
+    group by grouping sets ((month, vardcentral_hsa_id, sex), (month, vardcentral_hsa_id))
 ),
 
 performing_contact_indicators as (
@@ -161,6 +170,11 @@ continuity_indicators as (
     group by all
     union all
     select month, vardcentral_hsa_id, 'continuity_doctor_sabo', sex, {{ exact_sum('coc_doctor') }}, count(coc_doctor)
+    from continuity
+    where is_sabo
+    group by all
+    union all
+    select month, vardcentral_hsa_id, 'continuity_all_sabo', sex, {{ exact_sum('coc_all') }}, count(coc_all)
     from continuity
     where is_sabo
     group by all

@@ -35,6 +35,7 @@ final as (
         aged.vardcentral_hsa_id,
         aged.listing_type,
         aged.has_fast_lakare,
+        aged.fast_lakare_hsa_id,
         aged.is_sabo,
         aged.listed_from_date between aged.month_start and aged.month_end as is_new_listing,
         coalesce(
