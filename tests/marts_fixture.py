@@ -190,13 +190,15 @@ create table marts.reimbursement_visit_fees_monthly (
 
 
 def model_rows() -> dict[str, pd.DataFrame]:
-    """raw.model_versions and raw.model_capitation of the one model version (from 2025-01)."""
+    """raw.model_versions, raw.model_deductions and raw.model_capitation of the one model version (from 2025-01)."""
     return {
         "model_versions": pd.DataFrame([dict(
             version_id=1, valid_from=date(2025, 1, 1), valid_to=None,
             acg_sek_per_weight_year=ACG_SEK_PER_WEIGHT_YEAR, cni_sek_per_listed_year=CNI_SEK_PER_LISTED_YEAR,
-            sabo_sek_per_resident_month=SABO_SEK, visits_elsewhere_deduction_sek=DEDUCTION_SEK,
+            sabo_sek_per_resident_month=SABO_SEK,
             start_grant_sek_per_month=START_GRANT, start_grant_months=12, vat_compensation_pct=VAT_PCT)]),
+        "model_deductions": pd.DataFrame([dict(version_id=1, unit_type=unit_type, sek_per_visit=DEDUCTION_SEK)
+                                          for unit_type in ("vardcentral", "jour", "digital")]),
         "model_capitation": pd.DataFrame([
             dict(version_id=1, age_from=lo, age_to=None if band.endswith("+") else hi,
                  female_sek_year=float(female), male_sek_year=float(male))
