@@ -1,0 +1,324 @@
+"""Each component of a VC's month as lines a reader can recompute by hand (SPEC §7).
+
+A line is: amount = quantity × rate × factor ÷ divisor (an empty quantity, factor or divisor
+counts as 1). A component is one line, or several lines listed in a specification (capitation
+per band and sex, visit fees per contact type, profession and category, goals, programmes).
+COMPONENT_BASES maps a component column to the function that explains it; a component without
+one (a new column of reimbursement_monthly) is shown with its amount and no basis.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from orchestration.defs.publication.labels import (CATEGORY_SV, CONTACT_SV, PAYOUT_SV, PROFESSION_SV,
+                                                   components_of, indicator_kind, indicator_label)
+from orchestration.defs.publication.statement_inputs import MonthInputs
+from orchestration.defs.publication.targets import direction_of
+from orchestration.defs.publication.workbook import COUNT, FACTOR, SEK, SEK_RATE, SHARE, WEIGHT
+
+# Statement columns of a basis line (summary and specifications).
+QUANTITY, RATE, FACTOR_COL, DIVISOR, AMOUNT = "Antal / bas", "Sats", "Faktor", "Delat med", "Belopp"
+
+
+@dataclass
+class Line:
+    text: str
+    quantity: float | None = None
+    rate: float | None = None
+    factor: float | None = None
+    divisor: float | None = None
+    amount: float = 0.0
+    quantity_format: str = COUNT
+    rate_format: str = SEK_RATE
+    factor_format: str = FACTOR
+    extra: list = field(default_factory=list)          # specification-only cells before the basis
+
+    def recomputed(self) -> float | None:
+        if self.rate is None:
+            return None
+        value = (1 if self.quantity is None else self.quantity) * self.rate * (1 if self.factor is None else self.factor)
+        return value / (self.divisor or 1)
+
+
+@dataclass
+class ComponentBasis:
+    column: str
+    label: str
+    amount: float
+    text: str                                  # the basis in words, on the summary
+    lines: list[Line] = field(default_factory=list)
+    spec_title: str | None = None              # lines listed in a specification, not on the summary
+    spec_headers: list[str] = field(default_factory=list)   # extra column headers of the specification
+    summary_quantity: float | None = None      # shown on the summary for a specified component
+    summary_quantity_format: str = COUNT
+
+
+def _f(value) -> float | None:
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return None
+    return float(value)
+
+
+def _kr(value: float) -> str:
+    return f"{value:,.0f} kr".replace(",", "\u00a0")
+
+
+def _n(value) -> str:
+    return f"{int(value):,}".replace(",", "\u00a0")
+
+
+def format_value(value: float | None, kind: str) -> str:
+    """An indicator value as text in its unit: share as %, index 0–1 with two decimals, count."""
+    if value is None:
+        return "–"
+    if kind == "share":
+        return f"{value * 100:.1f} %".replace(".", ",")
+    if kind == "index":
+        return f"{value:.2f}".replace(".", ",")
+    return _n(value)
+
+
+def _rows_of(frame: pd.DataFrame | None, vc: str) -> pd.DataFrame | None:
+    if frame is None:
+        return None
+    return frame[frame["vardcentral_hsa_id"] == vc]
+
+
+def _capitation(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
+    amount, listed = float(r["capitation"]), int(r["listed_count"])
+    basis = ComponentBasis("capitation", "", amount, "Listade per åldersgrupp och kön × årsbelopp ÷ 12 (spec. A)",
+                           summary_quantity=listed)
+    rows = _rows_of(inputs.capitation, r["vardcentral_hsa_id"])
+    if rows is None:
+        basis.text = f"{_n(listed)} listade; belopp per åldersgrupp och kön enligt ersättningsmodellen"
+        return basis
+    basis.spec_title = "A. Kapitering – listade per åldersgrupp och kön × årsbelopp ÷ 12"
+    basis.spec_headers = ["Åldersgrupp", "Kön"]
+    for row in rows.to_dict("records"):
+        age_from, age_to = row["age_from"], row["age_to"]
+        band = ("saknas" if _f(age_from) is None else
+                f"{int(age_from)}+ år" if _f(age_to) is None else f"{int(age_from)}–{int(age_to)} år")
+        sex = "Kvinnor" if row["sex"] == "female" else "Män"
+        rate = _f(row["sek_year"])
+        basis.lines.append(Line("", quantity=int(row["listed"]),
+                                rate=0.0 if rate is None else rate, divisor=12, amount=float(row["amount"]),
+                                extra=[band, sex]))
+    return basis
+
+
+def _acg(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
+    amount = float(r["acg"])
+    rate = _f((inputs.version or {}).get("acg_sek_per_weight_year"))
+    if not rate:
+        return ComponentBasis("acg", "", amount, "Summa ACG-vikt × ersättning per vikt och år ÷ 12")
+    weight_sum = amount * 12 / rate
+    return ComponentBasis("acg", "", amount, "Summa ACG-vikt (utan vikt: 1,0) × kr per vikt och år ÷ 12",
+                          lines=[Line("", quantity=weight_sum, rate=rate, divisor=12, amount=amount,
+                                      quantity_format=WEIGHT)])
+
+
+def _cni(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
+    amount, listed = float(r["cni"]), int(r["listed_count"])
+    rate = _f((inputs.version or {}).get("cni_sek_per_listed_year"))
+    if not rate or not listed:
+        return ComponentBasis("cni", "", amount, f"{_n(listed)} listade × kr per listad och år ÷ 12 × vårdcentralens CNI",
+                              lines=[Line("", quantity=listed, rate=rate or 0.0, factor=0.0, divisor=12,
+                                          amount=amount)] if rate else [])
+    cni = amount * 12 / (rate * listed)
+    return ComponentBasis("cni", "", amount, "Listade × kr per listad och år ÷ 12 × vårdcentralens CNI (faktor)",
+                          lines=[Line("", quantity=listed, rate=rate, factor=cni, divisor=12, amount=amount)])
+
+
+def _geography(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
+    amount = float(r["geography"])
+    tier = unit.get("rural_tier")
+    tier_text = "–" if _f(tier) is None else str(int(tier))
+    rate = inputs.geography.get(int(tier)) if _f(tier) is not None else None
+    text = f"Landsbygdsnivå {tier_text}: belopp per månad"
+    return ComponentBasis("geography", "", amount, text,
+                          lines=[Line("", rate=float(rate) if rate is not None else amount, amount=amount)])
+
+
+def _sabo(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
+    amount = float(r["sabo"])
+    rate = _f((inputs.version or {}).get("sabo_sek_per_resident_month"))
+    sums = _rows_of(inputs.person_sums, r["vardcentral_hsa_id"])
+    count = int(sums["sabo_count"].sum()) if sums is not None else None
+    if rate is None or count is None:
+        return ComponentBasis("sabo", "", amount, "Listade i särskilt boende × belopp per månad")
+    return ComponentBasis("sabo", "", amount, "Listade i särskilt boende × kr per boende och månad",
+                          lines=[Line("", quantity=count, rate=rate, amount=amount)])
+
+
+def _visit_fees(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
+    amount = float(r["visit_fees"])
+    fees = _rows_of(inputs.fees, r["vardcentral_hsa_id"])
+    if fees is None:
+        contacts = _rows_of(inputs.contacts, r["vardcentral_hsa_id"])
+        n = int(contacts["contact_count"].sum()) if contacts is not None and not contacts.empty else 0
+        return ComponentBasis("visit_fees", "", amount, "Genomförda kontakter enligt besöksreglerna "
+                              "(specifikation per kategori saknas i underlaget)", summary_quantity=n)
+    basis = ComponentBasis("visit_fees", "", amount, "Genomförda kontakter × ersättning per kontakt (spec. B)",
+                           summary_quantity=int(fees["contact_count"].sum()),
+                           spec_title="B. Besöksersättning – genomförda kontakter per kategori",
+                           spec_headers=["Kontakttyp, yrkesgrupp", "Patientkategori"])
+    for f in fees.sort_values(["patient_category", "contact_type", "profession"]).to_dict("records"):
+        fee = _f(f["fee_sek"])
+        basis.lines.append(Line("", quantity=int(f["contact_count"]), rate=0.0 if fee is None else fee,
+                                amount=float(f["amount"]),
+                                extra=[f'{CONTACT_SV.get(f["contact_type"], f["contact_type"])}, '
+                                       f'{PROFESSION_SV.get(f["profession"], f["profession"]).lower()}',
+                                       CATEGORY_SV.get(f["patient_category"], f["patient_category"])
+                                       + ("" if fee is not None else " (ingen regel: 0 kr)")]))
+    return basis
+
+
+def _deduction(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
+    amount = float(r["visits_elsewhere_deduction"])
+    rate = _f((inputs.version or {}).get("visits_elsewhere_deduction_sek"))
+    text = "Besök av listade på annan enhet (jour inräknad) × avdrag per besök"
+    if not rate:
+        return ComponentBasis("visits_elsewhere_deduction", "", amount, text)
+    count = -amount / rate
+    if abs(count - round(count)) > 1e-6:   # several rates (per performing unit type): no single count
+        return ComponentBasis("visits_elsewhere_deduction", "", amount, text + " (flera satser)")
+    return ComponentBasis("visits_elsewhere_deduction", "", amount, text,
+                          lines=[Line("", quantity=int(round(count)), rate=-rate, amount=amount)])
+
+
+def _goals(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
+    amount = float(r["goal_payment"])
+    goals = _rows_of(inputs.goals, r["vardcentral_hsa_id"])
+    if goals is None:
+        return ComponentBasis("goal_payment", "", amount, "Mål enligt ersättningsmodellen "
+                              "(specifikation per mål saknas i underlaget: reimbursement_goals_monthly)")
+    basis = ComponentBasis("goal_payment", "", amount,
+                           f"{len(goals)} mål: listade × kr per listad och månad × måluppfyllelse (spec. C)",
+                           summary_quantity=int(r["listed_count"]),
+                           spec_title="C. Målrelaterad ersättning – utfall, mål och uppfyllelse",
+                           spec_headers=["Mål", "Modell: utfall, nedre gräns och målnivå"])
+    for g in goals.sort_values("goal_order").to_dict("records"):
+        kind = indicator_kind(g["indicator"])
+        value = _f(g["indicator_value"]) if g.get("has_indicator_value", True) else None
+        parts = [PAYOUT_SV.get(g["payout"], g["payout"]),
+                 f"utfall {format_value(value, kind)}" if value is not None else "utfall saknas (0 kr)"]
+        if _f(g["low"]) is not None:
+            parts.append(f"nedre {format_value(_f(g['low']), kind)}")
+        lower = direction_of(_f(g["low"]), _f(g["high"]), g.get("direction")) == "lower"
+        parts.append(f"mål {'≤' if lower else '≥'} {format_value(_f(g['high']), kind)}")
+        basis.lines.append(Line("", quantity=int(g["listed_count"]), rate=float(g["sek_per_listed_month"]),
+                                factor=float(g["fulfilment"]), amount=float(g["amount"]), factor_format=SHARE,
+                                extra=[indicator_label(g["indicator"], g["profession"]), " · ".join(parts)]))
+    return basis
+
+
+def _start_grant(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
+    amount = float(r["start_grant"])
+    version = inputs.version or {}
+    n_max = _f(version.get("start_grant_months"))
+    rate = _f(version.get("start_grant_sek_per_month"))
+    opened = unit.get("opened_on")
+    if opened is None or pd.isna(opened):
+        return ComponentBasis("start_grant", "", amount, "Öppningsdatum saknas")
+    opened = pd.Timestamp(opened)
+    year, mon = (int(x) for x in inputs.month.split("-"))
+    n = (year - opened.year) * 12 + (mon - opened.month) + 1
+    of = f" av {int(n_max)}" if n_max else ""
+    if amount:
+        return ComponentBasis("start_grant", "", amount, f"Månad {n}{of} efter öppning {opened.date()}",
+                              lines=[Line("", rate=rate if rate else amount, amount=amount)])
+    return ComponentBasis("start_grant", "", amount,
+                          f"Ej aktuellt: öppnad {opened.date()} (månad {n}{of})", lines=[Line("", rate=0.0)])
+
+
+def _extra_assignments(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
+    amount = float(r["extra_assignments"])
+    rows = _rows_of(inputs.extra_assignments.rename(columns={"hsa_id": "vardcentral_hsa_id"})
+                    if inputs.extra_assignments is not None else None, r["vardcentral_hsa_id"])
+    if rows is None:
+        return ComponentBasis("extra_assignments", "", amount, "Tilläggsuppdrag, fast belopp per månad")
+    if rows.empty:
+        return ComponentBasis("extra_assignments", "", amount, "Inga tilläggsuppdrag", lines=[Line("", rate=0.0)])
+    basis = ComponentBasis("extra_assignments", "", amount, f"{len(rows)} uppdrag, fast belopp per månad (spec. D)",
+                           spec_title="D. Tilläggsuppdrag", spec_headers=["Uppdrag", "Fast belopp per månad"])
+    for a in rows.sort_values("assignment").to_dict("records"):
+        basis.lines.append(Line("", rate=float(a["sek_per_month"]), amount=float(a["sek_per_month"]),
+                                extra=[a["assignment"], ""]))
+    return basis
+
+
+def _development_grant(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
+    amount = float(r["development_grant"])
+    vc = r["vardcentral_hsa_id"]
+    if inputs.grants is None:
+        return ComponentBasis("development_grant", "", amount, "Andel av programmets pott")
+    listed = dict(zip(inputs.reimb["vardcentral_hsa_id"], inputs.reimb["listed_count"]))
+    grants = inputs.grants[inputs.grants["hsa_id"].isin(listed)]   # open VCs only take part
+    mine = grants[grants["hsa_id"] == vc]
+    if mine.empty:
+        return ComponentBasis("development_grant", "", amount, "Ingen utbetalning denna månad",
+                              lines=[Line("", rate=0.0)])
+    basis = ComponentBasis("development_grant", "", amount, "Programmets pott delad efter listade (spec. E)",
+                           spec_title="E. Utvecklingsmedel per program", spec_headers=["Program", "Fördelning"])
+    for g in mine.to_dict("records"):
+        programme = g["programme"]
+        same = grants[grants["programme"].isna()] if programme is None or pd.isna(programme) \
+            else grants[grants["programme"] == programme]
+        name = "Utvecklingsmedel" if programme is None or pd.isna(programme) else str(programme)
+        participants_listed = int(sum(listed[h] for h in same["hsa_id"]))
+        if g["split"] == "equal" or participants_listed == 0:
+            line = Line("", quantity=1, rate=float(g["pot_sek"]), divisor=len(same),
+                        amount=float(g["pot_sek"]) / len(same), rate_format=SEK,
+                        extra=[name, f"lika delar, {len(same)} deltagare"])
+        else:
+            line = Line("", quantity=int(listed[vc]), rate=float(g["pot_sek"]), divisor=participants_listed,
+                        amount=float(g["pot_sek"]) * int(listed[vc]) / participants_listed, rate_format=SEK,
+                        extra=[name, f"listade här av {_n(participants_listed)} listade hos {len(same)} deltagare"])
+        basis.lines.append(line)
+    if len(basis.lines) == 1:   # one programme: on the summary
+        line = basis.lines[0]
+        basis.text = f"{line.extra[0]}: pott × {line.extra[1]}"
+        basis.spec_title, basis.spec_headers, line.extra = None, [], []
+    return basis
+
+
+def _vat(inputs: MonthInputs, r: dict, unit: dict, components: list[tuple[str, str]]) -> ComponentBasis:
+    amount = float(r["vat_compensation"])
+    base = sum(float(r[c]) for c, _ in components if c not in ("vat_compensation",))
+    if r.get("owner_type") != "privat":
+        return ComponentBasis("vat_compensation", "", amount, "Endast privata vårdgivare",
+                              lines=[Line("", quantity=base, rate=0.0, amount=amount, quantity_format=SEK,
+                                          rate_format=SHARE)])
+    rate = amount / base if base else _f((inputs.version or {}).get("vat_compensation_pct", 0)) / 100
+    rounded = round(rate, 6)
+    if abs(rounded * base - amount) < 0.001:
+        rate = rounded
+    return ComponentBasis("vat_compensation", "", amount, "Procent av summan av komponenterna ovan",
+                          lines=[Line("", quantity=base, rate=rate, amount=amount, quantity_format=SEK,
+                                      rate_format=SHARE)])
+
+
+COMPONENT_BASES = {
+    "capitation": _capitation, "acg": _acg, "cni": _cni, "geography": _geography, "sabo": _sabo,
+    "visit_fees": _visit_fees, "visits_elsewhere_deduction": _deduction, "goal_payment": _goals,
+    "start_grant": _start_grant, "extra_assignments": _extra_assignments, "development_grant": _development_grant,
+}
+
+
+def component_bases(inputs: MonthInputs, r: dict, unit: dict) -> list[ComponentBasis]:
+    """The VC's components in the order of SPEC §6, each with its basis."""
+    components = components_of(r.keys())
+    out = []
+    for column, label in components:
+        if column == "vat_compensation":
+            basis = _vat(inputs, r, unit, components)
+        elif column in COMPONENT_BASES:
+            basis = COMPONENT_BASES[column](inputs, r, unit)
+        else:
+            basis = ComponentBasis(column, label, float(r[column]), "Belopp enligt ersättningsunderlaget")
+        basis.label = label
+        out.append(basis)
+    return out

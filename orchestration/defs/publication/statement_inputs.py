@@ -1,0 +1,158 @@
+"""Everything the month's statements and region workbook show, read once for all VCs.
+
+Reads the warehouse (marts, and the model's staging tables for the rates) or published.duckdb
+(schema main; without the model's rates the bases show counts only). The bases a mart does
+not carry are worked out read-only from the marts here, so that each agrees with the amount:
+  - capitation: listed persons per capitation band of the model version and sex, with the
+    band's annual amount (reimbursement_person_monthly × stg_model__capitation);
+  - ACG weight sum = Σ acg × 12 ÷ the rate (each person's acg is weight × rate ÷ 12, a person
+    without weight counting 1.0); the VC's CNI = Σ cni × 12 ÷ (rate × listed);
+  - SÄBO residents: persons with a SÄBO amount; deductions: the deduction ÷ the rate.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from orchestration.defs.publication.tables import check_month, previous_month, table_exists
+
+
+def months_back(month: str, n: int) -> list[str]:
+    months = [month]
+    while len(months) < n:
+        months.append(previous_month(months[-1]))
+    return list(reversed(months))
+
+
+class Source:
+    """Tables from the warehouse (schema marts, model in staging) or published.duckdb (main)."""
+
+    def __init__(self, path: Path):
+        self.con = duckdb.connect(str(path), read_only=True)
+        self.schema = "marts" if table_exists(self.con, "marts", "reimbursement_monthly") else "main"
+        self.model = "staging" if self.schema == "marts" else "main"
+
+    def has(self, table: str, schema: str | None = None) -> bool:
+        return table_exists(self.con, schema or self.schema, table)
+
+    def columns(self, table: str, schema: str | None = None) -> set[str]:
+        rows = self.con.execute("select column_name from information_schema.columns where table_schema = ? "
+                                "and table_name = ?", [schema or self.schema, table]).fetchall()
+        return {r[0] for r in rows}
+
+    def df(self, sql: str) -> pd.DataFrame:
+        return self.con.sql(sql.replace("{s}", self.schema).replace("{m}", self.model)).df()
+
+    def close(self) -> None:
+        self.con.close()
+
+
+@dataclass
+class MonthInputs:
+    month: str
+    months: list[str]                       # the 13 months ending with `month`
+    reimb: pd.DataFrame                     # reimbursement_monthly of the month
+    units: dict                             # hsa_id -> registry row
+    listing: pd.DataFrame                   # listing_monthly of the month
+    indicators: pd.DataFrame                # indicators_monthly, 13 months, every VC and REGION
+    goals: pd.DataFrame | None              # reimbursement_goals_monthly of the month
+    fees: pd.DataFrame | None               # reimbursement_visit_fees_monthly of the month
+    contacts: pd.DataFrame                  # contacts_monthly of the month
+    exceptions: pd.DataFrame                # reimbursement_exceptions_monthly of the month
+    targets: pd.DataFrame                   # month, indicator, profession, low, high, direction, pays (13 months)
+    version: dict | None = None             # the model version's rates (None without the model tables)
+    capitation: pd.DataFrame | None = None  # vc, age_from, age_to, sex, listed, sek_year, amount
+    person_sums: pd.DataFrame | None = None  # vc, listed, acg, cni, sabo_count
+    geography: dict = field(default_factory=dict)      # rural_tier -> SEK per month
+    grants: pd.DataFrame | None = None      # development grant rows of the month
+    extra_assignments: pd.DataFrame | None = None
+    quality: pd.DataFrame | None = None     # data_quality_monthly of the month
+
+
+def _optional(src: Source, table: str, sql: str, schema: str | None = None) -> pd.DataFrame | None:
+    return src.df(sql) if src.has(table, schema) else None
+
+
+def load_month(path: Path, month: str) -> MonthInputs:
+    check_month(month)
+    months = months_back(month, 13)
+    in_months = ", ".join(f"'{m}'" for m in months)
+    src = Source(Path(path))
+    try:
+        reimb = src.df(f"select * from {{s}}.reimbursement_monthly where month = '{month}' "
+                       "order by vardcentral_hsa_id")
+        units = {u["hsa_id"]: u for u in src.df("select * from {s}.vardcentraler").to_dict("records")}
+        listing = src.df(f"select * from {{s}}.listing_monthly where month = '{month}'")
+        indicators = src.df(f"select * from {{s}}.indicators_monthly where month in ({in_months})")
+        contacts = src.df(f"select * from {{s}}.contacts_monthly where month = '{month}'")
+        goals = _optional(src, "reimbursement_goals_monthly",
+                          f"select * from {{s}}.reimbursement_goals_monthly where month = '{month}'")
+        fees = _optional(src, "reimbursement_visit_fees_monthly",
+                         f"select * from {{s}}.reimbursement_visit_fees_monthly where month = '{month}'")
+        exceptions = _optional(src, "reimbursement_exceptions_monthly",
+                               f"select * from {{s}}.reimbursement_exceptions_monthly where month = '{month}'")
+        quality = _optional(src, "data_quality_monthly",
+                            f"select * from {{s}}.data_quality_monthly where month in ({in_months})")
+        targets = _targets(src, in_months)
+        inputs = MonthInputs(
+            month=month, months=months, reimb=reimb, units=units, listing=listing, indicators=indicators,
+            goals=goals, fees=fees, contacts=contacts, targets=targets, quality=quality,
+            exceptions=exceptions if exceptions is not None else pd.DataFrame(
+                columns=["month", "vardcentral_hsa_id", "exception", "item_count"]))
+        if src.has("stg_model__versions", src.model) and not reimb.empty:
+            _load_model_bases(src, inputs)
+    finally:
+        src.close()
+    return inputs
+
+
+def _targets(src: Source, in_months: str) -> pd.DataFrame:
+    """The goals' targets per month (from the goals mart: the version valid each month)."""
+    columns = ["month", "indicator", "profession", "low", "high", "direction", "pays"]
+    if not src.has("reimbursement_goals_monthly"):
+        return pd.DataFrame(columns=columns)
+    has_direction = "direction" in src.columns("reimbursement_goals_monthly")
+    frame = src.df(f"select month, indicator, profession, any_value(low) as low, any_value(high) as high, "
+                   f"{'any_value(direction)' if has_direction else 'null'} as direction, true as pays "
+                   f"from {{s}}.reimbursement_goals_monthly where month in ({in_months}) group by all")
+    return frame[columns]
+
+
+def _load_model_bases(src: Source, inputs: MonthInputs) -> None:
+    month = inputs.month
+    version_ids = sorted({int(v) for v in inputs.reimb["model_version_id"].dropna()})
+    if len(version_ids) != 1:
+        return
+    version_id = version_ids[0]
+    versions = src.df(f"select * from {{m}}.stg_model__versions where version_id = {version_id}")
+    if versions.empty:
+        return
+    inputs.version = versions.iloc[0].to_dict()
+    inputs.geography = dict(src.df(f"select rural_tier, sek_per_month from {{m}}.stg_model__geography "
+                                   f"where version_id = {version_id}").itertuples(index=False, name=None))
+    inputs.capitation = src.df(f"""
+        select p.vardcentral_hsa_id, c.age_from, c.age_to, p.sex, count(*) as listed,
+               any_value(case when p.sex = 'female' then c.female_sek_year else c.male_sek_year end) as sek_year,
+               sum(p.capitation) as amount
+        from {{s}}.reimbursement_person_monthly p
+        left join {{m}}.stg_model__capitation c
+            on c.version_id = {version_id} and p.age >= c.age_from and (c.age_to is null or p.age <= c.age_to)
+        where p.month = '{month}'
+        group by all order by 1, 2, 4""")
+    inputs.person_sums = src.df(f"""
+        select vardcentral_hsa_id, count(*) as listed, sum(acg) as acg, sum(cni) as cni,
+               count(*) filter (where sabo <> 0) as sabo_count
+        from {{s}}.reimbursement_person_monthly where month = '{month}' group by all""")
+    if src.has("stg_reference__development_grants", src.model):
+        grant_columns = src.columns("stg_reference__development_grants", src.model)
+        programme = "programme" if "programme" in grant_columns else "null"
+        split = "split" if "split" in grant_columns else "'listed'"
+        inputs.grants = src.df(f"select hsa_id, pot_sek, {programme} as programme, {split} as split "
+                               f"from {{m}}.stg_reference__development_grants where payout_month = '{month}'")
+    if src.has("stg_reference__extra_assignments", src.model):
+        inputs.extra_assignments = src.df(
+            f"select * from {{m}}.stg_reference__extra_assignments "
+            f"where valid_from <= date '{month}-01' and (valid_to is null or valid_to >= date '{month}-01')")
