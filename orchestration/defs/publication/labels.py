@@ -110,3 +110,14 @@ def window_note(code: str, window_months) -> str:
         return ""
     full = WINDOW_LENGTH.get(code, 12)
     return "" if months >= full else f"{months} av {full} månader"
+
+
+def format_value(value: float | None, kind: str) -> str:
+    """An indicator value as text in its unit: share as %, index 0–1 with two decimals, count."""
+    if value is None or value != value:
+        return "–"
+    if kind == "share":
+        return f"{value * 100:.1f} %".replace(".", ",")
+    if kind == "index":
+        return f"{value:.2f}".replace(".", ",")
+    return f"{int(round(value)):,}".replace(",", "\u00a0")

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from orchestration.defs.publication.labels import (CATEGORY_SV, CONTACT_SV, PAYOUT_SV, PROFESSION_SV,
-                                                   components_of, indicator_kind, indicator_label)
+                                                   components_of, format_value, indicator_kind,
+                                                   indicator_label)
 from orchestration.defs.publication.statement_inputs import MonthInputs
 from orchestration.defs.publication.targets import direction_of
 from orchestration.defs.publication.workbook import COUNT, FACTOR, SEK, SEK_RATE, SHARE, WEIGHT
@@ -68,17 +69,6 @@ def _kr(value: float) -> str:
 
 def _n(value) -> str:
     return f"{int(value):,}".replace(",", "\u00a0")
-
-
-def format_value(value: float | None, kind: str) -> str:
-    """An indicator value as text in its unit: share as %, index 0–1 with two decimals, count."""
-    if value is None:
-        return "–"
-    if kind == "share":
-        return f"{value * 100:.1f} %".replace(".", ",")
-    if kind == "index":
-        return f"{value:.2f}".replace(".", ",")
-    return _n(value)
 
 
 def _rows_of(frame: pd.DataFrame | None, vc: str) -> pd.DataFrame | None:
