@@ -197,10 +197,10 @@ def test_region_workbook_summary_heat_map_deviations_and_exceptions(warehouse, w
     phone_col = next(c.column for c in header if c.value == "Telefontillgänglighet samma dag")
     row_c = next(r for r in heat.iter_rows() if r[0].value == VC_C)
     assert row_c[phone_col - 1].fill.fgColor.rgb.endswith("FFEB9C")
-    # deviations: VC C misses the assessment goal (7/10 = 70 % against 90 %) in both months
+    # deviations: VC C misses the assessment goal (7/10 = 70 % against 90 %: 20 percentage points) in both months
     deviations = _rows(wb["Avvikelser"])
     c_assessment = next(r for r in deviations if r[0] == VC_C and str(r[2]).startswith("Medicinsk bedömning"))
-    assert c_assessment[5] == pytest.approx(0.2) and c_assessment[7] == 2 and c_assessment[8] == "2 av 2"
+    assert c_assessment[5] == pytest.approx(20.0) and c_assessment[7] == 2 and c_assessment[8] == "2 av 2"
     assert not any(r[0] == VC_A and str(r[2]).startswith("Telefon") for r in deviations)   # 94 %: met
     exceptions = _rows(wb["Undantag"])
     assert any(r[0] == VC_B and r[2] == "Listade utan ACG-vikt" for r in exceptions)

@@ -19,6 +19,7 @@ from orchestration.defs.publication.targets import direction_of, shortfall, stat
 from orchestration.defs.publication.workbook import COUNT, INDEX, SEK, SHARE, Sheet, page_setup, save_stable, styles
 
 FORMAT_OF_KIND = {"count": COUNT, "share": SHARE, "index": INDEX}
+POINTS = '0.0 "p.e."'      # a difference of two shares, in percentage points
 ONE_PAGE_MAX_ROWS = 60     # a region's summary fits one landscape page; a nation's is fit to width only
 HSA_ID_WIDTH = 29          # 'SE2321000180-E000000000101' whole
 
@@ -125,7 +126,7 @@ def _write_deviations(wb, st, inputs: MonthInputs, statuses: pd.DataFrame, versi
     s = Sheet(ws, st)
     s.text(f"Avvikelser från målen {month_sv(inputs.month)} – underlag för åtgärder", "title")
     s.text("Avvikelse = målnivå − utfall (för mål där lägre är bättre: utfall − målnivå), i indikatorns enhet: "
-           "procentenheter för andelar, index för kontinuitet.", "note")
+           "procentenheter (p.e.) för andelar, index för kontinuitet.", "note")
     header_row = s.row
     s.header(["HSA-id", "Vårdcentral", "Indikator", "Utfall", "Mål", "Avvikelse", "Status", "Månader i rad",
               "Ej uppfyllt av 13 mån"])
@@ -134,11 +135,13 @@ def _write_deviations(wb, st, inputs: MonthInputs, statuses: pd.DataFrame, versi
         s.text("Alla vårdcentraler når alla mål denna månad.", "note")
     for d in frame.sort_values(["indicator_code", "profession", "shortfall"], ascending=[True, True, False]) \
             .to_dict("records"):
-        fmt = FORMAT_OF_KIND[indicator_kind(d["indicator_code"])]
+        kind = indicator_kind(d["indicator_code"])
+        fmt = FORMAT_OF_KIND[kind]
+        gap, gap_fmt = (d["shortfall"] * 100, POINTS) if kind == "share" else (d["shortfall"], fmt)
         s.line([d["vardcentral_hsa_id"], inputs.units.get(d["vardcentral_hsa_id"], {}).get("name", ""),
-                indicator_label(d["indicator_code"], d["profession"]), d["value"], d["high"], d["shortfall"],
+                indicator_label(d["indicator_code"], d["profession"]), d["value"], d["high"], gap,
                 STATUS_SV[d["status"]], d["months_in_a_row"], f"{d['months_not_met']} av {d['months_measured']}"],
-               [None, None, None, fmt, fmt, fmt, None, COUNT, None], fills={7: st["fills"].get(d["status"])})
+               [None, None, None, fmt, fmt, gap_fmt, None, COUNT, None], fills={7: st["fills"].get(d["status"])})
     s.fit_widths(minimum=8, maximum=40, fixed={1: HSA_ID_WIDTH})
     ws.freeze_panes = ws.cell(row=header_row + 1, column=1)
     page_setup(ws, landscape=True, title_rows=(header_row, header_row),

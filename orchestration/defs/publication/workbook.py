@@ -57,7 +57,9 @@ def _shown_length(value, number_format: str | None) -> int:
         return 0
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         fmt = number_format or ""
-        if "%" in fmt:
+        if "p.e." in fmt:
+            text = f"{value:.1f} p.e."
+        elif "%" in fmt:
             text = f"{value * 100:.1f} %"
         elif "0.0000" in fmt:
             text = f"{value:,.4f}"
@@ -105,7 +107,7 @@ class Sheet:
                 self._measure(i, longest_word + 1)
                 width = max((widths or {}).get(i, 0), self.widths.get(i, 0), longest_word + 1)
                 lines = max(lines, _wrapped_lines(str(label), width))
-        self.ws.row_dimensions[self.row].height = 12.5 * lines + 2
+        self.ws.row_dimensions[self.row].height = 11.5 * lines + 3
         self.header_rows.append(self.row)
         self.row += 1
 
@@ -145,7 +147,7 @@ class Sheet:
                 if cell.value:
                     width = self.ws.column_dimensions[get_column_letter(cell.column)].width or 8
                     lines = max(lines, _wrapped_lines(str(cell.value), width))
-            self.ws.row_dimensions[row].height = 12.5 * lines + 2
+            self.ws.row_dimensions[row].height = 11.5 * lines + 3
 
 
 def _wrapped_lines(text: str, width: float) -> int:
