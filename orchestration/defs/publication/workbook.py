@@ -8,6 +8,7 @@ change when nothing changed).
 """
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import io
 import os
@@ -79,6 +80,7 @@ class Sheet:
         self.widths: dict[int, int] = {}
         self.header_rows: list[int] = []
         self.numeric_columns: set[int] = set()
+        self._styles: dict[tuple, object] = {}
 
     def _measure(self, col: int, length: int) -> None:
         self.widths[col] = max(self.widths.get(col, 0), length)
@@ -116,19 +118,33 @@ class Sheet:
         for i, value in enumerate(values, start=1):
             if isinstance(value, float) and value != value:
                 value = None
-            cell = self.ws.cell(row=self.row, column=i, value=value)
             fmt = formats[i - 1] if formats and i - 1 < len(formats) else None
-            if fmt:
-                cell.number_format = fmt
-            cell.font = self.st["bold"] if (bold or total) else self.st["body"]
-            if total:
-                cell.border = self.st["total_border"]
-            if fills and i in fills and fills[i] is not None:
-                cell.fill = fills[i]
+            fill = fills.get(i) if fills else None
+            if value is None and fill is None and not total:
+                continue                   # an empty cell without a style: not written at all
+            cell = self.ws.cell(row=self.row, column=i, value=value)
+            self._style(cell, fmt, bold or total, total, fill)
             self._measure(i, _shown_length(value, fmt) + (1 if bold or total else 0))
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 self.numeric_columns.add(i)
         self.row += 1
+
+    def _style(self, cell, fmt, bold: bool, total: bool, fill) -> None:
+        """Font, format, border and fill, copied from the first cell styled alike: openpyxl
+        hashes every style object it is given (most of a workbook's time otherwise)."""
+        key = (fmt, bold, total, None if fill is None else fill.fgColor.rgb)
+        cached = self._styles.get(key)
+        if cached is not None:
+            cell._style = copy.copy(cached)
+            return
+        if fmt:
+            cell.number_format = fmt
+        cell.font = self.st["bold"] if bold else self.st["body"]
+        if total:
+            cell.border = self.st["total_border"]
+        if fill is not None:
+            cell.fill = fill
+        self._styles[key] = copy.copy(cell._style)
 
     def fit_widths(self, minimum: int = 6, maximum: int = 60, fixed: dict[int, float] | None = None) -> None:
         from openpyxl.utils import get_column_letter
