@@ -220,8 +220,9 @@ def _start_grant(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
     if amount:
         return ComponentBasis("start_grant", "", amount, f"Månad {n}{of} efter öppning {opened.date()}",
                               lines=[Line("", rate=rate if rate else amount, amount=amount)])
+    first = f"de första {int(n_max)} månaderna" if n_max else "de första månaderna"
     return ComponentBasis("start_grant", "", amount,
-                          f"Ej aktuellt: öppnad {opened.date()} (månad {n}{of})", lines=[Line("", rate=0.0)])
+                          f"Ej aktuellt: öppnad {opened.date()}, startbidrag {first}", lines=[Line("", rate=0.0)])
 
 
 def _extra_assignments(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:

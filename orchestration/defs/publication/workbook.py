@@ -150,7 +150,8 @@ class Sheet:
         from openpyxl.utils import get_column_letter
 
         for col, length in self.widths.items():
-            width = (fixed or {}).get(col) or min(max(length + 1, minimum), maximum)
+            pad = 2 if col in self.numeric_columns else 1     # numbers (right) never touch the text beside them
+            width = (fixed or {}).get(col) or min(max(length + pad, minimum), maximum)
             self.ws.column_dimensions[get_column_letter(col)].width = width
         from openpyxl.styles import Alignment
 
