@@ -53,7 +53,7 @@ def read_statement(path: Path) -> dict:
     total = rows[i][columns[-1]]
     title = None
     for r in rows[i + 1:]:
-        if r[0] and str(r[0])[:3] in ("A. ", "B. ", "C. ", "D. ", "E. "):
+        if r[0] and str(r[0])[:3] in ("A. ", "B. ", "C. ", "D. ", "E. ", "F. "):
             title, specs[r[0]] = r[0], []
         elif title and r[columns[0]] == BASIS[0]:
             continue                       # the specification's header row
@@ -84,7 +84,8 @@ def assert_every_krona_recomputes(path: Path, expected: dict) -> int:
         else:
             spec = next(lines for title, lines in statement["specs"].items() if label.lower() in title.lower()
                         or title.startswith({"capitation": "A.", "visit_fees": "B.", "goal_payment": "C.",
-                                             "extra_assignments": "D.", "development_grant": "E."}[column]))
+                                             "extra_assignments": "D.", "development_grant": "E.",
+                                             "visits_elsewhere_deduction": "F."}[column]))
             assert spec, (path.name, label)
             for s in spec:
                 assert recompute(s) == pytest.approx(s["Belopp"], abs=0.01), (path.name, label, s)

@@ -48,9 +48,12 @@ INDICATOR_SV = {
     "assessment_7d_share": "Medicinsk bedömning inom 7 dagar", "phone_same_day_share": "Telefontillgänglighet samma dag",
     "continuity_doctor": "Kontinuitet läkare (COC)", "continuity_all": "Kontinuitet alla yrken (COC)",
     "continuity_doctor_sabo": "Kontinuitet läkare, SÄBO (COC)",
+    "continuity_all_sabo": "Kontinuitet alla yrken, SÄBO (COC)",
+    "listed_per_named_gp": "Listade per namngiven fast läkare",
 }
 COUNT_CODES = {"listed_count", "new_listings", "ended_listings", "relisting_over_limit", "cap_breach_listings"}
 INDEX_PREFIXES = ("continuity",)   # COC: an index 0–1, shown as a decimal (targets in the same unit)
+RATIO_CODES = {"listed_per_named_gp"}   # a ratio of counts, shown with one decimal
 PAYOUT_SV = {"all_or_nothing": "Allt eller inget", "linear": "Linjär"}
 OWNER_SV = {"offentlig": "Offentlig", "privat": "Privat"}
 EXCEPTION_SV = {  # reimbursement_exceptions_monthly.exception: what it is, and what the model did
@@ -84,9 +87,11 @@ def month_short(month: str) -> str:
 
 
 def indicator_kind(code: str) -> str:
-    """count, index (continuity, 0–1) or share (shown as %)."""
+    """count, ratio, index (continuity, 0–1) or share (shown as %)."""
     if code in COUNT_CODES:
         return "count"
+    if code in RATIO_CODES:
+        return "ratio"
     if code.startswith(INDEX_PREFIXES):
         return "index"
     return "share"
@@ -120,4 +125,6 @@ def format_value(value: float | None, kind: str) -> str:
         return f"{value * 100:.1f} %".replace(".", ",")
     if kind == "index":
         return f"{value:.2f}".replace(".", ",")
+    if kind == "ratio":
+        return f"{value:.1f}".replace(".", ",")
     return f"{int(round(value)):,}".replace(",", "\u00a0")

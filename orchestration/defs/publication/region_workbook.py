@@ -16,9 +16,9 @@ from orchestration.defs.publication.labels import (EXCEPTION_SV, OWNER_SV, STATU
                                                    indicator_kind, indicator_label, month_sv)
 from orchestration.defs.publication.statement_inputs import MonthInputs
 from orchestration.defs.publication.targets import direction_of, shortfall, status
-from orchestration.defs.publication.workbook import COUNT, INDEX, SEK, SHARE, Sheet, page_setup, save_stable, styles
+from orchestration.defs.publication.workbook import (COUNT, INDICATOR_FORMAT, SEK, Sheet, page_setup, save_stable,
+                                                     styles)
 
-FORMAT_OF_KIND = {"count": COUNT, "share": SHARE, "index": INDEX}
 POINTS = '0.0 "p.e."'      # a difference of two shares, in percentage points
 ONE_PAGE_MAX_ROWS = 60     # a region's summary fits one landscape page; a nation's is fit to width only
 HSA_ID_WIDTH = 29          # 'SE2321000180-E000000000101' whole
@@ -76,7 +76,7 @@ def _write_heat_map(wb, st, inputs: MonthInputs, statuses: pd.DataFrame, version
     for c, p in pairs:
         t = current[(current["indicator_code"] == c) & (current["profession"] == p)].iloc[0]
         target_row.append(float(t["high"]))
-    kinds = [FORMAT_OF_KIND[indicator_kind(c)] for c, _ in pairs]
+    kinds = [INDICATOR_FORMAT[indicator_kind(c)] for c, _ in pairs]
     s.line(target_row, [None, None, *kinds], bold=True)
     by_key = {(v, c, p): (val, st_) for v, c, p, val, st_ in zip(
         current["vardcentral_hsa_id"], current["indicator_code"], current["profession"], current["value"],
@@ -136,7 +136,7 @@ def _write_deviations(wb, st, inputs: MonthInputs, statuses: pd.DataFrame, versi
     for d in frame.sort_values(["indicator_code", "profession", "shortfall"], ascending=[True, True, False]) \
             .to_dict("records"):
         kind = indicator_kind(d["indicator_code"])
-        fmt = FORMAT_OF_KIND[kind]
+        fmt = INDICATOR_FORMAT[kind]
         gap, gap_fmt = (d["shortfall"] * 100, POINTS) if kind == "share" else (d["shortfall"], fmt)
         s.line([d["vardcentral_hsa_id"], inputs.units.get(d["vardcentral_hsa_id"], {}).get("name", ""),
                 indicator_label(d["indicator_code"], d["profession"]), d["value"], d["high"], gap,

@@ -261,7 +261,7 @@ def _indicator_chart(plt, inputs: dict, code: str, prof: str):
         lines[key][1].extend([*ys, float("nan")])
 
     def scale_of(vc) -> float:
-        if kind != "count":
+        if kind not in ("count", "ratio"):
             return 1.0
         values = [v for sex in ("all",) for v in series.get((vc, sex), {}).values() if pd.notna(v)]
         return max(values) * 1.1 if values and max(values) > 0 else 1.0
@@ -277,7 +277,7 @@ def _indicator_chart(plt, inputs: dict, code: str, prof: str):
             values = series.get((vc, sex), {})
             add(sex, xs, [y0 + float(values[m]) / scale if m in values and pd.notna(values[m]) else float("nan")
                           for m in months])
-        if kind != "count":
+        if kind not in ("count", "ratio"):
             add("high", xs, [y0 + h for h in high])
             add("low", xs, [y0 + v for v in low])
         latest = series.get((vc, "all"), {}).get(month)
@@ -287,13 +287,12 @@ def _indicator_chart(plt, inputs: dict, code: str, prof: str):
         ax.text(x0, y0 + height + 0.06, title[:30], fontsize=7, va="bottom",
                 color={"missed": "#c0392b", "close": "#9a7d0a"}.get(state, "#222"),
                 fontweight="bold" if vc == "REGION" or state == "missed" else "normal")
-        if kind == "count":
+        if kind in ("count", "ratio"):
             ax.text(x0 + width, y0 + height + 0.06, f"max {format_value(scale / 1.1, kind)}", fontsize=5.5,
                     ha="right", va="bottom", color="#666")
         if col == 0:
             for frac in (0.0, 0.5, 1.0):
-                label = {"share": f"{frac * 100:.0f} %", "index": f"{frac:.1f}".replace(".", ","),
-                         "count": ""}[kind]
+                label = {"share": f"{frac * 100:.0f} %", "index": f"{frac:.1f}".replace(".", ",")}.get(kind, "")
                 ax.text(x0 - 0.3, y0 + frac * height, label, fontsize=6, ha="right", va="center", color="#444")
         if row == n_rows - 1 or i + PANEL_COLUMNS >= len(panels):
             for k in (0, 6, 12):
@@ -308,7 +307,7 @@ def _indicator_chart(plt, inputs: dict, code: str, prof: str):
     ax.set_xlim(-1.2, PANEL_COLUMNS * (width + gap_x) - gap_x + 0.9)
     ax.set_ylim(-(n_rows - 1) * (height + gap_y) - 0.35, height + 0.3)
     label = indicator_label(code, prof)
-    unit = {"share": "andel i %", "index": "index 0–1", "count": "antal"}[kind]
+    unit = {"share": "andel i %", "index": "index 0–1", "count": "antal", "ratio": "kvot"}[kind]
     handles = [plt.matplotlib.lines.Line2D([], [], **SEX_STYLE[s], label=SEX_SV[s]) for s in ("all", "female", "male")]
     if any(pd.notna(h) for h in high):
         handles.append(plt.matplotlib.lines.Line2D([], [], color="#c0392b", linewidth=0.9, label="Mål"))

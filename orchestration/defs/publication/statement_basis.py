@@ -166,17 +166,37 @@ def _visit_fees(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
     return basis
 
 
+UNIT_TYPE_SV = {"vardcentral": "på annan vårdcentral", "jour": "på jourmottagning", "digital": "på digital enhet"}
+
+
 def _deduction(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
     amount = float(r["visits_elsewhere_deduction"])
-    rate = _f((inputs.version or {}).get("visits_elsewhere_deduction_sek"))
+    column = "visits_elsewhere_deduction"
     text = "Besök av listade på annan enhet (jour inräknad) × avdrag per besök"
+    rows = _rows_of(inputs.deductions, r["vardcentral_hsa_id"])
+    if rows is not None and inputs.deductions is not None:
+        lines = [Line("", quantity=int(d["visits_elsewhere_count"]), rate=-float(d["sek_per_visit"]),
+                      amount=-int(d["visits_elsewhere_count"]) * float(d["sek_per_visit"]),
+                      extra=["Besök " + UNIT_TYPE_SV.get(d["performing_unit_type"], "på annan enhet"), ""])
+                 for d in rows.sort_values("performing_unit_type", na_position="first").to_dict("records")]
+        if len(lines) > 1:
+            return ComponentBasis(column, "", amount, "Besök av listade på annan enhet × avdrag per enhetstyp "
+                                  "(spec. F)", lines=lines, summary_quantity=sum(x.quantity for x in lines),
+                                  spec_title="F. Avdrag för besök på annan enhet, per utförande enhetstyp",
+                                  spec_headers=["Utförd", ""])
+        if lines:
+            lines[0].extra = []
+            return ComponentBasis(column, "", amount, text, lines=lines)
+    version = inputs.version or {}
+    rates = set((version.get("deduction_rates") or {}).values())
+    rate = _f(version.get("visits_elsewhere_deduction_sek")) or (rates.pop() if len(rates) == 1 else None)
     if not rate:
-        return ComponentBasis("visits_elsewhere_deduction", "", amount, text)
+        return ComponentBasis(column, "", amount, text if not rates else text + " (satser per enhetstyp)")
     count = -amount / rate
-    if abs(count - round(count)) > 1e-6:   # several rates (per performing unit type): no single count
-        return ComponentBasis("visits_elsewhere_deduction", "", amount, text + " (flera satser)")
-    return ComponentBasis("visits_elsewhere_deduction", "", amount, text,
-                          lines=[Line("", quantity=int(round(count)), rate=-rate, amount=amount)])
+    if abs(count - round(count)) > 1e-6:
+        return ComponentBasis(column, "", amount, text + " (flera satser)")
+    return ComponentBasis(column, "", amount, text, lines=[Line("", quantity=int(round(count)), rate=-rate,
+                                                                 amount=amount)])
 
 
 def _goals(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
@@ -227,18 +247,33 @@ def _start_grant(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
 
 def _extra_assignments(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
     amount = float(r["extra_assignments"])
-    rows = _rows_of(inputs.extra_assignments.rename(columns={"hsa_id": "vardcentral_hsa_id"})
-                    if inputs.extra_assignments is not None else None, r["vardcentral_hsa_id"])
+    rows = _rows_of(inputs.extra_assignments, r["vardcentral_hsa_id"])
     if rows is None:
         return ComponentBasis("extra_assignments", "", amount, "Tilläggsuppdrag, fast belopp per månad")
     if rows.empty:
-        return ComponentBasis("extra_assignments", "", amount, "Inga tilläggsuppdrag", lines=[Line("", rate=0.0)])
+        return ComponentBasis("extra_assignments", "", amount, "Inga tilläggsuppdrag denna månad",
+                              lines=[Line("", rate=0.0)])
     basis = ComponentBasis("extra_assignments", "", amount, f"{len(rows)} uppdrag, fast belopp per månad (spec. D)",
-                           spec_title="D. Tilläggsuppdrag", spec_headers=["Uppdrag", "Fast belopp per månad"])
-    for a in rows.sort_values("assignment").to_dict("records"):
-        basis.lines.append(Line("", rate=float(a["sek_per_month"]), amount=float(a["sek_per_month"]),
-                                extra=[a["assignment"], ""]))
+                           spec_title="D. Tilläggsuppdrag – fast belopp per månad",
+                           spec_headers=["Uppdrag", "Giltigt"])
+    for a in rows.sort_values(["assignment", "valid_from"]).to_dict("records"):
+        valid = f"{_day(a.get('valid_from'))}–{_day(a.get('valid_to'))}"
+        basis.lines.append(Line("", rate=float(a["amount"]), amount=float(a["amount"]), rate_format=SEK,
+                                extra=[str(a["assignment"]), valid]))
     return basis
+
+
+def _day(value) -> str:
+    return "" if value is None or pd.isna(value) else str(pd.Timestamp(value).date())
+
+
+def _grant_line(name: str, split: str, pot: float, listed: int, participants_listed: int,
+                participants: int) -> Line:
+    if split == "equal" or participants_listed == 0:
+        return Line("", quantity=1, rate=pot, divisor=participants, amount=pot / participants, rate_format=SEK,
+                    extra=[name, f"pott delad lika, {participants} deltagare"])
+    return Line("", quantity=listed, rate=pot, divisor=participants_listed, amount=pot * listed / participants_listed,
+                rate_format=SEK, extra=[name, f"pott × listade här ÷ listade hos {participants} deltagare"])
 
 
 def _development_grant(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
@@ -246,34 +281,31 @@ def _development_grant(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBas
     vc = r["vardcentral_hsa_id"]
     if inputs.grants is None:
         return ComponentBasis("development_grant", "", amount, "Andel av programmets pott")
-    listed = dict(zip(inputs.reimb["vardcentral_hsa_id"], inputs.reimb["listed_count"]))
-    grants = inputs.grants[inputs.grants["hsa_id"].isin(listed)]   # open VCs only take part
-    mine = grants[grants["hsa_id"] == vc]
-    if mine.empty:
+    lines = []
+    if inputs.grants_split:   # reimbursement_development_grants_monthly: per VC and programme
+        for g in _rows_of(inputs.grants, vc).sort_values("programme", na_position="first").to_dict("records"):
+            name = "Utvecklingsmedel" if g["programme"] is None or pd.isna(g["programme"]) else str(g["programme"])
+            lines.append(_grant_line(name, g["split"], float(g["pot_sek"]), int(g["listed_count"]),
+                                     int(g["participants_listed_count"]), int(g["participant_count"])))
+    else:                     # the registry's rows: split here as the model does
+        listed = dict(zip(inputs.reimb["vardcentral_hsa_id"], inputs.reimb["listed_count"]))
+        grants = inputs.grants[inputs.grants["hsa_id"].isin(listed)]   # open VCs only take part
+        for g in grants[grants["hsa_id"] == vc].to_dict("records"):
+            programme = g["programme"]
+            same = grants[grants["programme"].isna()] if programme is None or pd.isna(programme) \
+                else grants[grants["programme"] == programme]
+            name = "Utvecklingsmedel" if programme is None or pd.isna(programme) else str(programme)
+            lines.append(_grant_line(name, g["split"], float(g["pot_sek"]), int(listed[vc]),
+                                     int(sum(listed[h] for h in same["hsa_id"])), len(same)))
+    if not lines:
         return ComponentBasis("development_grant", "", amount, "Ingen utbetalning denna månad",
                               lines=[Line("", rate=0.0)])
-    basis = ComponentBasis("development_grant", "", amount, "Programmets pott delad efter listade (spec. E)",
-                           spec_title="E. Utvecklingsmedel per program", spec_headers=["Program", "Fördelning"])
-    for g in mine.to_dict("records"):
-        programme = g["programme"]
-        same = grants[grants["programme"].isna()] if programme is None or pd.isna(programme) \
-            else grants[grants["programme"] == programme]
-        name = "Utvecklingsmedel" if programme is None or pd.isna(programme) else str(programme)
-        participants_listed = int(sum(listed[h] for h in same["hsa_id"]))
-        if g["split"] == "equal" or participants_listed == 0:
-            line = Line("", quantity=1, rate=float(g["pot_sek"]), divisor=len(same),
-                        amount=float(g["pot_sek"]) / len(same), rate_format=SEK,
-                        extra=[name, f"lika delar, {len(same)} deltagare"])
-        else:
-            line = Line("", quantity=int(listed[vc]), rate=float(g["pot_sek"]), divisor=participants_listed,
-                        amount=float(g["pot_sek"]) * int(listed[vc]) / participants_listed, rate_format=SEK,
-                        extra=[name, f"listade här av {_n(participants_listed)} listade hos {len(same)} deltagare"])
-        basis.lines.append(line)
-    if len(basis.lines) == 1:   # one programme: on the summary
-        line = basis.lines[0]
-        basis.text = f"{line.extra[0]}: pott × {line.extra[1]}"
-        basis.spec_title, basis.spec_headers, line.extra = None, [], []
-    return basis
+    if len(lines) == 1:   # one programme: on the summary
+        line = lines[0]
+        text, line.extra = f"{line.extra[0]}: {line.extra[1]}", []
+        return ComponentBasis("development_grant", "", amount, text, lines=[line])
+    return ComponentBasis("development_grant", "", amount, f"{len(lines)} program (spec. E)", lines=lines,
+                          spec_title="E. Utvecklingsmedel per program", spec_headers=["Program", "Fördelning"])
 
 
 def _vat(inputs: MonthInputs, r: dict, unit: dict, components: list[tuple[str, str]]) -> ComponentBasis:
@@ -311,5 +343,10 @@ def component_bases(inputs: MonthInputs, r: dict, unit: dict) -> list[ComponentB
         else:
             basis = ComponentBasis(column, label, float(r[column]), "Belopp enligt ersättningsunderlaget")
         basis.label = label
+        if basis.lines and abs(sum(line.recomputed() or 0.0 for line in basis.lines) - basis.amount) > 0.005:
+            # the basis found does not explain the amount (e.g. a model table of another run):
+            # show the amount without a basis rather than a basis that does not add up
+            basis.text = f"{basis.text}; underlaget kunde inte stämmas av mot beloppet"
+            basis.lines, basis.spec_title = [], None
         out.append(basis)
     return out

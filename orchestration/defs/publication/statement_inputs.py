@@ -67,8 +67,10 @@ class MonthInputs:
     capitation: pd.DataFrame | None = None  # vc, age_from, age_to, sex, listed, sek_year, amount
     person_sums: pd.DataFrame | None = None  # vc, listed, acg, cni, sabo_count
     geography: dict = field(default_factory=dict)      # rural_tier -> SEK per month
-    grants: pd.DataFrame | None = None      # development grant rows of the month
-    extra_assignments: pd.DataFrame | None = None
+    grants: pd.DataFrame | None = None      # development grant rows: per VC and programme (mart) or registry rows
+    grants_split: bool = False              # grants come split per VC (reimbursement_development_grants_monthly)
+    extra_assignments: pd.DataFrame | None = None   # reimbursement_extra_assignments_monthly of the month
+    deductions: pd.DataFrame | None = None  # visits elsewhere per VC (and performing unit type), with the rate
     quality: pd.DataFrame | None = None     # data_quality_monthly of the month
 
 
@@ -102,6 +104,12 @@ def load_month(path: Path, month: str) -> MonthInputs:
             goals=goals, fees=fees, contacts=contacts, targets=targets, quality=quality,
             exceptions=exceptions if exceptions is not None else pd.DataFrame(
                 columns=["month", "vardcentral_hsa_id", "exception", "item_count"]))
+        if src.has("reimbursement_extra_assignments_monthly"):
+            inputs.extra_assignments = src.df(f"select * from {{s}}.reimbursement_extra_assignments_monthly "
+                                              f"where month = '{month}'")
+        if src.has("reimbursement_development_grants_monthly"):
+            inputs.grants, inputs.grants_split = src.df(
+                f"select * from {{s}}.reimbursement_development_grants_monthly where month = '{month}'"), True
         if src.has("stg_model__versions", src.model) and not reimb.empty:
             _load_model_bases(src, inputs)
     finally:
@@ -110,15 +118,28 @@ def load_month(path: Path, month: str) -> MonthInputs:
 
 
 def _targets(src: Source, in_months: str) -> pd.DataFrame:
-    """The goals' targets per month (from the goals mart: the version valid each month)."""
+    """Every target per month of the 13: the goals (from the goals mart: the version valid each
+    month) and the follow-up targets that pay nothing (the model's, where it has them)."""
     columns = ["month", "indicator", "profession", "low", "high", "direction", "pays"]
-    if not src.has("reimbursement_goals_monthly"):
+    frames = []
+    if src.has("reimbursement_goals_monthly"):
+        has_direction = "direction" in src.columns("reimbursement_goals_monthly")
+        frames.append(src.df(
+            f"select month, indicator, profession, any_value(low) as low, any_value(high) as high, "
+            f"{'any_value(direction)' if has_direction else 'null'} as direction, true as pays "
+            f"from {{s}}.reimbursement_goals_monthly where month in ({in_months}) group by all"))
+    if src.has("stg_model__follow_up_targets", src.model):
+        frames.append(src.df(
+            f"select distinct r.month, t.indicator, t.profession, t.low, t.high, t.direction, false as pays "
+            f"from {{s}}.reimbursement_monthly r join {{m}}.stg_model__follow_up_targets t "
+            f"on t.version_id = r.model_version_id where r.month in ({in_months})"))
+    frames = [f for f in frames if not f.empty]
+    if not frames:
         return pd.DataFrame(columns=columns)
-    has_direction = "direction" in src.columns("reimbursement_goals_monthly")
-    frame = src.df(f"select month, indicator, profession, any_value(low) as low, any_value(high) as high, "
-                   f"{'any_value(direction)' if has_direction else 'null'} as direction, true as pays "
-                   f"from {{s}}.reimbursement_goals_monthly where month in ({in_months}) group by all")
-    return frame[columns]
+    frame = pd.concat(frames, ignore_index=True)
+    # a goal and a follow-up target on the same indicator: the goal's (it pays)
+    frame = frame.sort_values("pays", ascending=False).drop_duplicates(["month", "indicator", "profession"])
+    return frame[columns].reset_index(drop=True)
 
 
 def _load_model_bases(src: Source, inputs: MonthInputs) -> None:
@@ -131,6 +152,10 @@ def _load_model_bases(src: Source, inputs: MonthInputs) -> None:
     if versions.empty:
         return
     inputs.version = versions.iloc[0].to_dict()
+    if src.has("stg_model__deductions", src.model):   # a deduction per performing unit type
+        inputs.version["deduction_rates"] = dict(src.df(
+            f"select unit_type, sek_per_visit from {{m}}.stg_model__deductions where version_id = {version_id}"
+        ).itertuples(index=False, name=None))
     inputs.geography = dict(src.df(f"select rural_tier, sek_per_month from {{m}}.stg_model__geography "
                                    f"where version_id = {version_id}").itertuples(index=False, name=None))
     inputs.capitation = src.df(f"""
@@ -146,13 +171,30 @@ def _load_model_bases(src: Source, inputs: MonthInputs) -> None:
         select vardcentral_hsa_id, count(*) as listed, sum(acg) as acg, sum(cni) as cni,
                count(*) filter (where sabo <> 0) as sabo_count
         from {{s}}.reimbursement_person_monthly where month = '{month}' group by all""")
-    if src.has("stg_reference__development_grants", src.model):
+    if not inputs.grants_split and src.has("stg_reference__development_grants", src.model):
         grant_columns = src.columns("stg_reference__development_grants", src.model)
         programme = "programme" if "programme" in grant_columns else "null"
         split = "split" if "split" in grant_columns else "'listed'"
         inputs.grants = src.df(f"select hsa_id, pot_sek, {programme} as programme, {split} as split "
                                f"from {{m}}.stg_reference__development_grants where payout_month = '{month}'")
-    if src.has("stg_reference__extra_assignments", src.model):
-        inputs.extra_assignments = src.df(
-            f"select * from {{m}}.stg_reference__extra_assignments "
-            f"where valid_from <= date '{month}-01' and (valid_to is null or valid_to >= date '{month}-01')")
+    inputs.deductions = _deductions(src, month, inputs.version)
+
+
+def _deductions(src: Source, month: str, version: dict) -> pd.DataFrame | None:
+    """Visits elsewhere per listing VC (and performing unit type) with the rate per visit, from the
+    intermediate model when it holds the month (it holds the last dbt run's months: the months
+    statements are written for in a run), else None (the count is then worked out from the rate)."""
+    table = "reimbursement__int_visits_elsewhere_counted"
+    if not src.has(table, "intermediate"):
+        return None
+    columns = src.columns(table, "intermediate")
+    if "sek_per_visit" in columns and "performing_unit_type" in columns:
+        frame = src.df(f"select vardcentral_hsa_id, performing_unit_type, visits_elsewhere_count, sek_per_visit "
+                       f"from intermediate.{table} where month = '{month}'")
+    elif "visits_elsewhere_count" in columns and version.get("visits_elsewhere_deduction_sek") is not None:
+        frame = src.df(f"select vardcentral_hsa_id, null as performing_unit_type, visits_elsewhere_count, "
+                       f"{float(version['visits_elsewhere_deduction_sek'])} as sek_per_visit "
+                       f"from intermediate.{table} where month = '{month}'")
+    else:
+        return None
+    return frame if not frame.empty else None

@@ -26,8 +26,8 @@ from orchestration.defs.publication.statement_basis import (AMOUNT, DIVISOR, FAC
                                                             ComponentBasis, component_bases)
 from orchestration.defs.publication.statement_inputs import MonthInputs, load_month
 from orchestration.defs.publication.targets import direction_of, status
-from orchestration.defs.publication.workbook import (COUNT, INDEX, SEK, SHARE, Sheet, page_setup, save_stable,
-                                                     styles)
+from orchestration.defs.publication.workbook import (COUNT, INDICATOR_FORMAT, SEK, Sheet, page_setup,
+                                                     save_stable, styles)
 from orchestration.parallel import map_forked
 
 SUMMARY_SHEET, FOLLOW_UP_SHEET = "Ersättningsunderlag", "Uppföljning"
@@ -38,7 +38,6 @@ FOLLOW_UP_CODES = ["listed_count", "new_listings", "ended_listings", "phone_same
                    "coverage_ratio", "continuity_doctor", "continuity_all", "continuity_doctor_sabo",
                    "distance_contact_share", "video_contact_share", "visits_elsewhere", "relisting_over_limit",
                    "cap_breach_listings"]
-FORMAT_OF_KIND = {"count": COUNT, "share": SHARE, "index": INDEX}
 
 
 def _date(value) -> str:
@@ -151,7 +150,7 @@ def _write_follow_up(ws, st, inputs: MonthInputs, vc: str, unit: dict) -> tuple[
     target_of = {(t["month"], t["indicator"], t["profession"]): t for t in inputs.targets.to_dict("records")}
     fills = st["fills"]
     for code, prof in _follow_up_rows(inputs, vc):
-        fmt = FORMAT_OF_KIND[indicator_kind(code)]
+        fmt = INDICATOR_FORMAT[indicator_kind(code)]
         current = target_of.get((inputs.month, code, prof), {})
         low, high = current.get("low"), current.get("high")
         for sex in ("all", "female", "male"):

@@ -22,8 +22,11 @@ SEK_RATE = '#,##0.00 "kr"'              # rates and fees per unit, to the öre
 COUNT = "#,##0"                          # persons, contacts, months
 SHARE = "0.0 %"                          # shares, fulfilment and VAT %, stored as fractions
 INDEX = "0.00"                           # continuity (COC), an index 0–1; its targets too
+RATIO = "#,##0.0"                        # a ratio of counts (listed per named GP)
 FACTOR = "0.0000"                        # the VC's CNI
 WEIGHT = "#,##0.0000"                    # ACG weight sums
+
+INDICATOR_FORMAT = {"count": COUNT, "share": SHARE, "index": INDEX, "ratio": RATIO}   # by labels.indicator_kind
 
 FONT_NAME = "Arial"
 FONT_SIZE = 9
