@@ -71,17 +71,11 @@ def _n(value) -> str:
     return f"{int(value):,}".replace(",", "\u00a0")
 
 
-def _rows_of(frame: pd.DataFrame | None, vc: str) -> pd.DataFrame | None:
-    if frame is None:
-        return None
-    return frame[frame["vardcentral_hsa_id"] == vc]
-
-
 def _capitation(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
     amount, listed = float(r["capitation"]), int(r["listed_count"])
     basis = ComponentBasis("capitation", "", amount, "Listade per åldersgrupp och kön × årsbelopp ÷ 12 (spec. A)",
                            summary_quantity=listed)
-    rows = _rows_of(inputs.capitation, r["vardcentral_hsa_id"])
+    rows = inputs.of("capitation", r["vardcentral_hsa_id"])
     if rows is None:
         basis.text = f"{_n(listed)} listade; belopp per åldersgrupp och kön enligt ersättningsmodellen"
         return basis
@@ -135,7 +129,7 @@ def _geography(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
 def _sabo(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
     amount = float(r["sabo"])
     rate = _f((inputs.version or {}).get("sabo_sek_per_resident_month"))
-    sums = _rows_of(inputs.person_sums, r["vardcentral_hsa_id"])
+    sums = inputs.of("person_sums", r["vardcentral_hsa_id"])
     count = int(sums["sabo_count"].sum()) if sums is not None else None
     if rate is None or count is None:
         return ComponentBasis("sabo", "", amount, "Listade i särskilt boende × belopp per månad")
@@ -145,9 +139,9 @@ def _sabo(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
 
 def _visit_fees(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
     amount = float(r["visit_fees"])
-    fees = _rows_of(inputs.fees, r["vardcentral_hsa_id"])
+    fees = inputs.of("fees", r["vardcentral_hsa_id"])
     if fees is None:
-        contacts = _rows_of(inputs.contacts, r["vardcentral_hsa_id"])
+        contacts = inputs.of("contacts", r["vardcentral_hsa_id"])
         n = int(contacts["contact_count"].sum()) if contacts is not None and not contacts.empty else 0
         return ComponentBasis("visit_fees", "", amount, "Genomförda kontakter enligt besöksreglerna "
                               "(specifikation per kategori saknas i underlaget)", summary_quantity=n)
@@ -173,8 +167,11 @@ def _deduction(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
     amount = float(r["visits_elsewhere_deduction"])
     column = "visits_elsewhere_deduction"
     text = "Besök av listade på annan enhet (jour inräknad) × avdrag per besök"
-    rows = _rows_of(inputs.deductions, r["vardcentral_hsa_id"])
-    if rows is not None and inputs.deductions is not None:
+    rows = inputs.of("deductions", r["vardcentral_hsa_id"])
+    if rows is not None and rows.empty and abs(amount) < 0.005:
+        return ComponentBasis(column, "", amount, "Inga besök av listade på annan enhet",
+                              lines=[Line("", quantity=0, rate=0.0)])
+    if rows is not None:
         lines = [Line("", quantity=int(d["visits_elsewhere_count"]), rate=-float(d["sek_per_visit"]),
                       amount=-int(d["visits_elsewhere_count"]) * float(d["sek_per_visit"]),
                       extra=["Besök " + UNIT_TYPE_SV.get(d["performing_unit_type"], "på annan enhet"), ""])
@@ -201,7 +198,7 @@ def _deduction(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
 
 def _goals(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
     amount = float(r["goal_payment"])
-    goals = _rows_of(inputs.goals, r["vardcentral_hsa_id"])
+    goals = inputs.of("goals", r["vardcentral_hsa_id"])
     if goals is None:
         return ComponentBasis("goal_payment", "", amount, "Mål enligt ersättningsmodellen "
                               "(specifikation per mål saknas i underlaget: reimbursement_goals_monthly)")
@@ -247,7 +244,7 @@ def _start_grant(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
 
 def _extra_assignments(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
     amount = float(r["extra_assignments"])
-    rows = _rows_of(inputs.extra_assignments, r["vardcentral_hsa_id"])
+    rows = inputs.of("extra_assignments", r["vardcentral_hsa_id"])
     if rows is None:
         return ComponentBasis("extra_assignments", "", amount, "Tilläggsuppdrag, fast belopp per månad")
     if rows.empty:
@@ -283,7 +280,7 @@ def _development_grant(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBas
         return ComponentBasis("development_grant", "", amount, "Andel av programmets pott")
     lines = []
     if inputs.grants_split:   # reimbursement_development_grants_monthly: per VC and programme
-        for g in _rows_of(inputs.grants, vc).sort_values("programme", na_position="first").to_dict("records"):
+        for g in inputs.of("grants", vc).sort_values("programme", na_position="first").to_dict("records"):
             name = "Utvecklingsmedel" if g["programme"] is None or pd.isna(g["programme"]) else str(g["programme"])
             lines.append(_grant_line(name, g["split"], float(g["pot_sek"]), int(g["listed_count"]),
                                      int(g["participants_listed_count"]), int(g["participant_count"])))

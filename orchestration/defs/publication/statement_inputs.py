@@ -71,6 +71,29 @@ class MonthInputs:
     grants_split: bool = False              # grants come split per VC (reimbursement_development_grants_monthly)
     extra_assignments: pd.DataFrame | None = None   # reimbursement_extra_assignments_monthly of the month
     deductions: pd.DataFrame | None = None  # visits elsewhere per VC (and performing unit type), with the rate
+    _parts: dict = field(default_factory=dict, repr=False)
+
+    PER_VC = ("indicators", "goals", "fees", "contacts", "exceptions", "capitation", "person_sums",
+              "extra_assignments", "deductions", "grants")
+
+    def split(self) -> None:
+        """Split every per-VC table by VC once (before the workers fork): a filter per VC scans the
+        whole table, ~850 times a national month."""
+        for name in self.PER_VC:
+            frame = getattr(self, name)
+            if frame is not None and "vardcentral_hsa_id" in frame.columns:
+                self._parts[name] = ({vc: part for vc, part in frame.groupby("vardcentral_hsa_id", sort=False)},
+                                     frame.iloc[0:0])
+
+    def of(self, name: str, vc: str) -> pd.DataFrame | None:
+        """The VC's rows of a per-VC table (None where the table is not in the source)."""
+        frame = getattr(self, name)
+        if frame is None:
+            return None
+        if name not in self._parts:
+            return frame[frame["vardcentral_hsa_id"] == vc] if "vardcentral_hsa_id" in frame.columns else frame
+        parts, empty = self._parts[name]
+        return parts.get(vc, empty)
     quality: pd.DataFrame | None = None     # data_quality_monthly of the month
 
 
@@ -114,6 +137,7 @@ def load_month(path: Path, month: str) -> MonthInputs:
             _load_model_bases(src, inputs)
     finally:
         src.close()
+    inputs.split()
     return inputs
 
 

@@ -113,7 +113,7 @@ def _write_exceptions(s: Sheet, exceptions: pd.DataFrame) -> None:
 
 def _follow_up_rows(inputs: MonthInputs, vc: str) -> list[tuple[str, str]]:
     """(indicator, profession) pairs of the follow-up sheet: every target's, then the key ones."""
-    mine = inputs.indicators[inputs.indicators["vardcentral_hsa_id"] == vc]
+    mine = inputs.of("indicators", vc)
     present = set(zip(mine["indicator_code"], mine["profession"]))
     pairs: list[tuple[str, str]] = []
     targets = inputs.targets.sort_values(["indicator", "profession"])
@@ -137,9 +137,9 @@ def _write_follow_up(ws, st, inputs: MonthInputs, vc: str, unit: dict) -> tuple[
     header_row = s.row
     s.header(["Indikator", "Kön", "Nedre gräns", "Mål", *[month_short(m) for m in months], "Regionen",
               "Anmärkning"])
-    mine = inputs.indicators[inputs.indicators["vardcentral_hsa_id"] == vc]
-    region = inputs.indicators[(inputs.indicators["vardcentral_hsa_id"] == "REGION")
-                               & (inputs.indicators["sex"] == "all") & (inputs.indicators["month"] == inputs.month)]
+    mine = inputs.of("indicators", vc)
+    region = inputs.of("indicators", "REGION")
+    region = region[(region["sex"] == "all") & (region["month"] == inputs.month)]
     region_value = dict(zip(zip(region["indicator_code"], region["profession"]), region["value"]))
     values = {(c, p, sx, m): v for c, p, sx, m, v in
               zip(mine["indicator_code"], mine["profession"], mine["sex"], mine["month"], mine["value"])}
@@ -198,7 +198,7 @@ def _write_vc_workbook(inputs: MonthInputs, r: dict, path: Path, version: str) -
     bases = component_bases(inputs, r, unit)
     header_row, _ = _write_summary(s, bases, r)
     _write_specifications(s, bases)
-    _write_exceptions(s, inputs.exceptions[inputs.exceptions["vardcentral_hsa_id"] == vc])
+    _write_exceptions(s, inputs.of("exceptions", vc))
     s.fit_widths(minimum=8, maximum=58)
     ws.freeze_panes = None
     label = f"{name} ({vc}) · {month_sv(inputs.month)} · {version}"
