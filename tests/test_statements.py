@@ -17,6 +17,8 @@ from tests.marts_fixture import OPEN_VCS, VC_A, VC_B, VC_C, build_marts_warehous
 
 MONTH = "2025-02"
 BASIS = ["Antal / bas", "Sats", "Faktor", "Delat med", "Belopp"]
+SPEC_PREFIX = {"capitation": "A.", "visit_fees": "B.", "goal_payment": "C.", "extra_assignments": "D.",
+               "development_grant": "E.", "visits_elsewhere_deduction": "F."}
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +55,7 @@ def read_statement(path: Path) -> dict:
     total = rows[i][columns[-1]]
     title = None
     for r in rows[i + 1:]:
-        if r[0] and str(r[0])[:3] in ("A. ", "B. ", "C. ", "D. ", "E. ", "F. "):
+        if r[0] and str(r[0])[:3] in {p + " " for p in SPEC_PREFIX.values()}:
             title, specs[r[0]] = r[0], []
         elif title and r[columns[0]] == BASIS[0]:
             continue                       # the specification's header row
@@ -82,11 +84,9 @@ def assert_every_krona_recomputes(path: Path, expected: dict) -> int:
         if line["Sats"] is not None:
             assert recompute(line) == pytest.approx(expected[column], abs=0.01), (path.name, label, line)
         else:
-            spec = next(lines for title, lines in statement["specs"].items() if label.lower() in title.lower()
-                        or title.startswith({"capitation": "A.", "visit_fees": "B.", "goal_payment": "C.",
-                                             "extra_assignments": "D.", "development_grant": "E.",
-                                             "visits_elsewhere_deduction": "F."}[column]))
-            assert spec, (path.name, label)
+            prefix = SPEC_PREFIX.get(column, "?")
+            spec = next((lines for title, lines in statement["specs"].items() if title.startswith(prefix)), None)
+            assert spec, (path.name, label, "neither a rate on the summary nor a specification", line)
             for s in spec:
                 assert recompute(s) == pytest.approx(s["Belopp"], abs=0.01), (path.name, label, s)
             assert sum(recompute(s) for s in spec) == pytest.approx(expected[column], abs=0.01), (path.name, label)

@@ -79,6 +79,8 @@ def _capitation(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
     if rows is None:
         basis.text = f"{_n(listed)} listade; belopp per åldersgrupp och kön enligt ersättningsmodellen"
         return basis
+    if rows.empty:
+        return ComponentBasis("capitation", "", amount, "Inga listade", lines=[Line("", quantity=0, rate=0.0)])
     basis.spec_title = "A. Kapitering – listade per åldersgrupp och kön × årsbelopp ÷ 12"
     basis.spec_headers = ["Åldersgrupp", "Kön"]
     for row in rows.to_dict("records"):
@@ -96,8 +98,11 @@ def _capitation(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
 def _acg(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
     amount = float(r["acg"])
     rate = _f((inputs.version or {}).get("acg_sek_per_weight_year"))
-    if not rate:
+    if rate is None:
         return ComponentBasis("acg", "", amount, "Summa ACG-vikt × ersättning per vikt och år ÷ 12")
+    if rate == 0:
+        return ComponentBasis("acg", "", amount, "Ingen ersättning per ACG-vikt i modellen",
+                              lines=[Line("", rate=0.0, divisor=12, amount=amount)])
     weight_sum = amount * 12 / rate
     return ComponentBasis("acg", "", amount, "Summa ACG-vikt (utan vikt: 1,0) × kr per vikt och år ÷ 12",
                           lines=[Line("", quantity=weight_sum, rate=rate, divisor=12, amount=amount,
@@ -107,10 +112,11 @@ def _acg(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
 def _cni(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
     amount, listed = float(r["cni"]), int(r["listed_count"])
     rate = _f((inputs.version or {}).get("cni_sek_per_listed_year"))
-    if not rate or not listed:
-        return ComponentBasis("cni", "", amount, f"{_n(listed)} listade × kr per listad och år ÷ 12 × vårdcentralens CNI",
-                              lines=[Line("", quantity=listed, rate=rate or 0.0, factor=0.0, divisor=12,
-                                          amount=amount)] if rate else [])
+    if rate is None:
+        return ComponentBasis("cni", "", amount, "Listade × kr per listad och år ÷ 12 × vårdcentralens CNI")
+    if rate == 0 or listed == 0:
+        return ComponentBasis("cni", "", amount, "Listade × kr per listad och år ÷ 12 × vårdcentralens CNI",
+                              lines=[Line("", quantity=listed, rate=rate, divisor=12, amount=amount)])
     cni = amount * 12 / (rate * listed)
     return ComponentBasis("cni", "", amount, "Listade × kr per listad och år ÷ 12 × vårdcentralens CNI (faktor)",
                           lines=[Line("", quantity=listed, rate=rate, factor=cni, divisor=12, amount=amount)])
@@ -145,6 +151,9 @@ def _visit_fees(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
         n = int(contacts["contact_count"].sum()) if contacts is not None and not contacts.empty else 0
         return ComponentBasis("visit_fees", "", amount, "Genomförda kontakter enligt besöksreglerna "
                               "(specifikation per kategori saknas i underlaget)", summary_quantity=n)
+    if fees.empty:
+        return ComponentBasis("visit_fees", "", amount, "Inga genomförda kontakter som ger ersättning",
+                              lines=[Line("", quantity=0, rate=0.0)])
     basis = ComponentBasis("visit_fees", "", amount, "Genomförda kontakter × ersättning per kontakt (spec. B)",
                            summary_quantity=int(fees["contact_count"].sum()),
                            spec_title="B. Besöksersättning – genomförda kontakter per kategori",
@@ -168,10 +177,10 @@ def _deduction(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
     column = "visits_elsewhere_deduction"
     text = "Besök av listade på annan enhet (jour inräknad) × avdrag per besök"
     rows = inputs.of("deductions", r["vardcentral_hsa_id"])
-    if rows is not None and rows.empty and abs(amount) < 0.005:
+    if (rows is None or rows.empty) and abs(amount) < 0.005:
         return ComponentBasis(column, "", amount, "Inga besök av listade på annan enhet",
                               lines=[Line("", quantity=0, rate=0.0)])
-    if rows is not None:
+    if rows is not None and not rows.empty:
         lines = [Line("", quantity=int(d["visits_elsewhere_count"]), rate=-float(d["sek_per_visit"]),
                       amount=-int(d["visits_elsewhere_count"]) * float(d["sek_per_visit"]),
                       extra=["Besök " + UNIT_TYPE_SV.get(d["performing_unit_type"], "på annan enhet"), ""])
@@ -202,6 +211,9 @@ def _goals(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
     if goals is None:
         return ComponentBasis("goal_payment", "", amount, "Mål enligt ersättningsmodellen "
                               "(specifikation per mål saknas i underlaget: reimbursement_goals_monthly)")
+    if goals.empty:
+        return ComponentBasis("goal_payment", "", amount, "Inga mål med ersättning i modellen",
+                              lines=[Line("", quantity=int(r["listed_count"]), rate=0.0)])
     basis = ComponentBasis("goal_payment", "", amount,
                            f"{len(goals)} mål: listade × kr per listad och månad × måluppfyllelse (spec. C)",
                            summary_quantity=int(r["listed_count"]),
@@ -257,6 +269,10 @@ def _extra_assignments(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBas
         valid = f"{_day(a.get('valid_from'))}–{_day(a.get('valid_to'))}"
         basis.lines.append(Line("", rate=float(a["amount"]), amount=float(a["amount"]), rate_format=SEK,
                                 extra=[str(a["assignment"]), valid]))
+    if len(basis.lines) == 1:   # one assignment: on the summary
+        line = basis.lines[0]
+        basis.text = f"{line.extra[0]} (giltigt {line.extra[1]}), fast belopp per månad"
+        basis.spec_title, basis.spec_headers, line.extra = None, [], []
     return basis
 
 
