@@ -6,6 +6,7 @@ region (`published_region`) for the recomputation of every component of every VC
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import openpyxl
@@ -17,8 +18,12 @@ from tests.marts_fixture import OPEN_VCS, VC_A, VC_B, VC_C, build_marts_warehous
 
 MONTH = "2025-02"
 BASIS = ["Antal / bas", "Sats", "Faktor", "Delat med", "Belopp"]
-SPEC_PREFIX = {"capitation": "A.", "visit_fees": "B.", "goal_payment": "C.", "extra_assignments": "D.",
-               "development_grant": "E.", "visits_elsewhere_deduction": "F."}
+SPEC = re.compile(r"^[A-Z]\. ")    # a specification's title: 'A. Kapitering – …'
+
+
+def spec_of(statement: dict, label: str) -> list[dict] | None:
+    """The lines of the component's specification (its title names the component)."""
+    return next((lines for title, lines in statement["specs"].items() if title[3:].startswith(label)), None)
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +60,7 @@ def read_statement(path: Path) -> dict:
     total = rows[i][columns[-1]]
     title = None
     for r in rows[i + 1:]:
-        if r[0] and str(r[0])[:3] in {p + " " for p in SPEC_PREFIX.values()}:
+        if r[0] and SPEC.match(str(r[0])):
             title, specs[r[0]] = r[0], []
         elif title and r[columns[0]] == BASIS[0]:
             continue                       # the specification's header row
@@ -84,8 +89,7 @@ def assert_every_krona_recomputes(path: Path, expected: dict) -> int:
         if line["Sats"] is not None:
             assert recompute(line) == pytest.approx(expected[column], abs=0.01), (path.name, label, line)
         else:
-            prefix = SPEC_PREFIX.get(column, "?")
-            spec = next((lines for title, lines in statement["specs"].items() if title.startswith(prefix)), None)
+            spec = spec_of(statement, label)
             assert spec, (path.name, label, "neither a rate on the summary nor a specification", line)
             for s in spec:
                 assert recompute(s) == pytest.approx(s["Belopp"], abs=0.01), (path.name, label, s)
@@ -120,7 +124,7 @@ def test_every_component_recomputes_from_the_sheets_own_basis_and_rate_cells(war
     # the figures behind the amounts are on the sheet: listed per band and sex with annual rates,
     # the ACG weight sum, the VC's CNI, the deduction count, the VAT %, the start grant's month
     b = read_statement(written / f"ersattningsunderlag_{MONTH}_{VC_B}.xlsx")
-    capitation = b["specs"][next(t for t in b["specs"] if t.startswith("A."))]
+    capitation = spec_of(b, "Kapitering")
     assert {(s["label"], s["text"]) for s in capitation} >= {("20–39 år", "Kvinnor")}
     assert all(s["Delat med"] == 12 and s["Sats"] > 1000 for s in capitation)
     assert b["summary"]["Vårdtyngd (ACG)"]["Antal / bas"] == pytest.approx(  # weights of VC B's persons

@@ -52,6 +52,7 @@ class ComponentBasis:
     text: str                                  # the basis in words, on the summary
     lines: list[Line] = field(default_factory=list)
     spec_title: str | None = None              # lines listed in a specification, not on the summary
+    # (the statement letters its specifications A, B, … in order and puts the letter in `text`'s {spec})
     spec_headers: list[str] = field(default_factory=list)   # extra column headers of the specification
     summary_quantity: float | None = None      # shown on the summary for a specified component
     summary_quantity_format: str = COUNT
@@ -73,7 +74,7 @@ def _n(value) -> str:
 
 def _capitation(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
     amount, listed = float(r["capitation"]), int(r["listed_count"])
-    basis = ComponentBasis("capitation", "", amount, "Listade per åldersgrupp och kön × årsbelopp ÷ 12 (spec. A)",
+    basis = ComponentBasis("capitation", "", amount, "Listade per åldersgrupp och kön × årsbelopp ÷ 12 (spec. {spec})",
                            summary_quantity=listed)
     rows = inputs.of("capitation", r["vardcentral_hsa_id"])
     if rows is None:
@@ -81,7 +82,7 @@ def _capitation(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
         return basis
     if rows.empty:
         return ComponentBasis("capitation", "", amount, "Inga listade", lines=[Line("", quantity=0, rate=0.0)])
-    basis.spec_title = "A. Kapitering – listade per åldersgrupp och kön × årsbelopp ÷ 12"
+    basis.spec_title = "Kapitering – listade per åldersgrupp och kön × årsbelopp ÷ 12"
     basis.spec_headers = ["Åldersgrupp", "Kön"]
     for row in rows.to_dict("records"):
         age_from, age_to = row["age_from"], row["age_to"]
@@ -154,9 +155,9 @@ def _visit_fees(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
     if fees.empty:
         return ComponentBasis("visit_fees", "", amount, "Inga genomförda kontakter som ger ersättning",
                               lines=[Line("", quantity=0, rate=0.0)])
-    basis = ComponentBasis("visit_fees", "", amount, "Genomförda kontakter × ersättning per kontakt (spec. B)",
+    basis = ComponentBasis("visit_fees", "", amount, "Genomförda kontakter × ersättning per kontakt (spec. {spec})",
                            summary_quantity=int(fees["contact_count"].sum()),
-                           spec_title="B. Besöksersättning – genomförda kontakter per kategori",
+                           spec_title="Besöksersättning – genomförda kontakter per kategori",
                            spec_headers=["Kontakttyp, yrkesgrupp", "Patientkategori"])
     for f in fees.sort_values(["patient_category", "contact_type", "profession"]).to_dict("records"):
         fee = _f(f["fee_sek"])
@@ -187,8 +188,8 @@ def _deduction(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
                  for d in rows.sort_values("performing_unit_type", na_position="first").to_dict("records")]
         if len(lines) > 1:
             return ComponentBasis(column, "", amount, "Besök av listade på annan enhet × avdrag per enhetstyp "
-                                  "(spec. F)", lines=lines, summary_quantity=sum(x.quantity for x in lines),
-                                  spec_title="F. Avdrag för besök på annan enhet, per utförande enhetstyp",
+                                  "(spec. {spec})", lines=lines, summary_quantity=sum(x.quantity for x in lines),
+                                  spec_title="Avdrag för besök på annan enhet – per utförande enhetstyp",
                                   spec_headers=["Utförd", ""])
         if lines:
             lines[0].extra = []
@@ -215,9 +216,9 @@ def _goals(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
         return ComponentBasis("goal_payment", "", amount, "Inga mål med ersättning i modellen",
                               lines=[Line("", quantity=int(r["listed_count"]), rate=0.0)])
     basis = ComponentBasis("goal_payment", "", amount,
-                           f"{len(goals)} mål: listade × kr per listad och månad × måluppfyllelse (spec. C)",
+                           f"{len(goals)} mål: listade × kr per listad och månad × måluppfyllelse (spec. {{spec}})",
                            summary_quantity=int(r["listed_count"]),
-                           spec_title="C. Målrelaterad ersättning – utfall, mål och uppfyllelse",
+                           spec_title="Målrelaterad ersättning – utfall, mål och uppfyllelse",
                            spec_headers=["Mål", "Modell: utfall, nedre gräns och målnivå"])
     for g in goals.sort_values("goal_order").to_dict("records"):
         kind = indicator_kind(g["indicator"])
@@ -262,8 +263,8 @@ def _extra_assignments(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBas
     if rows.empty:
         return ComponentBasis("extra_assignments", "", amount, "Inga tilläggsuppdrag denna månad",
                               lines=[Line("", rate=0.0)])
-    basis = ComponentBasis("extra_assignments", "", amount, f"{len(rows)} uppdrag, fast belopp per månad (spec. D)",
-                           spec_title="D. Tilläggsuppdrag – fast belopp per månad",
+    basis = ComponentBasis("extra_assignments", "", amount, f"{len(rows)} uppdrag, fast belopp per månad (spec. {{spec}})",
+                           spec_title="Tilläggsuppdrag – fast belopp per månad",
                            spec_headers=["Uppdrag", "Giltigt"])
     for a in rows.sort_values(["assignment", "valid_from"]).to_dict("records"):
         valid = f"{_day(a.get('valid_from'))}–{_day(a.get('valid_to'))}"
@@ -317,8 +318,8 @@ def _development_grant(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBas
         line = lines[0]
         text, line.extra = f"{line.extra[0]}: {line.extra[1]}", []
         return ComponentBasis("development_grant", "", amount, text, lines=[line])
-    return ComponentBasis("development_grant", "", amount, f"{len(lines)} program (spec. E)", lines=lines,
-                          spec_title="E. Utvecklingsmedel per program", spec_headers=["Program", "Fördelning"])
+    return ComponentBasis("development_grant", "", amount, f"{len(lines)} program (spec. {{spec}})", lines=lines,
+                          spec_title="Utvecklingsmedel – per program", spec_headers=["Program", "Fördelning"])
 
 
 def _vat(inputs: MonthInputs, r: dict, unit: dict, components: list[tuple[str, str]]) -> ComponentBasis:

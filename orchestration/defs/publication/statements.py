@@ -196,6 +196,11 @@ def _write_vc_workbook(inputs: MonthInputs, r: dict, path: Path, version: str) -
     s.text(_cap_text(unit, int(r["listed_count"]), inputs.month))
     s.blank()
     bases = component_bases(inputs, r, unit)
+    letters = iter("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+    for b in bases:   # specifications lettered in the order they appear
+        if b.spec_title and b.lines:
+            letter = next(letters)
+            b.spec_title, b.text = f"{letter}. {b.spec_title}", b.text.replace("{spec}", letter)
     header_row, _ = _write_summary(s, bases, r)
     _write_specifications(s, bases)
     _write_exceptions(s, inputs.of("exceptions", vc))
