@@ -251,3 +251,20 @@ def test_every_krona_of_every_vc_of_the_pipelines_region_recomputes(published_re
         assert_every_krona_recomputes(tmp_path / month / f"ersattningsunderlag_{month}_{r['vardcentral_hsa_id']}.xlsx",
                                       r) == len(components_of(expected.columns))
     assert {label for _, label in COMPONENTS} >= {label for _, label in components_of(expected.columns)}
+
+
+def test_a_statement_shows_the_registry_row_valid_at_the_months_end(tmp_path):
+    """SPEC §3.5 history: VC B changes provider on 2025-02-01; January shows the old row."""
+    warehouse = build_marts_warehouse(tmp_path / "w")
+    execute(warehouse,
+            "alter table marts.vardcentraler add column valid_from date",
+            "alter table marts.vardcentraler add column valid_to date",
+            f"insert into marts.vardcentraler select * replace ('Nya Älvdalen AB' as provider_name, "
+            f"date '2025-02-01' as valid_from, null as valid_to) from marts.vardcentraler where hsa_id = '{VC_B}'",
+            f"update marts.vardcentraler set valid_to = date '2025-01-31' "
+            f"where hsa_id = '{VC_B}' and valid_from is null")
+    for month, provider in (("2025-01", "Älvdalens Läkarhus AB"), ("2025-02", "Nya Älvdalen AB")):
+        write_statements(warehouse, month, tmp_path / "o")
+        rows = _rows(openpyxl.load_workbook(tmp_path / "o" / month / f"ersattningsunderlag_{month}_{VC_B}.xlsx")
+                     [SUMMARY_SHEET])
+        assert rows[2][0].startswith(f"Vårdgivare: {provider} ·"), (month, rows[2][0])

@@ -17,17 +17,16 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
 import pandas as pd
 
 from orchestration.parallel import map_forked
 from orchestration.defs.publication.labels import (EXCEPTION_SV, SEX_SV, components_of, format_value, indicator_kind,
                                                    indicator_label, month_short, window_note)
 from orchestration.defs.publication.labels import month_sv as _month_sv
+from orchestration.defs.publication.statement_inputs import Source, months_back, registry_sql
 from orchestration.defs.publication.tables import check_month, previous_month, table_exists
 from orchestration.defs.publication.targets import direction_of, shortfall, status
 from orchestration.defs.publication.workbook import write_if_changed
@@ -52,13 +51,6 @@ class ReportResult:
     html_path: Path
     png_paths: list[Path] = field(default_factory=list)
     markdown_summary: str = ""
-
-
-def _months_back(month: str, n: int) -> list[str]:
-    months = [month]
-    while len(months) < n:
-        months.append(previous_month(months[-1]))
-    return list(reversed(months))
 
 
 def _kr(value: float) -> str:
@@ -102,14 +94,14 @@ def write_reports(warehouse_path: Path, months: list[str], out_dir: Path) -> lis
 
 def _load_report_inputs(warehouse_path: Path, month: str) -> dict:
     check_month(month)
-    months = _months_back(month, 13)
-    con = duckdb.connect(str(warehouse_path), read_only=True)
+    months = months_back(month, 13)
+    src = Source(Path(warehouse_path))
+    con, schema = src.con, src.schema
     try:
-        schema = "marts" if table_exists(con, "marts", "reimbursement_monthly") else "main"
         reimb = con.sql(f"select * from {schema}.reimbursement_monthly where month = '{month}'").df()
         previous = con.sql(f"select vardcentral_hsa_id, listed_count from {schema}.reimbursement_monthly "
                            f"where month = '{previous_month(month)}'").df()
-        units = con.sql(f"select hsa_id, name from {schema}.vardcentraler").df()
+        units = src.df(f"select hsa_id, name from ({registry_sql(src, month)})")
         month_list = ", ".join(f"'{m}'" for m in months)
         indicators = con.sql(f"select month, vardcentral_hsa_id, indicator_code, sex, profession, value, "
                              f"window_months from {schema}.indicators_monthly where month in ({month_list})").df()
@@ -126,7 +118,7 @@ def _load_report_inputs(warehouse_path: Path, month: str) -> dict:
                              f"group by all order by all").df() \
             if table_exists(con, schema, "reimbursement_exceptions_monthly") else None
     finally:
-        con.close()
+        src.close()
     return {"month": month, "months": months, "reimb": reimb, "units": units, "region": region, "goals": goals,
             "indicators": indicators, "previous": previous, "quality": quality, "exceptions": exceptions}
 

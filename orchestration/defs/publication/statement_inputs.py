@@ -97,6 +97,16 @@ class MonthInputs:
     quality: pd.DataFrame | None = None     # data_quality_monthly of the month
 
 
+def registry_sql(src: Source, month: str) -> str:
+    """The registry as it was at the month's end: a unit with several rows (SPEC §3.5 history,
+    `valid_from`…`valid_to` inclusive, empty = open) shows the row valid on the last day."""
+    if not {"valid_from", "valid_to"} <= src.columns("vardcentraler"):
+        return "select * from {s}.vardcentraler"
+    last_day = f"last_day(date '{month}-01')"
+    return (f"select * from {{s}}.vardcentraler where (valid_from is null or valid_from <= {last_day}) "
+            f"and (valid_to is null or valid_to >= {last_day})")
+
+
 def _optional(src: Source, table: str, sql: str, schema: str | None = None) -> pd.DataFrame | None:
     return src.df(sql) if src.has(table, schema) else None
 
@@ -109,7 +119,7 @@ def load_month(path: Path, month: str) -> MonthInputs:
     try:
         reimb = src.df(f"select * from {{s}}.reimbursement_monthly where month = '{month}' "
                        "order by vardcentral_hsa_id")
-        units = {u["hsa_id"]: u for u in src.df("select * from {s}.vardcentraler").to_dict("records")}
+        units = {u["hsa_id"]: u for u in src.df(registry_sql(src, month)).to_dict("records")}
         listing = src.df(f"select * from {{s}}.listing_monthly where month = '{month}'")
         indicators = src.df(f"select * from {{s}}.indicators_monthly where month in ({in_months})")
         contacts = src.df(f"select * from {{s}}.contacts_monthly where month = '{month}'")
