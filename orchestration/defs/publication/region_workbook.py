@@ -142,6 +142,7 @@ def _write_deviations(wb, st, inputs: MonthInputs, statuses: pd.DataFrame, versi
                 indicator_label(d["indicator_code"], d["profession"]), d["value"], d["high"], gap,
                 STATUS_SV[d["status"]], d["months_in_a_row"], f"{d['months_not_met']} av {d['months_measured']}"],
                [None, None, None, fmt, fmt, gap_fmt, None, COUNT, None], fills={7: st["fills"].get(d["status"])})
+    s.indent(7, header_row)                          # the status, after the shortfall
     s.fit_widths(minimum=8, maximum=40, fixed={1: HSA_ID_WIDTH})
     ws.freeze_panes = ws.cell(row=header_row + 1, column=1)
     page_setup(ws, landscape=True, title_rows=(header_row, header_row),

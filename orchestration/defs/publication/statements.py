@@ -31,6 +31,7 @@ from orchestration.defs.publication.workbook import (COUNT, INDICATOR_FORMAT, SE
 from orchestration.parallel import map_forked
 
 SUMMARY_SHEET, FOLLOW_UP_SHEET = "Ersättningsunderlag", "Uppföljning"
+FOLLOW_UP_ONE_PAGE_ROWS = 80   # up to this many rows the follow-up prints on one landscape page (≥ 8 pt)
 BASIS_HEADERS = [QUANTITY, RATE, FACTOR_COL, DIVISOR, AMOUNT]
 # Indicators shown on the follow-up sheet besides those with a target, in this order.
 FOLLOW_UP_CODES = ["listed_count", "new_listings", "ended_listings", "phone_same_day_share", "assessment_0d_share",
@@ -174,6 +175,7 @@ def _write_follow_up(ws, st, inputs: MonthInputs, vc: str, unit: dict) -> tuple[
                     (None if high is None or pd.isna(high) else float(high)) if first else None,
                     *row_values, None if reg is None or pd.isna(reg) else float(reg), note],
                    [None, None, fmt, fmt, *[fmt] * len(months), fmt, None], bold=False, fills=row_fills)
+    s.indent(len(months) + 6, header_row)            # the notes, after the region's numbers
     s.fit_widths(minimum=7, maximum=34, fixed={1: 34})
     return header_row, s.row - 1
 
@@ -214,7 +216,7 @@ def _write_vc_workbook(inputs: MonthInputs, r: dict, path: Path, version: str) -
     header2, _ = _write_follow_up(ws2, st, inputs, vc, unit)
     ws2.freeze_panes = ws2.cell(row=header2 + 1, column=3)
     page_setup(ws2, landscape=True, title_rows=(header2, header2), header=f"Uppföljning · {label}",
-               footer_left="Vårdval primärvård")
+               footer_left="Vårdval primärvård", fit_height=1 if ws2.max_row <= FOLLOW_UP_ONE_PAGE_ROWS else 0)
     return save_stable(wb, path)
 
 

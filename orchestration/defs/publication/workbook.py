@@ -149,6 +149,15 @@ class Sheet:
             cell.fill = fill
         self._styles[key] = copy.copy(cell._style)
 
+    def indent(self, col: int, from_row: int) -> None:
+        """Text cells of a column that follows a column of numbers: one character in, so the two
+        never touch."""
+        from openpyxl.styles import Alignment
+
+        for (cell,) in self.ws.iter_rows(min_row=from_row, min_col=col, max_col=col):
+            if isinstance(cell.value, str):
+                cell.alignment = Alignment(indent=1)
+
     def fit_widths(self, minimum: int = 6, maximum: int = 60, fixed: dict[int, float] | None = None) -> None:
         from openpyxl.utils import get_column_letter
 
