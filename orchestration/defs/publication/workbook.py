@@ -156,7 +156,7 @@ class Sheet:
 
         for (cell,) in self.ws.iter_rows(min_row=from_row, min_col=col, max_col=col):
             if isinstance(cell.value, str):
-                cell.alignment = Alignment(indent=1)
+                cell.alignment = Alignment(horizontal="left", indent=1)
 
     def fit_widths(self, minimum: int = 6, maximum: int = 60, fixed: dict[int, float] | None = None) -> None:
         from openpyxl.utils import get_column_letter
