@@ -268,3 +268,15 @@ def test_a_statement_shows_the_registry_row_valid_at_the_months_end(tmp_path):
         rows = _rows(openpyxl.load_workbook(tmp_path / "o" / month / f"ersattningsunderlag_{month}_{VC_B}.xlsx")
                      [SUMMARY_SHEET])
         assert rows[2][0].startswith(f"Vårdgivare: {provider} ·"), (month, rows[2][0])
+
+
+def test_an_unchanged_rerun_of_the_pipeline_leaves_statements_and_report_untouched(published_region, tmp_path):
+    """Issue 26 item 6, end to end: a file share sees no changed file after an unchanged re-run."""
+    from tests.pipeline_fixture import run_ok
+
+    region = published_region.copy(tmp_path / "region")          # copytree keeps modification times
+    outputs = [p for folder in ("statements", "reports") for p in (region.data / folder).rglob("*") if p.is_file()]
+    assert any(p.suffix == ".xlsx" for p in outputs) and any(p.suffix == ".html" for p in outputs)
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in outputs}
+    run_ok(region, "run", "--from", "2025-02")
+    assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in outputs} == before
