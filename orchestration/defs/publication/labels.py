@@ -126,5 +126,5 @@ def format_value(value: float | None, kind: str) -> str:
     if kind == "index":
         return f"{value:.2f}".replace(".", ",")
     if kind == "ratio":
-        return f"{value:.1f}".replace(".", ",")
+        return f"{value:,.1f}".replace(",", "\u00a0").replace(".", ",")
     return f"{int(round(value)):,}".replace(",", "\u00a0")

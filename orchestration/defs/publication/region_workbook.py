@@ -72,12 +72,15 @@ def _write_heat_map(wb, st, inputs: MonthInputs, statuses: pd.DataFrame, version
     pairs = sorted(set(zip(current["indicator_code"], current["profession"])))
     header_row = s.row
     s.header(["HSA-id", "Vårdcentral", *[indicator_label(c, p) for c, p in pairs]])
-    target_row = ["", "Mål"]
+    target_row, low_row = ["", "Mål"], ["", "Nedre gräns"]
     for c, p in pairs:
         t = current[(current["indicator_code"] == c) & (current["profession"] == p)].iloc[0]
         target_row.append(float(t["high"]))
+        low_row.append(None if pd.isna(t["low"]) else float(t["low"]))
     kinds = [INDICATOR_FORMAT[indicator_kind(c)] for c, _ in pairs]
     s.line(target_row, [None, None, *kinds], bold=True)
+    if any(v is not None for v in low_row[2:]):
+        s.line(low_row, [None, None, *kinds])
     by_key = {(v, c, p): (val, st_) for v, c, p, val, st_ in zip(
         current["vardcentral_hsa_id"], current["indicator_code"], current["profession"], current["value"],
         current["status"])}
