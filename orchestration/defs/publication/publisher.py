@@ -8,8 +8,9 @@ Layout under `<data_dir>/published/`:
     <table>/month=<YYYY-MM>/data.parquet           current version for BI (monthly tables)
     vardcentraler/data.parquet                     the registry: every unit's rows (with validity) of any published month
     open_data/indicators_monthly_<YYYY-MM>.csv     suppressed cells nulled
-    published.duckdb                               latest version of every month (+ published_versions);
-                                                   the person rows as a view over the versions' Parquet
+    published.duckdb                               latest version of every month (+ published_versions), tables
+                                                   only, commented, readable by DuckDB 1.x (published_db.py)
+    dictionary.csv                                 every table and column of published.duckdb with its description
     catalog.json                                   months and their latest versions
     .commit/                                       a commit being swapped in (journal.json: the commit point)
 
@@ -41,6 +42,10 @@ import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 
+from orchestration.defs.publication.published_db import (
+    STORAGE_VERSION, connect_new, create_published_versions, describe_tables, published_select, storage_version,
+    write_dictionary,
+)
 from orchestration.defs.publication.gate import PublicationRefused, assert_may_publish, write_json_atomic
 from orchestration.defs.publication.suppression import register_open_cells
 from orchestration.defs.publication.tables import (
@@ -51,12 +56,9 @@ from orchestration.warehouse import connect
 from sources.reimbursement_model import COMPONENTS as REIMBURSEMENT_COMPONENTS
 
 MONTHLY_TABLES = [t for t in PUBLISHED_TABLES if t not in NON_MONTHLY]
-# In published.duckdb these are views over the latest versions' Parquet, not copies: a national
-# month holds 10.6 M person rows, and copying them in (and the file that held every month's)
-# made each publication grow with history. The version files are immutable, so a view of one
-# catalog never changes under a reader.
-PARQUET_VIEW_TABLES = frozenset({"reimbursement_person_monthly"})
-STORED_TABLES = [t for t in MONTHLY_TABLES if t not in PARQUET_VIEW_TABLES]
+# Every monthly table is stored in published.duckdb (a view over Parquet would name its files
+# by absolute path: see published_db.py); a publication patches only its changed months.
+STORED_TABLES = MONTHLY_TABLES
 DIFF_ROW_LIMIT = 200
 AMOUNT_TOLERANCE = 0.005
 
@@ -185,15 +187,22 @@ def _write_open_data(published: Path, month: str, source_dir: Path) -> Path:
 
 
 def _versions_in_db(path: Path) -> list[tuple] | None:
+    """(month, version, content_hash) of every month in the file; None unless it is in the
+    storage version and layout this code writes (then it is rebuilt, not patched)."""
     try:
         with duckdb.connect(str(path), read_only=True) as con:
-            return sorted(con.execute("select month, version, content_hash, published_at "
-                                      "from published_versions").fetchall())
+            if not (storage_version(con) or "").startswith(STORAGE_VERSION):
+                return None
+            return sorted(con.execute("select month, version, content_hash from published_versions").fetchall())
     except duckdb.Error:
         return None
 
 
 def _catalog_versions(catalog: dict) -> list[tuple]:
+    return sorted((m, int(e["latest_version"]), e["content_hash"]) for m, e in catalog["months"].items())
+
+
+def _catalog_version_rows(catalog: dict) -> list[tuple]:
     return sorted((m, int(e["latest_version"]), e["content_hash"], e["published_at"])
                   for m, e in catalog["months"].items())
 
@@ -204,35 +213,15 @@ def _stored_as_tables(path: Path) -> set[str]:
                                                 "where table_type = 'BASE TABLE'").fetchall()}
 
 
-def _view_files(published: Path, catalog: dict, table: str) -> list[str]:
-    # Absolute: DuckDB resolves a relative path against the reader's working directory.
-    return [str((d / f"{table}.parquet").resolve()) for d in _latest_dirs(published, catalog).values()]
-
-
-def _create_parquet_views(con: duckdb.DuckDBPyConnection, published: Path, catalog: dict) -> None:
-    """PARQUET_VIEW_TABLES as views over the catalog's latest version files, month by month."""
-    for table in sorted(PARQUET_VIEW_TABLES):
-        files = _view_files(published, catalog, table)
-        if files:
-            con.execute(f'create or replace view "{table}" as select * from read_parquet({files!r}, '
-                        f'union_by_name = true)')
-        else:
-            con.execute(f'drop view if exists "{table}"')
-
-
 def _published_db_stale(published: Path, catalog: dict) -> bool:
-    """Whether published.duckdb is missing, holds other versions than the catalog's, or has
-    views that name files elsewhere (the data directory was moved since it was built)."""
+    """Whether published.duckdb is missing, holds other versions than the catalog's, is in
+    another storage version, or (written by older code) lacks a stored table or the dictionary."""
     path = published / "published.duckdb"
     if _versions_in_db(path) != _catalog_versions(catalog):
         return True
-    with duckdb.connect(str(path), read_only=True) as con:
-        views = dict(con.execute("select view_name, sql from duckdb_views() where not internal").fetchall())
-    for table in PARQUET_VIEW_TABLES:
-        files = _view_files(published, catalog, table)
-        if files and not all(f"'{f}'" in views.get(table, "") for f in files):
-            return True
-    return False
+    if catalog["months"] and not set(STORED_TABLES) <= _stored_as_tables(path):
+        return True
+    return not (published / "dictionary.csv").exists()
 
 
 def _changed_months(catalog: dict, previous: dict) -> set[str]:
@@ -260,8 +249,8 @@ def _patch_published_db(published: Path, catalog: dict, previous: dict, out: Pat
         return None
     if _versions_in_db(dst) != _catalog_versions(previous):
         return None
-    if _stored_as_tables(dst) & PARQUET_VIEW_TABLES:
-        return None  # written before those tables became views: rebuild (which is small)
+    if not set(STORED_TABLES) <= _stored_as_tables(dst):
+        return None  # a table is missing (or is a view, as older code wrote): rebuild
     tmp = out
     try:
         shutil.copyfile(dst, tmp)
@@ -274,20 +263,18 @@ def _patch_published_db(published: Path, catalog: dict, previous: dict, out: Pat
                     file = source / f"{table}.parquet"
                     have = con.execute(f'select column_name, column_type from (describe "{table}")').fetchall() \
                         if table_exists(con, "main", table) else None
-                    new = con.execute(f"select column_name, column_type from (describe select * from "
-                                      f"read_parquet('{file}'))").fetchall()
+                    select = published_select(con, f"read_parquet('{file}')")
+                    new = con.execute(f"select column_name, column_type from (describe {select})").fetchall()
                     if have is None or [tuple(r) for r in have] != [tuple(r) for r in new]:
                         return None  # a new table or changed columns: rebuild
                     keys = ", ".join(f'"{k}"' for k in PUBLISHED_TABLES[table])
                     con.execute(f'delete from "{table}" where month = ?', [month])
-                    con.execute(f'insert into "{table}" select * from read_parquet(\'{file}\') order by {keys}')
+                    con.execute(f'insert into "{table}" {select} order by {keys}')
             con.execute("drop table if exists vardcentraler")
             if registry is not None and registry.exists():
                 con.execute(f"create table vardcentraler as select * from read_parquet('{registry}') order by hsa_id, valid_from nulls first")
-            _create_parquet_views(con, published, catalog)
-            con.execute("delete from published_versions")
-            con.executemany("insert into published_versions values (?, ?, ?, ?)",
-                            [list(row) for row in _catalog_versions(catalog)])
+            create_published_versions(con, _catalog_version_rows(catalog))
+            describe_tables(con)
             con.execute("commit")
             con.execute("checkpoint")
         finally:
@@ -314,22 +301,18 @@ def _build_published_db(published: Path, catalog: dict, out: Path, registry: Pat
     tmp = out
     dirs = _latest_dirs(published, catalog)
     try:
-        con = duckdb.connect(str(tmp))
+        con = connect_new(tmp)
         try:
             for table in STORED_TABLES:
                 keys = ", ".join(f'"{k}"' for k in PUBLISHED_TABLES[table])
                 files = [str(d / f"{table}.parquet") for d in dirs.values()]
                 if files:
-                    con.execute(f'create table "{table}" as select * from read_parquet({files!r}, '
-                                f'union_by_name = true) order by {keys}')
-            _create_parquet_views(con, published, catalog)
+                    select = published_select(con, f"read_parquet({files!r}, union_by_name = true)")
+                    con.execute(f'create table "{table}" as {select} order by {keys}')
             if registry is not None and registry.exists():
                 con.execute(f"create table vardcentraler as select * from read_parquet('{registry}') order by hsa_id, valid_from nulls first")
-            con.execute("create table published_versions (month varchar, version integer, content_hash varchar, "
-                        "published_at varchar)")
-            for month, entry in sorted(catalog["months"].items()):
-                con.execute("insert into published_versions values (?, ?, ?, ?)",
-                            [month, int(entry["latest_version"]), entry["content_hash"], entry["published_at"]])
+            create_published_versions(con, _catalog_version_rows(catalog))
+            describe_tables(con)
             con.execute("checkpoint")
         finally:
             con.close()
@@ -406,8 +389,9 @@ def _commit(published: Path, catalog: dict, committed: dict, months: set[str], r
         if months or repair:
             registry = _write_registry(published, catalog, stage / "vardcentraler" / "data.parquet")
             staged += [registry] if registry else []
-        staged.append(_build_published_db(published, catalog, stage / "published.duckdb", registry,
-                                          previous=None if repair else committed))
+        db = _build_published_db(published, catalog, stage / "published.duckdb", registry,
+                                 previous=None if repair else committed)
+        staged += [db, write_dictionary(db, stage / "dictionary.csv")]
         if months or repair:
             write_json_atomic(stage / "catalog.json", catalog)
             staged.append(stage / "catalog.json")
