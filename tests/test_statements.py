@@ -257,8 +257,6 @@ def test_a_statement_shows_the_registry_row_valid_at_the_months_end(tmp_path):
     """SPEC §3.5 history: VC B changes provider on 2025-02-01; January shows the old row."""
     warehouse = build_marts_warehouse(tmp_path / "w")
     execute(warehouse,
-            "alter table marts.vardcentraler add column valid_from date",
-            "alter table marts.vardcentraler add column valid_to date",
             f"insert into marts.vardcentraler select * replace ('Nya Älvdalen AB' as provider_name, "
             f"date '2025-02-01' as valid_from, null as valid_to) from marts.vardcentraler where hsa_id = '{VC_B}'",
             f"update marts.vardcentraler set valid_to = date '2025-01-31' "

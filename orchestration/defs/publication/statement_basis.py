@@ -258,9 +258,9 @@ def _start_grant(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
 def _extra_assignments(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
     amount = float(r["extra_assignments"])
     rows = inputs.of("extra_assignments", r["vardcentral_hsa_id"])
-    if rows is None:
+    if rows is None and amount != 0:
         return ComponentBasis("extra_assignments", "", amount, "Tilläggsuppdrag, fast belopp per månad")
-    if rows.empty:
+    if rows is None or rows.empty:   # nothing paid, whether or not the warehouse has the split mart
         return ComponentBasis("extra_assignments", "", amount, "Inga tilläggsuppdrag denna månad",
                               lines=[Line("", rate=0.0)])
     basis = ComponentBasis("extra_assignments", "", amount, f"{len(rows)} uppdrag, fast belopp per månad (spec. {{spec}})",
