@@ -41,6 +41,7 @@ import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 
+from orchestration.defs.publication import payouts as payout_ledger
 from orchestration.defs.publication.gate import PublicationRefused, assert_may_publish, write_json_atomic
 from orchestration.defs.publication.suppression import register_open_cells
 from orchestration.defs.publication.tables import (
@@ -241,7 +242,7 @@ def _changed_months(catalog: dict, previous: dict) -> set[str]:
 
 
 def _patch_published_db(published: Path, catalog: dict, previous: dict, out: Path,
-                        registry: Path | None) -> Path | None:
+                        registry: Path | None, ledger: payout_ledger.Ledger | None = None) -> Path | None:
     """Copy-and-patch: the current published.duckdb, copied to `out`, with only the changed months replaced.
 
     The cost of a publication then no longer grows with the number of months published (a full
@@ -285,6 +286,8 @@ def _patch_published_db(published: Path, catalog: dict, previous: dict, out: Pat
             if registry is not None and registry.exists():
                 con.execute(f"create table vardcentraler as select * from read_parquet('{registry}') order by hsa_id, valid_from nulls first")
             _create_parquet_views(con, published, catalog)
+            if ledger is not None:
+                payout_ledger.create_tables(con, ledger)
             con.execute("delete from published_versions")
             con.executemany("insert into published_versions values (?, ?, ?, ?)",
                             [list(row) for row in _catalog_versions(catalog)])
@@ -301,14 +304,14 @@ def _patch_published_db(published: Path, catalog: dict, previous: dict, out: Pat
 
 
 def _build_published_db(published: Path, catalog: dict, out: Path, registry: Path | None,
-                        previous: dict | None = None) -> Path:
+                        previous: dict | None = None, ledger: payout_ledger.Ledger | None = None) -> Path:
     """published.duckdb from the latest version of every month, built at `out` (the commit swaps
     it in); `registry` is the vardcentraler Parquet it takes its registry table from.
 
     With `previous` (the catalog the current file was built for), patch a copy of the current
     file instead when it is safe (see `_patch_published_db`)."""
     if previous is not None:
-        patched = _patch_published_db(published, catalog, previous, out, registry)
+        patched = _patch_published_db(published, catalog, previous, out, registry, ledger)
         if patched is not None:
             return patched
     tmp = out
@@ -323,6 +326,8 @@ def _build_published_db(published: Path, catalog: dict, out: Path, registry: Pat
                     con.execute(f'create table "{table}" as select * from read_parquet({files!r}, '
                                 f'union_by_name = true) order by {keys}')
             _create_parquet_views(con, published, catalog)
+            if ledger is not None:
+                payout_ledger.create_tables(con, ledger)
             if registry is not None and registry.exists():
                 con.execute(f"create table vardcentraler as select * from read_parquet('{registry}') order by hsa_id, valid_from nulls first")
             con.execute("create table published_versions (month varchar, version integer, content_hash varchar, "
@@ -406,8 +411,10 @@ def _commit(published: Path, catalog: dict, committed: dict, months: set[str], r
         if months or repair:
             registry = _write_registry(published, catalog, stage / "vardcentraler" / "data.parquet")
             staged += [registry] if registry else []
+        ledger, ledger_files = _stage_payouts(published, stage, catalog, committed)
+        staged += ledger_files
         staged.append(_build_published_db(published, catalog, stage / "published.duckdb", registry,
-                                          previous=None if repair else committed))
+                                          previous=None if repair else committed, ledger=ledger))
         if months or repair:
             write_json_atomic(stage / "catalog.json", catalog)
             staged.append(stage / "catalog.json")
@@ -419,6 +426,51 @@ def _commit(published: Path, catalog: dict, committed: dict, months: set[str], r
     _fault_point("commit:journal")
     _swap(published, order, faults=True)
     return [published / rel for rel in order]
+
+
+def _read_version(published: Path, month: str, version: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    source = version_dir(published, month, version)
+    return (pq.read_table(source / "reimbursement_monthly.parquet").to_pandas(),
+            pq.read_table(source / "vardcentraler.parquet").to_pandas())
+
+
+def _stage_payouts(published: Path, stage: Path, catalog: dict,
+                   committed: dict) -> tuple[payout_ledger.Ledger, list[Path]]:
+    """The payouts and adjustments this commit makes (SPEC §6.1), staged with it: the ledger files
+    into `stage`, each new payout's file checksum into its month's new version manifest. Refuses
+    the commit (PublicationRefused) when the payouts and pending adjustments do not reconcile with
+    the months' totals or a payment file does not add up to its rows."""
+    before = payout_ledger.load_ledger(published)
+    versions = {m: int(e["latest_version"]) for m, e in catalog["months"].items()}
+    cache: dict[tuple[str, int], tuple] = {}
+
+    def read(month: str, version: int):
+        if (month, version) not in cache:
+            cache[(month, version)] = _read_version(published, month, version)
+        return cache[(month, version)]
+
+    paid_at = catalog.get("updated_at") or datetime.now(timezone.utc).isoformat(timespec="seconds")
+    ledger = payout_ledger.settle(before, versions, read, paid_at)
+    failures = payout_ledger.reconcile(ledger, read)
+    if failures:
+        raise PublicationRefused("The publication was not committed: payouts and adjustments do not reconcile "
+                                 "with the months' totals — " + "; ".join(failures[:5]))
+    if ledger.paid_versions == before.paid_versions and not ledger.new_payout_months:
+        return ledger, []
+    names = {m: dict(zip(read(m, versions[m])[1]["hsa_id"], read(m, versions[m])[1]["name"]))
+             for m in ledger.new_payout_months}
+    try:
+        files, entries = payout_ledger.write_ledger(ledger, stage, names)
+    except payout_ledger.PayoutMismatch as error:
+        raise PublicationRefused(str(error)) from error
+    for month, entry in entries.items():
+        committed_version = int(committed["months"].get(month, {}).get("latest_version", 0))
+        if versions[month] > committed_version:   # the month's new version: not yet listed, so still writable
+            manifest_path = version_dir(published, month, versions[month]) / "manifest.json"
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            manifest["payout"] = entry
+            write_json_atomic(manifest_path, manifest)
+    return ledger, files
 
 
 def _swap(published: Path, order: list[str], faults: bool = False) -> None:
