@@ -257,3 +257,20 @@ def test_a_killed_run_leaves_a_payout_with_its_file_or_neither(tmp_path, stage):
     assert (month_dir / "payouts.parquet").exists() and (month_dir / "betalfil_2025-02.csv").exists()
     assert sorted(P.load_ledger(published).payouts["payout_month"].unique()) == ["2025-01", "2025-02"]
     assert read_catalog(published)["months"]["2025-02"]["latest_version"] == 1
+
+
+def test_vardval_payouts_lists_payouts_and_files_and_status_shows_pending_adjustments(tmp_path):
+    from tests.test_cli import vardval
+
+    data = tmp_path / "data"
+    w = build_marts_warehouse(data)
+    _publish(w, data, "2025-01")
+    _move_listing(w)
+    _publish(w, data, "2025-01")
+    listed = vardval(tmp_path, "payouts")
+    assert listed.returncode == 0, listed.stderr
+    assert "2025-01" in listed.stdout and "betalfil_2025-01.csv" in listed.stdout.replace("\n", "")
+    assert "no payouts for 2025-02" in vardval(tmp_path, "payouts", "--month", "2025-02").stdout
+    status = vardval(tmp_path, "status")
+    assert status.returncode == 0, status.stderr
+    assert "pending adjustments" in status.stdout and "2025-01: 2 adjustments, +0.00 SEK" in status.stdout
