@@ -274,3 +274,23 @@ def test_vardval_payouts_lists_payouts_and_files_and_status_shows_pending_adjust
     status = vardval(tmp_path, "status")
     assert status.returncode == 0, status.stderr
     assert "pending adjustments" in status.stdout and "2025-01: 2 adjustments, +0.00 SEK" in status.stdout
+
+
+def test_payouts_that_do_not_reconcile_refuse_the_commit(tmp_path):
+    from orchestration.defs.publication.gate import PublicationRefused
+
+    data = tmp_path / "data"
+    w = build_marts_warehouse(data)
+    published = data / "published"
+    _publish(w, data, "2025-01")
+    rows = pq.read_table(published / "payouts" / "2025-01" / "payouts.parquet")
+    tampered = rows.to_pandas()
+    tampered.loc[0, "amount_to_pay"] += 1.0
+    pq.write_table(P.pa.Table.from_pandas(tampered, schema=P.PAYOUT_SCHEMA, preserve_index=False),
+                   str(published / "payouts" / "2025-01" / "payouts.parquet"))
+    with pytest.raises(PublicationRefused, match="do not reconcile"):
+        _publish(w, data, "2025-02")
+    assert list(read_catalog(published)["months"]) == ["2025-01"]
+    assert not (published / "payouts" / "2025-02").exists()
+    assert not (published / "versions" / "2025-02").exists() or not any(
+        (published / "versions" / "2025-02").iterdir())

@@ -11,6 +11,8 @@ Layout under `<data_dir>/published/`:
     published.duckdb                               latest version of every month (+ published_versions);
                                                    the person rows as a view over the versions' Parquet
     catalog.json                                   months and their latest versions
+    payouts/                                       payouts and adjustments (SPEC §6.1, payouts.py): per payout
+                                                   month its rows and payment file, the adjustments, the ledger
     .commit/                                       a commit being swapped in (journal.json: the commit point)
 
 Order of a publication: hash the month's content in the warehouse → gate on that fingerprint
@@ -371,7 +373,7 @@ def _stage_current_files(published: Path, stage: Path, month: str, catalog: dict
 #   1. every new version dir is in place, listed by no catalog (invisible);
 #   2. everything that names the new state is written into published/.commit/ at its final
 #      relative path: the current Parquet and open data of the changed months, the registry,
-#      published.duckdb, catalog.json;
+#      the payout ledger (refused here if it does not reconcile), published.duckdb, catalog.json;
 #   3. published/.commit/journal.json (atomic) lists them in swap order: THE COMMIT POINT;
 #   4. each is os.replace'd into place: Parquet, then published.duckdb, then catalog.json;
 #   5. the journal and the folder go.
