@@ -294,3 +294,28 @@ def test_payouts_that_do_not_reconcile_refuse_the_commit(tmp_path):
     assert not (published / "payouts" / "2025-02").exists()
     assert not (published / "versions" / "2025-02").exists() or not any(
         (published / "versions" / "2025-02").iterdir())
+
+
+def test_the_statement_of_a_payout_lists_the_adjustments_it_settles(tmp_path):
+    from openpyxl import load_workbook
+
+    from orchestration.defs.publication.statements import SUMMARY_SHEET, write_statements
+
+    data = tmp_path / "data"
+    w = build_marts_warehouse(data)
+    _publish(w, data, "2025-01")
+    _move_listing(w)
+    _publish(w, data, "2025-01")
+    _publish(w, data, "2025-02")
+    write_statements(w, "2025-02", tmp_path / "statements")
+
+    def rows(vc: str) -> list[tuple]:
+        ws = load_workbook(tmp_path / "statements" / "2025-02" / f"ersattningsunderlag_2025-02_{vc}.xlsx")[SUMMARY_SHEET]
+        values = [tuple(c for c in row if c is not None) for row in ws.iter_rows(values_only=True)]
+        start = values.index(("Efterreglering",))
+        return values[start:]
+
+    b = rows(VC_B)
+    assert ("januari 2025", "v1 → v2", "Kapitering", 300.0) in b
+    assert ("Summa efterreglering", 300.0) in b
+    assert ("januari 2025", "v1 → v2", "Kapitering", -300.0) in rows(VC_A)
