@@ -296,7 +296,7 @@ def test_payouts_that_do_not_reconcile_refuse_the_commit(tmp_path):
         (published / "versions" / "2025-02").iterdir())
 
 
-def test_the_statement_of_a_payout_lists_the_adjustments_it_settles(tmp_path):
+def test_the_statement_of_a_payout_lists_the_adjustments_it_settles_and_the_region_workbook_its_payment(tmp_path):
     from openpyxl import load_workbook
 
     from orchestration.defs.publication.statements import SUMMARY_SHEET, write_statements
@@ -319,3 +319,7 @@ def test_the_statement_of_a_payout_lists_the_adjustments_it_settles(tmp_path):
     assert ("januari 2025", "v1 → v2", "Kapitering", 300.0) in b
     assert ("Summa efterreglering", 300.0) in b
     assert ("januari 2025", "v1 → v2", "Kapitering", -300.0) in rows(VC_A)
+    region = load_workbook(tmp_path / "statements" / "2025-02" / "region_summary_2025-02.xlsx")["Utbetalning"]
+    payment = {row[0]: row for row in region.iter_rows(values_only=True) if row[0] in (VC_A, VC_B)}
+    assert payment[VC_B][5] == 300.0 and payment[VC_A][5] == -300.0
+    assert payment[VC_B][6] == P.round_ore(payment[VC_B][4] + 300.0)

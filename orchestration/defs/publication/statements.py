@@ -128,16 +128,14 @@ def _write_settled_adjustments(s: Sheet, adjustments: pd.DataFrame) -> None:
     s.line(["Summa efterreglering", "", "", float(adjustments["amount"].sum())], [None, None, None, SEK], total=True)
 
 
-def _settled_in(published_db_or_warehouse: Path, month: str) -> pd.DataFrame:
-    """The adjustments settled in the payout of `month`, from the published ledger beside the
-    warehouse or the published DuckDB file (empty when there is none)."""
+def _published_ledger(published_db_or_warehouse: Path):
+    """The payout ledger published beside the warehouse or the published DuckDB file, or None."""
     from orchestration.defs.publication.payouts import load_ledger
 
     for published in (Path(published_db_or_warehouse).parent / "published", Path(published_db_or_warehouse).parent):
         if (published / "catalog.json").is_file():
-            adjustments = load_ledger(published).adjustments
-            return adjustments[adjustments["settled_in_payout_month"] == month]
-    return pd.DataFrame(columns=["month", "from_version", "to_version", "vardcentral_hsa_id", "component", "amount"])
+            return load_ledger(published)
+    return None
 
 
 def _follow_up_rows(inputs: MonthInputs, vc: str) -> list[tuple[str, str]]:
@@ -275,8 +273,10 @@ def write_statements(published_db_or_warehouse: Path, month: str, out_dir: Path)
     jobs = [(r, folder / f"ersattningsunderlag_{month}_{r['vardcentral_hsa_id']}.xlsx")
             for r in inputs.reimb.to_dict("records")]
     # ~0.1 s of openpyxl per workbook, about 1 000 workbooks a national month: over the cores.
-    settled = _settled_in(Path(published_db_or_warehouse), month)
+    ledger = _published_ledger(Path(published_db_or_warehouse))
+    settled = ledger.adjustments[ledger.adjustments["settled_in_payout_month"] == month] if ledger else None
+    payouts = ledger.payouts[ledger.payouts["payout_month"] == month] if ledger else None
     written = map_forked(lambda job: _write_vc_workbook(inputs, job[0], job[1], version, settled), jobs,
                          min_items_per_worker=8)
-    written.append(write_region_workbook(inputs, folder / f"region_summary_{month}.xlsx", version))
+    written.append(write_region_workbook(inputs, folder / f"region_summary_{month}.xlsx", version, payouts))
     return written
