@@ -21,7 +21,7 @@ from orchestration.concurrency import HOST_TAG, PID_TAG, POOL, holders, release_
 from orchestration.settings import get_settings
 
 VARDVAL = str(Path(sys.executable).with_name("vardval"))
-SUBCOMMANDS = ["run", "status", "demo", "generate", "scenario", "ui"]
+SUBCOMMANDS = ["run", "status", "payouts", "demo", "generate", "scenario", "ui"]
 GROUPS = {"sources", "staging", "indicators", "reimbursement", "quality", "publication"}
 
 

@@ -22,6 +22,7 @@ import duckdb
 import yaml
 
 from orchestration.defs.publication import tables
+from orchestration.defs.publication.payouts import TABLE_DESCRIPTIONS as PAYOUT_TABLES
 
 MARTS_DIR = Path(__file__).resolve().parents[3] / "dbt_project" / "models" / "marts"
 # The oldest storage format that holds everything the file needs; DuckDB 1.0 and later read it
@@ -83,7 +84,7 @@ def create_published_versions(con: duckdb.DuckDBPyConnection, rows: list[tuple])
 
 def load_descriptions(marts_dir: Path = MARTS_DIR) -> dict[str, tuple[str, dict[str, str]]]:
     """table -> (description, {column: description}) from the marts' dbt YAML, the derived
-    columns and published_versions."""
+    columns, published_versions and the payout tables (payouts.TABLE_DESCRIPTIONS)."""
     out: dict[str, tuple[str, dict[str, str]]] = {}
     for path in sorted(marts_dir.rglob("*.yml")):
         doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -93,6 +94,7 @@ def load_descriptions(marts_dir: Path = MARTS_DIR) -> dict[str, tuple[str, dict[
             out[model["name"]] = (" ".join(str(model.get("description") or "").split()), columns)
     name, text, columns = PUBLISHED_VERSIONS
     out[name] = (text, dict(columns))
+    out.update(PAYOUT_TABLES)
     return out
 
 

@@ -12,6 +12,8 @@ Layout under `<data_dir>/published/`:
                                                    only, commented, readable by DuckDB 1.x (published_db.py)
     dictionary.csv                                 every table and column of published.duckdb with its description
     catalog.json                                   months and their latest versions
+    payouts/                                       payouts and adjustments (SPEC §6.1, payouts.py): per payout
+                                                   month its rows and payment file, the adjustments, the ledger
     .commit/                                       a commit being swapped in (journal.json: the commit point)
 
 Order of a publication: hash the month's content in the warehouse → gate on that fingerprint
@@ -46,6 +48,7 @@ from orchestration.defs.publication.published_db import (
     STORAGE_VERSION, connect_new, create_published_versions, describe_tables, published_select, storage_version,
     write_dictionary,
 )
+from orchestration.defs.publication import payouts as payout_ledger
 from orchestration.defs.publication.gate import PublicationRefused, assert_may_publish, write_json_atomic
 from orchestration.defs.publication.suppression import register_open_cells
 from orchestration.defs.publication.tables import (
@@ -230,7 +233,7 @@ def _changed_months(catalog: dict, previous: dict) -> set[str]:
 
 
 def _patch_published_db(published: Path, catalog: dict, previous: dict, out: Path,
-                        registry: Path | None) -> Path | None:
+                        registry: Path | None, ledger: payout_ledger.Ledger | None = None) -> Path | None:
     """Copy-and-patch: the current published.duckdb, copied to `out`, with only the changed months replaced.
 
     The cost of a publication then no longer grows with the number of months published (a full
@@ -273,6 +276,8 @@ def _patch_published_db(published: Path, catalog: dict, previous: dict, out: Pat
             con.execute("drop table if exists vardcentraler")
             if registry is not None and registry.exists():
                 con.execute(f"create table vardcentraler as select * from read_parquet('{registry}') order by hsa_id, valid_from nulls first")
+            if ledger is not None:
+                payout_ledger.create_tables(con, ledger)
             create_published_versions(con, _catalog_version_rows(catalog))
             describe_tables(con)
             con.execute("commit")
@@ -288,14 +293,14 @@ def _patch_published_db(published: Path, catalog: dict, previous: dict, out: Pat
 
 
 def _build_published_db(published: Path, catalog: dict, out: Path, registry: Path | None,
-                        previous: dict | None = None) -> Path:
+                        previous: dict | None = None, ledger: payout_ledger.Ledger | None = None) -> Path:
     """published.duckdb from the latest version of every month, built at `out` (the commit swaps
     it in); `registry` is the vardcentraler Parquet it takes its registry table from.
 
     With `previous` (the catalog the current file was built for), patch a copy of the current
     file instead when it is safe (see `_patch_published_db`)."""
     if previous is not None:
-        patched = _patch_published_db(published, catalog, previous, out, registry)
+        patched = _patch_published_db(published, catalog, previous, out, registry, ledger)
         if patched is not None:
             return patched
     tmp = out
@@ -309,6 +314,8 @@ def _build_published_db(published: Path, catalog: dict, out: Path, registry: Pat
                 if files:
                     select = published_select(con, f"read_parquet({files!r}, union_by_name = true)")
                     con.execute(f'create table "{table}" as {select} order by {keys}')
+            if ledger is not None:
+                payout_ledger.create_tables(con, ledger)
             if registry is not None and registry.exists():
                 con.execute(f"create table vardcentraler as select * from read_parquet('{registry}') order by hsa_id, valid_from nulls first")
             create_published_versions(con, _catalog_version_rows(catalog))
@@ -349,7 +356,7 @@ def _stage_current_files(published: Path, stage: Path, month: str, catalog: dict
 #   1. every new version dir is in place, listed by no catalog (invisible);
 #   2. everything that names the new state is written into published/.commit/ at its final
 #      relative path: the current Parquet and open data of the changed months, the registry,
-#      published.duckdb, catalog.json;
+#      the payout ledger (refused here if it does not reconcile), published.duckdb, catalog.json;
 #   3. published/.commit/journal.json (atomic) lists them in swap order: THE COMMIT POINT;
 #   4. each is os.replace'd into place: Parquet, then published.duckdb, then catalog.json;
 #   5. the journal and the folder go.
@@ -389,8 +396,10 @@ def _commit(published: Path, catalog: dict, committed: dict, months: set[str], r
         if months or repair:
             registry = _write_registry(published, catalog, stage / "vardcentraler" / "data.parquet")
             staged += [registry] if registry else []
+        ledger, ledger_files = _stage_payouts(published, stage, catalog, committed)
+        staged += ledger_files
         db = _build_published_db(published, catalog, stage / "published.duckdb", registry,
-                                 previous=None if repair else committed)
+                                 previous=None if repair else committed, ledger=ledger)
         staged += [db, write_dictionary(db, stage / "dictionary.csv")]
         if months or repair:
             write_json_atomic(stage / "catalog.json", catalog)
@@ -403,6 +412,51 @@ def _commit(published: Path, catalog: dict, committed: dict, months: set[str], r
     _fault_point("commit:journal")
     _swap(published, order, faults=True)
     return [published / rel for rel in order]
+
+
+def _read_version(published: Path, month: str, version: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    source = version_dir(published, month, version)
+    return (pq.read_table(source / "reimbursement_monthly.parquet").to_pandas(),
+            pq.read_table(source / "vardcentraler.parquet").to_pandas())
+
+
+def _stage_payouts(published: Path, stage: Path, catalog: dict,
+                   committed: dict) -> tuple[payout_ledger.Ledger, list[Path]]:
+    """The payouts and adjustments this commit makes (SPEC §6.1), staged with it: the ledger files
+    into `stage`, each new payout's file checksum into its month's new version manifest. Refuses
+    the commit (PublicationRefused) when the payouts and pending adjustments do not reconcile with
+    the months' totals or a payment file does not add up to its rows."""
+    before = payout_ledger.load_ledger(published)
+    versions = {m: int(e["latest_version"]) for m, e in catalog["months"].items()}
+    cache: dict[tuple[str, int], tuple] = {}
+
+    def read(month: str, version: int):
+        if (month, version) not in cache:
+            cache[(month, version)] = _read_version(published, month, version)
+        return cache[(month, version)]
+
+    paid_at = catalog.get("updated_at") or datetime.now(timezone.utc).isoformat(timespec="seconds")
+    ledger = payout_ledger.settle(before, versions, read, paid_at)
+    failures = payout_ledger.reconcile(ledger, read)
+    if failures:
+        raise PublicationRefused("The publication was not committed: payouts and adjustments do not reconcile "
+                                 "with the months' totals — " + "; ".join(failures[:5]))
+    if ledger.paid_versions == before.paid_versions and not ledger.new_payout_months:
+        return ledger, []
+    names = {m: dict(zip(read(m, versions[m])[1]["hsa_id"], read(m, versions[m])[1]["name"]))
+             for m in ledger.new_payout_months}
+    try:
+        files, entries = payout_ledger.write_ledger(ledger, stage, names)
+    except payout_ledger.PayoutMismatch as error:
+        raise PublicationRefused(str(error)) from error
+    for month, entry in entries.items():
+        committed_version = int(committed["months"].get(month, {}).get("latest_version", 0))
+        if versions[month] > committed_version:   # the month's new version: not yet listed, so still writable
+            manifest_path = version_dir(published, month, versions[month]) / "manifest.json"
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            manifest["payout"] = entry
+            write_json_atomic(manifest_path, manifest)
+    return ledger, files
 
 
 def _swap(published: Path, order: list[str], faults: bool = False) -> None:

@@ -4,7 +4,8 @@ map, the deviations (åtgärder vid avvikelser) and the exceptions per VC.
 Sheets: "Sammanställning" (one landscape A4 page for a region: components and total per VC),
 "Mål per vårdcentral" (the month's value of every target indicator per VC, coloured met /
 close / missed), "Avvikelser" (each VC and target not met this month: how far off, for how
-many consecutive months and in how many of the 13), "Undantag" (reimbursement exceptions).
+many consecutive months and in how many of the 13), "Undantag" (reimbursement exceptions) and,
+in a payout month, "Utbetalning" (the payment file's rows, SPEC §6.1).
 """
 from __future__ import annotations
 
@@ -170,7 +171,27 @@ def _write_exceptions(wb, st, inputs: MonthInputs, version: str) -> None:
                header=f"Undantag · {month_sv(inputs.month)} · {version}", footer_left="Vårdval primärvård")
 
 
-def write_region_workbook(inputs: MonthInputs, path: Path, version: str) -> Path:
+def _write_payment(wb, st, inputs: MonthInputs, payouts: pd.DataFrame, version: str) -> None:
+    """The month's payout as the payment file holds it: per VC the amount to pay, of which adjustments."""
+    ws = wb.create_sheet("Utbetalning")
+    s = Sheet(ws, st)
+    s.text(f"Utbetalning {month_sv(inputs.month)}", "title")
+    header_row = s.row
+    s.header(["HSA-id", "Vårdcentral", "Vårdgivare", "Organisationsnummer", "Månadens ersättning",
+              "Efterreglering", "Att betala"])
+    for p in payouts.sort_values("vardcentral_hsa_id").to_dict("records"):
+        s.line([p["vardcentral_hsa_id"], inputs.units.get(p["vardcentral_hsa_id"], {}).get("name", ""),
+                p["provider_name"] or "", p["provider_org_number"] or "", float(p["month_total"]),
+                float(p["adjustments_total"]), float(p["amount_to_pay"])], [None] * 4 + [SEK, SEK, '#,##0.00'])
+    s.line([TOTAL_LABEL, "", "", "", float(payouts["month_total"].sum()), float(payouts["adjustments_total"].sum()),
+            float(payouts["amount_to_pay"].sum())], [None] * 4 + [SEK, SEK, '#,##0.00'], total=True)
+    s.fit_widths(minimum=8, maximum=48, fixed={1: HSA_ID_WIDTH})
+    page_setup(ws, landscape=True, title_rows=(header_row, header_row),
+               header=f"Utbetalning · {month_sv(inputs.month)} · {version}", footer_left="Vårdval primärvård")
+
+
+def write_region_workbook(inputs: MonthInputs, path: Path, version: str,
+                          payouts: pd.DataFrame | None = None) -> Path:
     from openpyxl import Workbook
 
     st = styles()
@@ -180,4 +201,6 @@ def write_region_workbook(inputs: MonthInputs, path: Path, version: str) -> Path
     _write_heat_map(wb, st, inputs, statuses, version)
     _write_deviations(wb, st, inputs, statuses, version)
     _write_exceptions(wb, st, inputs, version)
+    if payouts is not None and not payouts.empty:
+        _write_payment(wb, st, inputs, payouts, version)
     return save_stable(wb, path)

@@ -3,8 +3,9 @@
 The VC statement explains every krona (SPEC §7). Sheet "Ersättningsunderlag", A4 portrait:
 the VC, its listing cap and listed against it, then every component with its basis, rate and
 amount and the total (first page), then the specifications of the components with more than
-one line (listed per band and sex, contacts per category, goals, programmes) and the
-exceptions the model reported. Sheet "Uppföljning", A4 landscape: every indicator with a
+one line (listed per band and sex, contacts per category, goals, programmes), the
+exceptions the model reported and, in a payout that settles any, the adjustments of earlier
+months (Efterreglering, SPEC §6.1). Sheet "Uppföljning", A4 landscape: every indicator with a
 target, and the key indicators, over 13 months with female and male below each, coloured
 met / close / missed against the target of each month.
 
@@ -112,6 +113,31 @@ def _write_exceptions(s: Sheet, exceptions: pd.DataFrame) -> None:
         s.line([label, handling, int(e["item_count"])], [None, None, COUNT])
 
 
+def _write_settled_adjustments(s: Sheet, adjustments: pd.DataFrame) -> None:
+    """Efterreglering (SPEC §6.1): every adjustment of an earlier month settled in this payout."""
+    s.blank()
+    s.text("Efterreglering", "h2")
+    if adjustments.empty:
+        s.text("Inga efterregleringar regleras med denna utbetalning.", "note")
+        return
+    labels = dict(COMPONENTS)
+    s.header(["Avser månad", "Versioner", "Komponent", AMOUNT])
+    for a in adjustments.sort_values(["month", "to_version", "component"]).to_dict("records"):
+        s.line([month_sv(a["month"]), f"v{int(a['from_version'])} → v{int(a['to_version'])}",
+                labels.get(a["component"], a["component"]), float(a["amount"])], [None, None, None, SEK])
+    s.line(["Summa efterreglering", "", "", float(adjustments["amount"].sum())], [None, None, None, SEK], total=True)
+
+
+def _published_ledger(published_db_or_warehouse: Path):
+    """The payout ledger published beside the warehouse or the published DuckDB file, or None."""
+    from orchestration.defs.publication.payouts import load_ledger
+
+    for published in (Path(published_db_or_warehouse).parent / "published", Path(published_db_or_warehouse).parent):
+        if (published / "catalog.json").is_file():
+            return load_ledger(published)
+    return None
+
+
 def _follow_up_rows(inputs: MonthInputs, vc: str) -> list[tuple[str, str]]:
     """(indicator, profession) pairs of the follow-up sheet: every target's, then the key ones."""
     mine = inputs.of("indicators", vc)
@@ -180,7 +206,8 @@ def _write_follow_up(ws, st, inputs: MonthInputs, vc: str, unit: dict) -> tuple[
     return header_row, s.row - 1
 
 
-def _write_vc_workbook(inputs: MonthInputs, r: dict, path: Path, version: str) -> Path:
+def _write_vc_workbook(inputs: MonthInputs, r: dict, path: Path, version: str,
+                       settled: pd.DataFrame | None = None) -> Path:
     from openpyxl import Workbook
 
     vc = r["vardcentral_hsa_id"]
@@ -206,6 +233,8 @@ def _write_vc_workbook(inputs: MonthInputs, r: dict, path: Path, version: str) -
     header_row, _ = _write_summary(s, bases, r)
     _write_specifications(s, bases)
     _write_exceptions(s, inputs.of("exceptions", vc))
+    if settled is not None and not settled.empty:
+        _write_settled_adjustments(s, settled[settled["vardcentral_hsa_id"] == vc])
     s.fit_widths(minimum=8, maximum=58)
     ws.freeze_panes = None
     label = f"{name} ({vc}) · {month_sv(inputs.month)} · {version}"
@@ -244,7 +273,10 @@ def write_statements(published_db_or_warehouse: Path, month: str, out_dir: Path)
     jobs = [(r, folder / f"ersattningsunderlag_{month}_{r['vardcentral_hsa_id']}.xlsx")
             for r in inputs.reimb.to_dict("records")]
     # ~0.1 s of openpyxl per workbook, about 1 000 workbooks a national month: over the cores.
-    written = map_forked(lambda job: _write_vc_workbook(inputs, job[0], job[1], version), jobs,
+    ledger = _published_ledger(Path(published_db_or_warehouse))
+    settled = ledger.adjustments[ledger.adjustments["settled_in_payout_month"] == month] if ledger else None
+    payouts = ledger.payouts[ledger.payouts["payout_month"] == month] if ledger else None
+    written = map_forked(lambda job: _write_vc_workbook(inputs, job[0], job[1], version, settled), jobs,
                          min_items_per_worker=8)
-    written.append(write_region_workbook(inputs, folder / f"region_summary_{month}.xlsx", version))
+    written.append(write_region_workbook(inputs, folder / f"region_summary_{month}.xlsx", version, payouts))
     return written
