@@ -61,7 +61,8 @@ def test_a_copy_reads_every_table_without_the_original(published_region, copied,
     assert {"indicators_monthly", "listing_monthly", "contacts_monthly", "reimbursement_monthly",
             "reimbursement_person_monthly", "data_quality_monthly", "vardcentraler",
             "published_versions"} <= set(tables)
-    assert all(rows > 0 for rows, _ in tables.values()), tables
+    # every table reads; all but the adjustments (the region has no correction) have rows
+    assert all(rows > 0 for name, (rows, _) in tables.items() if name != "reimbursement_adjustments"), tables
     with duckdb.connect(str(copied / "published.duckdb"), read_only=True) as con:
         assert con.execute("select count(*) from duckdb_views() where not internal").fetchone()[0] == 0
 

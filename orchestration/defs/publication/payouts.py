@@ -67,7 +67,7 @@ TABLE_DESCRIPTIONS: dict[str, tuple[str, dict[str, str]]] = {
          "month_total": "The payout month's reimbursement total for the VC (SEK, unrounded).",
          "adjustments_total": "Sum of the adjustments of earlier months settled in this payout (SEK, unrounded).",
          "amount_to_pay": "month_total + adjustments_total, rounded to the öre (half away from zero).",
-         "paid_at": "When the payout was committed (UTC, ISO 8601)."}),
+         "paid_at": "When the payout was committed (UTC)."}),
     "reimbursement_adjustments": (
         "Efterreglering (SPEC §6.1): per corrected month, VC and component, the new version's amount "
         "minus the version last paid for that month; pending until the next payout settles it.",
@@ -288,11 +288,15 @@ def create_tables(con, ledger: Ledger) -> None:
     adj = ledger.adjustments.reset_index(drop=True)
     adj = adj.astype({"from_version": "int32", "to_version": "int32", "amount": "float64"}) if not adj.empty else adj
     adjustments = pa.Table.from_pandas(adj, schema=ADJUSTMENT_SCHEMA, preserve_index=False)
-    for name, table, keys in (("payouts", payouts, "payout_month, vardcentral_hsa_id"),
-                              ("reimbursement_adjustments", adjustments,
-                               "month, to_version, vardcentral_hsa_id, component")):
+    # as the monthly tables: a month also as a date; the payment time as a timestamp
+    for name, table, select, keys in (
+            ("payouts", payouts, "select * replace (cast(paid_at as timestamptz) as paid_at)",
+             "payout_month, vardcentral_hsa_id"),
+            ("reimbursement_adjustments", adjustments,
+             "select *, cast(month || '-01' as date) as month_start",
+             "month, to_version, vardcentral_hsa_id, component")):
         con.register("_ledger_rows", table)
         try:
-            con.execute(f'create or replace table "{name}" as select * from _ledger_rows order by {keys}')
+            con.execute(f'create or replace table "{name}" as {select} from _ledger_rows order by {keys}')
         finally:
             con.unregister("_ledger_rows")
