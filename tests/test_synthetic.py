@@ -30,7 +30,7 @@ COLUMNS = {
 REFERENCE_COLUMNS = {
     "vardcentraler.csv": ["hsa_id", "name", "unit_type", "parent_hsa_id", "owner_type", "provider_name",
                           "municipality_code", "opened_on", "closed_on", "rural_tier", "listing_cap", "cap_from",
-                          "cap_to"],
+                          "cap_to", "valid_from", "valid_to"],
     "cni_areas.csv": ["deso", "year", "cni"],
     "acg_weights.csv": ["personnummer", "year", "acg_weight"],
     "development_grants.csv": ["payout_month", "pot_sek", "hsa_id", "programme", "split"],
