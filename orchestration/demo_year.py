@@ -92,7 +92,8 @@ def where_to_look(settings: Settings, months: list[str]) -> list[tuple[str, str]
          f"whole file kept in {settings.data_dir / 'demo' / blocked}"),
         (f"correction of a published month: {corrected} visits with late registrations",
          f"catalog.json / `vardval status`: {corrected} published v2; contacts_monthly and "
-         f"reimbursement_monthly {corrected} (visit fees), statements {stm}/{corrected}"),
+         f"reimbursement_monthly {corrected} (visit fees); published.duckdb reimbursement_adjustments "
+         f"(month {corrected}) settled in the next payout (payouts, `vardval payouts`); statements {stm}/{corrected}"),
         ("women more contacts than men; relisting over the limit",
          "contacts_monthly per sex; indicators_monthly relisting_over_limit; report "
          f"{settings.reports_dir}/{months[-1]}"),
