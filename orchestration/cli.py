@@ -25,6 +25,7 @@ RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 MONTHS_TAG = "vardval/months"
 DEMO_FIRST_MONTH = "2025-01"
+DEMO_MONTHS = 13
 EXIT_WAREHOUSE_BUSY = 3   # 0 all published, 1 a month not published, 2 bad arguments or settings
 
 
@@ -337,6 +338,7 @@ def cmd_payouts(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    from orchestration import demo_year
     from sources.synthetic import generate_region
 
     settings = get_settings()
@@ -351,6 +353,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from sources.pseudonym import ensure_demo_key
+    from orchestration import demo_year
     from sources.synthetic import generate_region
 
     settings = get_settings()
@@ -359,13 +362,21 @@ def cmd_demo(args: argparse.Namespace) -> int:
     months = month_range(first, shift_month(first, args.months - 1))
     marker = settings.landing_dir / ".demo_generated"
     wanted = f"{months[0]}..{months[-1]} scale={args.scale} seed={args.seed}"
-    if not marker.exists() or marker.read_text() != wanted:
+    lived = f"{wanted} year lived"   # the story's deliveries are in the landing folder
+    if not marker.exists() or marker.read_text() not in (wanted, lived):
         print(f"generating the synthetic region ({len(months)} months, scale {args.scale}) in {settings.landing_dir}")
         started = time.monotonic()
         generate_region(settings.landing_dir, months, scale=args.scale, seed=args.seed)
         marker.write_text(wanted)
         print(f"generated in {time.monotonic() - started:.1f} s")
-    return run_months(months[0], months[-1], quiet=args.quiet)
+    if len(months) < demo_year.MIN_MONTHS or marker.read_text() == lived:
+        code = run_months(months[0], months[-1], quiet=args.quiet)
+    else:
+        code = demo_year.run_year(settings, months, args.seed, args.quiet, run_months)
+        marker.write_text(lived)
+    if len(months) >= demo_year.MIN_MONTHS:
+        demo_year.print_where_to_look(settings, months)
+    return code
 
 
 def cmd_ui(args: argparse.Namespace) -> int:
@@ -419,7 +430,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="generate the synthetic region and run it end to end")
     demo.add_argument("--from", dest="month_from", default=DEMO_FIRST_MONTH,
                       help=f"first month of the region, YYYY-MM (default {DEMO_FIRST_MONTH})")
-    demo.add_argument("--months", type=int, default=4, help="how many months to generate and run (default 4)")
+    demo.add_argument("--months", type=int, default=DEMO_MONTHS,
+                      help=f"how many months to generate and run (default {DEMO_MONTHS}: a year and the new "
+                           "year's first month; from 4 on, with a blocked month and a correction)")
     demo.add_argument("--scale", type=float, default=1.0,
                       help="size of the region: 1.0 is a region of ~290 000 listed (default 1.0)")
     demo.add_argument("--seed", type=int, default=20250101, help="random seed of the synthetic region")

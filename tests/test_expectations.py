@@ -114,6 +114,15 @@ def test_listed_counts_and_person_rows_reconcile_exhaustively(tmp_path, good):
     assert {"listed_count_matches_listing", "person_rows_sum_to_vc_rows"} <= failed
 
 
+def test_an_open_vc_with_no_one_listed_needs_no_person_rows(tmp_path, good):
+    """A VC in its closing month, its listed moved elsewhere: a VC row with 0 listed, no person rows."""
+    path = _broken(tmp_path, good,
+                   f"delete from marts.reimbursement_person_monthly where month = '2025-02' and vardcentral_hsa_id = '{VC_B}'",
+                   f"update marts.reimbursement_monthly set total = total - capitation - acg - cni - sabo, listed_count = 0, "
+                   f"capitation = 0, acg = 0, cni = 0, sabo = 0 where month = '2025-02' and vardcentral_hsa_id = '{VC_B}'")
+    assert _by_name(_reconcile(path))["person_rows_sum_to_vc_rows"].passed
+
+
 def test_plausibility_is_a_warning_not_blocking(good):
     outcomes = _reconcile(good, previous_month="2025-01", plausibility_share=0.05)
     check = _by_name(outcomes)["listed_count_plausible"]

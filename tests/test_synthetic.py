@@ -30,7 +30,7 @@ COLUMNS = {
 REFERENCE_COLUMNS = {
     "vardcentraler.csv": ["hsa_id", "name", "unit_type", "parent_hsa_id", "owner_type", "provider_name",
                           "municipality_code", "opened_on", "closed_on", "rural_tier", "listing_cap", "cap_from",
-                          "cap_to"],
+                          "cap_to", "valid_from", "valid_to"],
     "cni_areas.csv": ["deso", "year", "cni"],
     "acg_weights.csv": ["personnummer", "year", "acg_weight"],
     "development_grants.csv": ["payout_month", "pot_sek", "hsa_id", "programme", "split"],
@@ -132,7 +132,12 @@ def test_file_variants_follow_the_month_rule(landing):
 
 def test_registry(units):
     assert re.fullmatch(r"SE2321000180-E\d{12}", units.hsa_id.iloc[0])
-    assert units.hsa_id.is_unique
+    # one row per unit, but the taken-over VC has two: public until the day before, private from it
+    history = units[units.hsa_id.duplicated(keep=False)]
+    assert len(history) == 2 and list(history.owner_type) == ["offentlig", "privat"]
+    assert history.valid_to.iloc[0] < history.valid_from.iloc[1]
+    units = units.drop_duplicates("hsa_id", keep="first")
+    assert (units.closed_on.notna()).sum() == 1                     # one VC closes inside the range
     counts = units.unit_type.value_counts()
     assert counts["filial"] == 2 and counts["jour"] == 1 and counts["digital"] == 1 and counts["vardcentral"] >= 20
     filials = units[units.unit_type == "filial"]
@@ -249,3 +254,30 @@ def test_national_scale_copies_the_region():
     reg = build_registry(37, mo.month_index("2025-01"), 1)
     assert len(reg.hsa) == 37 * 28 and len(set(reg.hsa)) == len(reg.hsa)
     assert municipality_population(per_copy).sum() * n == pytest.approx(10.6e6, rel=0.01)
+
+
+def test_demo_redeliveries_break_and_correct_a_visits_file(landing, tmp_path):
+    """The demo year's deliveries: broken lines (too few fields) and late registrations (new ids),
+    each deterministic and keeping the file's separator and encoding."""
+    from sources.synthetic.deliveries import add_late_registrations, break_lines
+
+    source = month_file(landing, "2025-02", "visits")   # ';'-separated
+    original = read(source)
+    for name in ("a", "b"):
+        (tmp_path / name / "2025-02").mkdir(parents=True)
+        (tmp_path / name / "2025-02" / "visits.csv").write_bytes(source.read_bytes())
+    broken = tmp_path / "a" / "2025-02" / "visits.csv"
+    n = break_lines(broken, 0.01, seed=7)
+    assert n == round(0.01 * len(original))
+    fields = [line.count(";") for line in broken.read_text().splitlines()[1:]]
+    assert sum(f < len(COLUMNS["visits"]) - 1 for f in fields) == n
+    late = tmp_path / "b" / "2025-02" / "visits.csv"
+    n_late = add_late_registrations(late, 0.02, seed=7)
+    corrected = read(late)
+    assert len(corrected) == len(original) + n_late and corrected.contact_id.is_unique
+    assert list(corrected.columns) == COLUMNS["visits"]
+    again = tmp_path / "c" / "2025-02" / "visits.csv"
+    again.parent.mkdir(parents=True)
+    again.write_bytes(source.read_bytes())
+    add_late_registrations(again, 0.02, seed=7)
+    assert again.read_bytes() == late.read_bytes()

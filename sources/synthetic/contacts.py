@@ -63,6 +63,12 @@ def _days(rng, start: int, n_days: int, n: int, weekend_weight: np.ndarray) -> n
     return day
 
 
+def female_factor(male: np.ndarray, ages: np.ndarray) -> np.ndarray:
+    """Women seek primary care more than men, most in the fertile and working ages (national
+    statistics: about a quarter more contacts overall)."""
+    return np.where(male, 1.0, np.where((ages >= 15) & (ages <= 64), 1.4, 1.1))
+
+
 def generate_contacts(pop: Population, reg: Registry, m: int, seed: int) -> dict:
     rng = np.random.default_rng([seed, 20, m])
     start, end = months.first_day(m), months.last_day(m)
@@ -73,7 +79,7 @@ def generate_contacts(pop: Population, reg: Registry, m: int, seed: int) -> dict
     who = np.flatnonzero(pop.present(m) & (pop.entry < m))
     ages = np.minimum(months.age_on(pop.birth[who], end), MAX_AGE)
     sabo = pop.sabo[who]
-    lam = AGE_RATE[ages] * pop.frail[who] * np.where(sabo, 2.5, 1.0)
+    lam = AGE_RATE[ages] * pop.frail[who] * np.where(sabo, 2.5, 1.0) * female_factor(pop.male[who], ages)
     target = CONTACTS_PER_MONTH * (1 - NON_RESIDENT_SHARE) * season * reg.copy_scale * reg.n_copies
     lam *= target / lam.sum()
     counts = rng.poisson(lam)
@@ -126,7 +132,7 @@ def _non_resident_units(rng, reg: Registry, m: int, n: int) -> np.ndarray:
     ski = m % 12 in (0, 1, 2, 11, 6)
     w = np.where(kind == "jour", 6.0, np.where(kind == "digital", 2.0, 0.5))
     w = w + np.where((reg.tier[:N_UNITS] >= 2) & (kind != "jour"), 4.0 if ski else 1.0, 0.0)
-    w = w * (reg.opened[:N_UNITS] <= months.first_day(m))
+    w = w * (reg.opened[:N_UNITS] <= months.first_day(m)) * (reg.closed[:N_UNITS] >= months.first_day(m))
     local_pick = rng.choice(local, size=n, p=w / w.sum())
     return rng.integers(0, reg.n_copies, n) * N_UNITS + local_pick
 

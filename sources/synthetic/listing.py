@@ -15,12 +15,16 @@ from .population import (
     PnrAllocator, Population, birth_dates, draw_deso, make_persons, mortality_scale,
     municipality_population, out_migration_scale, sample_ages,
 )
-from .units import N_MUNI, N_UNITS, Registry
+from .units import MUNI_CODES, N_MUNI, N_UNITS, NEIGHBOUR_SHARES, UNITS, Registry
 
 SABO_PER_SCALE = 2500          # SÄBO residents region-wide at scale 1
 SABO_AGE_WEIGHT = np.interp(AGES, [0, 60, 65, 75, 80, 85, 90, 105], [0, 0.0003, 0.002, 0.01, 0.03, 0.07, 0.16, 0.3])
 CHANGE_RATE = 0.005            # active changes of VC per resident and month
-FAST_LAKARE_GAIN, FAST_LAKARE_LOSS = 0.015, 0.005   # monthly; equilibrium 75 %
+# Named GP (fast läkare), monthly gain and loss: equilibrium 79 % of all listed and 96 % of SÄBO
+# residents (the seed region's shares), the shares the initial population starts from.
+FAST_LAKARE_GAIN, FAST_LAKARE_LOSS = 0.015, 0.004
+FAST_LAKARE_GAIN_SABO = 0.096
+FAST_LAKARE_SHARE, FAST_LAKARE_SHARE_SABO = 0.79, 0.96
 
 
 def choose(rng: np.random.Generator, weights: np.ndarray, group: np.ndarray) -> np.ndarray:
@@ -34,8 +38,9 @@ def choose(rng: np.random.Generator, weights: np.ndarray, group: np.ndarray) -> 
 
 
 def _open_vc(reg: Registry, day: int) -> np.ndarray:
-    """Local units that are VCs open on `day` (the structure is the same in every copy)."""
-    return (reg.unit_type[:N_UNITS] == "vardcentral") & (reg.opened[:N_UNITS] <= day)
+    """Local units that are VCs open on `day` and taking listings after it (a VC closing on `day`
+    is not); the structure is the same in every copy."""
+    return (reg.unit_type[:N_UNITS] == "vardcentral") & (reg.opened[:N_UNITS] <= day) & (reg.closed[:N_UNITS] > day)
 
 
 def passive_weights(reg: Registry, day: int) -> np.ndarray:
@@ -43,8 +48,12 @@ def passive_weights(reg: Registry, day: int) -> np.ndarray:
     w = np.zeros((N_MUNI, N_UNITS))
     muni_local = reg.muni[:N_UNITS] % N_MUNI
     share = np.where(np.arange(N_UNITS) == reg.new_unit, 0.1, reg.share[:N_UNITS])
-    w[muni_local, np.arange(N_UNITS)] = share * _open_vc(reg, day)
-    return w
+    w[muni_local, np.arange(N_UNITS)] = share
+    for no, shares in NEIGHBOUR_SHARES.items():
+        unit = [u[0] for u in UNITS].index(no)
+        for code, s in shares.items():
+            w[MUNI_CODES.index(code), unit] = s
+    return w * _open_vc(reg, day)[None, :]
 
 
 def change_weights(reg: Registry, m: int) -> np.ndarray:
@@ -85,8 +94,9 @@ def initial_population(reg: Registry, deso: Deso, alloc: PnrAllocator, m0: int, 
     listed_from = np.maximum(np.maximum(listed_from, birth), reg.opened[unit])
     sabo_p = SABO_AGE_WEIGHT[ages] * SABO_PER_SCALE * reg.copy_scale * reg.n_copies / SABO_AGE_WEIGHT[ages].sum()
     sabo = rng.random(n) < sabo_p
-    attrs = _listing_attrs(rng, reg, unit, 0.75)
-    attrs["fl"] |= sabo & (rng.random(n) < 0.7)      # most SÄBO residents have a named GP
+    attrs = _listing_attrs(rng, reg, unit, FAST_LAKARE_SHARE)
+    sabo_extra = (FAST_LAKARE_SHARE_SABO - FAST_LAKARE_SHARE) / (1 - FAST_LAKARE_SHARE)
+    attrs["fl"] |= sabo & (rng.random(n) < sabo_extra)      # nearly all SÄBO residents have a named GP
     hopper = np.zeros(n, dtype=bool)
     hopper[rng.choice(n, size=max(3, n // 10000), replace=False)] = True
     pop = Population()
@@ -114,6 +124,7 @@ def step(pop: Population, reg: Registry, deso: Deso, alloc: PnrAllocator, m: int
 
     _arrivals(pop, reg, deso, alloc, rng, m, total_scale)
     _active_changes(pop, reg, rng, m, stay, start, n_days)
+    _closures(pop, reg, rng, m, start, n_days)
 
     # SÄBO: refill places freed by deaths, mostly with the very old
     now = np.flatnonzero(pop.present(m))
@@ -123,12 +134,13 @@ def step(pop: Population, reg: Registry, deso: Deso, alloc: PnrAllocator, m: int
         w = SABO_AGE_WEIGHT[np.minimum(months.age_on(pop.birth[cand], end), AGES[-1])]
         new = cand[rng.random(len(cand)) < need * w / w.sum()]
         pop.sabo[new] = True
-        pop.fl[new] |= rng.random(len(new)) < 0.7
+        pop.fl[new] |= rng.random(len(new)) < 0.9
 
     # named GPs: doctors leave and patients get new ones
     r = rng.random(len(stay))
     fl = pop.fl[stay]
-    pop.fl[stay] = np.where(fl, r >= FAST_LAKARE_LOSS, r < FAST_LAKARE_GAIN)
+    gain = np.where(pop.sabo[stay], FAST_LAKARE_GAIN_SABO, FAST_LAKARE_GAIN)
+    pop.fl[stay] = np.where(fl, r >= FAST_LAKARE_LOSS, r < gain)
 
 
 def _arrivals(pop, reg, deso, alloc, rng, m, total_scale) -> None:
@@ -176,6 +188,21 @@ def _active_changes(pop, reg, rng, m, stay, start, n_days) -> None:
         pop.cols[k][who] = v
     pop.listed_from[who] = np.maximum(start + rng.integers(0, n_days, len(who)), reg.opened[dest])
     pop.aktiv[who] = True
+
+
+def _closures(pop, reg: Registry, rng, m, start, n_days) -> None:
+    """Persons listed at a VC that closes in month m are listed (passiv) at another VC of their
+    municipality during the month: the closing VC ends the month with no one listed."""
+    end = start + n_days - 1
+    closing = np.flatnonzero((reg.closed >= start) & (reg.closed <= end))
+    if len(closing) == 0:
+        return
+    who = np.flatnonzero(pop.present(m) & np.isin(pop.unit, closing))
+    dest = _pick_unit(rng, reg, passive_weights(reg, end), pop.muni[who])
+    for k, v in _listing_attrs(rng, reg, dest, FAST_LAKARE_SHARE).items():
+        pop.cols[k][who] = v
+    pop.listed_from[who] = start + rng.integers(0, n_days, len(who))
+    pop.aktiv[who] = False
 
 
 def snapshot_index(pop: Population, m: int) -> np.ndarray:

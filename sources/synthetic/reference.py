@@ -19,7 +19,7 @@ ACG_MISSING_PER_MILLE = 30   # persons without a weight ("no weight" shows in th
 def write_registry(path: Path, reg: Registry) -> int:
     """Semicolon-separated, Windows-1252, CRLF: the way the registry comes out of Excel."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    table = reg.table.astype({"listing_cap": "Int64"})
+    table = reg.file_rows.astype({"listing_cap": "Int64"})
     table.to_csv(path, sep=";", index=False, encoding="cp1252", lineterminator="\r\n", na_rep="")
     return len(table)
 

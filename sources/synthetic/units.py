@@ -34,17 +34,17 @@ PUBLIC = "Region Dalarna"
 # municipality's residents, opened_on ('NEW' = opens two months into the generated range)
 UNITS = [
     (101, "Britsarvets vårdcentral", "vardcentral", None, "offentlig", PUBLIC, "2080", 0, 0.45, "2008-01-01"),
-    (102, "Falu vårdcentral", "vardcentral", None, "privat", "Falu Vårdcentral AB", "2080", 0, 0.33, "2009-03-01"),
-    (103, "Vårdcentral Kvarnporten", "vardcentral", None, "privat", "Kvarnporten Vård AB", "2080", 0, 0.22, "2016-09-01"),
+    (102, "Falu vårdcentral", "vardcentral", None, "privat", "Falu Vårdcentral AB", "2080", 0, 0.33, "2010-08-01"),
+    (103, "Vårdcentral Kvarnporten", "vardcentral", None, "privat", "Kvarnporten Vård AB", "2080", 0, 0.22, "2022-09-01"),
     (104, "Jakobsgårdarnas vårdcentral", "vardcentral", None, "offentlig", PUBLIC, "2081", 0, 0.36, "2008-01-01"),
     (105, "Kvarnsvedens vårdcentral", "vardcentral", None, "offentlig", PUBLIC, "2081", 0, 0.30, "2008-01-01"),
-    (106, "Läkarhuset Borlänge", "vardcentral", None, "privat", "Läkarhuset i Borlänge AB", "2081", 0, 0.34, "2010-02-01"),
+    (106, "Läkarhuset Borlänge", "vardcentral", None, "privat", "Läkarhuset i Borlänge AB", "2081", 0, 0.34, "2010-08-01"),
     (107, "Vårdcentralen Kupolen", "vardcentral", None, "privat", "Kupolen Hälsa AB", "2081", 0, 0.0, "NEW"),
     (108, "Ludvika vårdcentral", "vardcentral", None, "offentlig", PUBLIC, "2085", 0, 0.62, "2008-01-01"),
-    (109, "Vårdcentralen Engelbrekt", "vardcentral", None, "privat", "Engelbrektshälsan AB", "2085", 0, 0.38, "2011-05-01"),
-    (110, "Avesta vårdcentral", "vardcentral", None, "offentlig", PUBLIC, "2084", 0, 0.50, "2008-01-01"),
-    (111, "Koppardalens vårdcentral", "vardcentral", None, "privat", "Koppardalens Vård AB", "2084", 0, 0.30, "2012-01-01"),
-    (112, "Avestahälsan", "vardcentral", None, "privat", "Avestahälsan AB", "2084", 0, 0.20, "2014-04-01"),
+    (109, "Vårdcentralen Engelbrekt", "vardcentral", None, "privat", "Engelbrektshälsan AB", "2085", 0, 0.38, "2012-09-01"),
+    (110, "Avesta vårdcentral", "vardcentral", None, "offentlig", PUBLIC, "2084", 0, 0.56, "2008-01-01"),
+    (111, "Koppardalens vårdcentral", "vardcentral", None, "privat", "Koppardalens Vård AB", "2084", 0, 0.237, "2012-02-01"),
+    (112, "Avestahälsan", "vardcentral", None, "privat", "Avestahälsan AB", "2084", 0, 0.203, "2012-04-01"),
     (113, "Mora vårdcentral", "vardcentral", None, "offentlig", PUBLIC, "2062", 1, 1.0, "2008-01-01"),
     (114, "Leksands vårdcentral", "vardcentral", None, "offentlig", PUBLIC, "2029", 0, 1.0, "2008-01-01"),
     (115, "Hedemora vårdcentral", "vardcentral", None, "offentlig", PUBLIC, "2083", 0, 1.0, "2008-01-01"),
@@ -54,10 +54,10 @@ UNITS = [
     (119, "Gagnefs vårdcentral", "vardcentral", None, "offentlig", PUBLIC, "2026", 0, 1.0, "2008-01-01"),
     (120, "Malungs vårdcentral", "vardcentral", None, "offentlig", PUBLIC, "2023", 2, 1.0, "2008-01-01"),
     (121, "Sälens vårdcentral", "filial", 120, "offentlig", PUBLIC, "2023", 3, 0.0, "2008-01-01"),
-    (122, "Älvdalens vårdcentral", "vardcentral", None, "offentlig", PUBLIC, "2039", 2, 0.70, "2008-01-01"),
-    (123, "Särna vårdcentral", "vardcentral", None, "offentlig", PUBLIC, "2039", 3, 0.30, "2008-01-01"),
+    (122, "Älvdalens vårdcentral", "vardcentral", None, "offentlig", PUBLIC, "2039", 2, 0.64, "2008-01-01"),
+    (123, "Särna vårdcentral", "vardcentral", None, "offentlig", PUBLIC, "2039", 3, 0.31, "2008-01-01"),
     (124, "Idre vårdcentral", "filial", 123, "offentlig", PUBLIC, "2039", 3, 0.0, "2008-01-01"),
-    (125, "Orsa vårdcentral", "vardcentral", None, "offentlig", PUBLIC, "2034", 1, 1.0, "2008-01-01"),
+    (125, "Orsa vårdcentral", "vardcentral", None, "offentlig", PUBLIC, "2034", 1, 0.90, "2008-01-01"),
     (126, "Vansbro vårdcentral", "vardcentral", None, "offentlig", PUBLIC, "2021", 1, 1.0, "2008-01-01"),
     (127, "Jourcentralen Falun", "jour", None, "offentlig", PUBLIC, "2080", 0, 0.0, "2008-01-01"),
     (128, "Digitala vårdcentralen Dalarna", "digital", None, "offentlig", PUBLIC, "2080", 0, 0.0, "2019-01-01"),
@@ -65,6 +65,15 @@ UNITS = [
 N_UNITS = len(UNITS)
 NEW_UNIT_NO = 107   # opens two months into the range: start grant, growth from zero
 CAP_UNIT_NO = 102   # listing cap from month 4 to month 9 of the range
+CLOSING_UNIT_NO = 105   # closes at the end of month 8 of the range; its listed move to others
+CLOSING_MONTH = 7       # months after the range's first
+TAKEOVER_UNIT_NO = 116  # public, run by a private provider from month 6 of the range on
+TAKEOVER_MONTH = 5
+TAKEOVER_PROVIDER = "Säterhälsan AB"
+# Residents of a neighbouring municipality listed at a VC (unit number -> {municipality: share});
+# the home VCs' shares of those municipalities leave room for them (Mora draws from Orsa and
+# Älvdalen, so Mora vårdcentral lists more than Mora's own population, as in the seed figures).
+NEIGHBOUR_SHARES = {113: {"2034": 0.10, "2039": 0.05}}
 GRANT_UNIT_NOS = [101, 103, 108, 113, 123]  # development-grant participants
 EXPECTED_LISTED_OTHER = {"filial": 0.12, "jour": 0.07, "digital": 0.09}  # staff sizing, share of region
 
@@ -116,6 +125,9 @@ class Registry:
     new_unit: int                # local index of the VC that opens in the range
     cap_from: int
     cap_to: int
+    closed: np.ndarray           # day number of closed_on, a far-future day if open
+    file_rows: pd.DataFrame      # the registry file: `table` plus a second row for the takeover
+
 
     @property
     def is_vc(self) -> np.ndarray:
@@ -127,6 +139,7 @@ def build_registry(scale: float, first_month: int, seed: int) -> Registry:
     nos = [u[0] for u in UNITS]
     local_of_no = {no: i for i, no in enumerate(nos)}
     new_opened = months.first_day(first_month + 2)
+    closed_on = months.last_day(first_month + CLOSING_MONTH)
     cap_from, cap_to = months.first_day(first_month + 3), months.last_day(first_month + 8)
     rows, g_parent = [], []
     for c in range(n_copies):
@@ -136,15 +149,15 @@ def build_registry(scale: float, first_month: int, seed: int) -> Registry:
             is_cap = no == CAP_UNIT_NO
             cap = int(round(_expected_listed(no, copy_scale), -1)) if is_cap else None  # at its cap
             rows.append({
-                "hsa_id": _unit_hsa(c, no),
+                "hsa_id": unit_hsa(c, no),
                 "name": name + suffix,
                 "unit_type": utype,
-                "parent_hsa_id": _unit_hsa(c, parent_no) if parent_no else None,
+                "parent_hsa_id": unit_hsa(c, parent_no) if parent_no else None,
                 "owner_type": owner,
                 "provider_name": provider,
                 "municipality_code": muni_code(c, local_muni),
                 "opened_on": months.iso(new_opened) if opened == "NEW" else opened,
-                "closed_on": None,
+                "closed_on": months.iso(closed_on) if no == CLOSING_UNIT_NO else None,
                 "rural_tier": tier,
                 "listing_cap": max(cap, 1) if is_cap else None,
                 "cap_from": months.iso(cap_from) if is_cap else None,
@@ -171,17 +184,36 @@ def build_registry(scale: float, first_month: int, seed: int) -> Registry:
         opened=np.array([months.day_number(d) for d in table["opened_on"]]),
         parent=parent, filial_of=filial_of,
         share=np.array([UNITS[i][8] for i in local]),
-        p_cont=rng.uniform(0.45, 0.75, n),
+        p_cont=rng.uniform(0.28, 0.58, n),   # region mean doctor COC ≈ 0.27 (seed figure)
         q3=np.where(special, 0.97, rng.uniform(0.58, 0.92, n)),
         same_day=rng.uniform(0.80, 0.95, n),
         leak=rng.uniform(0.5, 1.6, n),
         staff_hsa=staff_hsa, staff_off=staff_off, staff_n=staff_n,
         cap_unit=local_of_no[CAP_UNIT_NO], new_unit=local_of_no[NEW_UNIT_NO],
         cap_from=cap_from, cap_to=cap_to,
+        closed=np.array([months.day_number(d) if isinstance(d, str) else OPEN_FOREVER for d in table["closed_on"]]),
+        file_rows=_with_takeover(table, months.first_day(first_month + TAKEOVER_MONTH)),
     )
 
 
-def _unit_hsa(copy: int, no: int) -> str:
+OPEN_FOREVER = months.day_number("9999-12-31")
+
+
+def _with_takeover(table: pd.DataFrame, day: int) -> pd.DataFrame:
+    """The registry file's rows: every unit's row valid always, except the taken-over VC, which has
+    its public row up to the day before `day` and a private row from `day` (SPEC §3.5 history)."""
+    rows = table.assign(valid_from=None, valid_to=None)
+    taken = rows["hsa_id"].str.endswith(f"{TAKEOVER_UNIT_NO:03d}")
+    before, after = rows[taken].copy(), rows[taken].copy()
+    before["valid_to"] = months.iso(day - 1)
+    after["valid_from"] = months.iso(day)
+    after["owner_type"] = "privat"
+    after["provider_name"] = TAKEOVER_PROVIDER
+    return pd.concat([rows[~taken], before, after]).sort_values(["hsa_id", "valid_from"], na_position="first",
+                                                                 kind="stable").reset_index(drop=True)
+
+
+def unit_hsa(copy: int, no: int) -> str:
     return f"{ORG}-E{copy:09d}{no:03d}"
 
 
@@ -191,7 +223,8 @@ def _expected_listed(no: int, copy_scale: float) -> float:
         return EXPECTED_LISTED_OTHER[spec[2]] * MUNI_POP.sum() * copy_scale
     pop = MUNI_POP[MUNI_CODES.index(spec[6])]
     share = spec[8] if spec[8] > 0 else 0.15  # the new VC grows to about 15 % of its municipality
-    return share * pop * copy_scale
+    neighbours = sum(s * MUNI_POP[MUNI_CODES.index(code)] for code, s in NEIGHBOUR_SHARES.get(no, {}).items())
+    return (share * pop + neighbours) * copy_scale
 
 
 def _staff(copy: np.ndarray, local: np.ndarray, copy_scale: float):
