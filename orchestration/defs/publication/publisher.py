@@ -42,6 +42,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from orchestration.defs.publication.gate import PublicationRefused, assert_may_publish, write_json_atomic
+from orchestration.defs.publication.periods import stage_period_files, suppression_limit, write_period_tables
 from orchestration.defs.publication.suppression import register_open_cells
 from orchestration.defs.publication.tables import (
     NON_MONTHLY, PARQUET_OPTIONS, PUBLISHED_TABLES, check_month, combine_hashes, export_month_table,
@@ -402,12 +403,14 @@ def _commit(published: Path, catalog: dict, committed: dict, months: set[str], r
         staged: list[Path] = []
         for month in sorted(months | repair):
             staged += _stage_current_files(published, stage, month, catalog)
+        staged += stage_period_files(published, stage, catalog, months | repair)
         registry = published / "vardcentraler" / "data.parquet"
         if months or repair:
             registry = _write_registry(published, catalog, stage / "vardcentraler" / "data.parquet")
             staged += [registry] if registry else []
         staged.append(_build_published_db(published, catalog, stage / "published.duckdb", registry,
                                           previous=None if repair else committed))
+        write_period_tables(staged[-1], published, catalog)
         if months or repair:
             write_json_atomic(stage / "catalog.json", catalog)
             staged.append(stage / "catalog.json")
@@ -661,6 +664,7 @@ class Publication:
                     digests[table] = month_digest(con, table, month)
                 fingerprint = combine_hashes({t: h for t, (_, h) in digests.items()})
                 check_record = assert_may_publish(self.published.parent, month, fingerprint)
+                min_cell = suppression_limit(con)   # the period rows' suppression (periods.py)
                 latest = self.catalog["months"].get(month)
                 unchanged = latest is not None and latest["content_hash"] == fingerprint
                 if not unchanged:
@@ -714,6 +718,8 @@ class Publication:
         self.catalog["months"] = dict(sorted(self.catalog["months"].items()))
         self.catalog["updated_at"] = published_at
         self.catalog["tables"] = list(PUBLISHED_TABLES)
+        if min_cell is not None:
+            self.catalog["min_cell"] = min_cell
         _fault_point("staged")
         return PublishResult(month, version, True, diff, sorted(p for p in target.iterdir() if p.is_file()))
 
