@@ -6,6 +6,7 @@ Layout under `<data_dir>/published/`:
     versions/<YYYY-MM>/v<NNNN>/manifest.json       version, inputs, row counts, checks, hashes
     versions/<YYYY-MM>/v<NNNN>/diff_from_v<N-1>.md from the second version on
     <table>/month=<YYYY-MM>/data.parquet           current version for BI (monthly tables)
+    <table>/period=<YYYY-Qn or YYYY>/data.parquet  quarters and years (periods.py), from the published months
     vardcentraler/data.parquet                     the registry: every unit's rows (with validity) of any published month
     open_data/indicators_monthly_<YYYY-MM>.csv     suppressed cells nulled
     published.duckdb                               latest version of every month (+ published_versions);
