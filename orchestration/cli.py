@@ -315,11 +315,24 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     settings = get_settings()
-    from orchestration.status import month_states, render_states
+    from orchestration.status import month_states, render_pending_adjustments, render_states
     if not settings.warehouse_path.exists():
         print(f"no warehouse at {settings.warehouse_path}: nothing has run yet")
         return 0
-    render_states(make_console(), month_states(settings, None), title="Months")
+    console = make_console()
+    render_states(console, month_states(settings, None), title="Months")
+    render_pending_adjustments(console, settings.published_dir)
+    return 0
+
+
+def cmd_payouts(args: argparse.Namespace) -> int:
+    from orchestration.defs.publication.publisher import complete_interrupted_commit
+    from orchestration.status import render_payouts
+
+    settings = get_settings()
+    month = validate_month(args.month) if args.month else None
+    complete_interrupted_commit(settings.data_dir)
+    render_payouts(make_console(), settings.published_dir, month)
     return 0
 
 
@@ -398,6 +411,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", help="each month's state: ingested, checked, published, stale")
     status.set_defaults(func=cmd_status)
+
+    payouts = sub.add_parser("payouts", help="the payouts made (SPEC §6.1) and their payment files")
+    payouts.add_argument("--month", help="only the payout of this month, YYYY-MM (default: every payout)")
+    payouts.set_defaults(func=cmd_payouts)
 
     demo = sub.add_parser("demo", help="generate the synthetic region and run it end to end")
     demo.add_argument("--from", dest="month_from", default=DEMO_FIRST_MONTH,

@@ -166,3 +166,42 @@ def print_quarantine_samples(console, settings: Settings, months: list[str],
             console.print(escape(f"  {where}, column {column or '—'}: {reason}{value}"),
                           soft_wrap=True)
 
+
+
+def render_pending_adjustments(console, published: Path) -> None:
+    """Adjustments of corrected paid months not yet settled in a payout (SPEC §6.1), per month."""
+    from orchestration.defs.publication.payouts import load_ledger
+
+    pending = load_ledger(published).pending()
+    if pending.empty:
+        return
+    lines = [f"  {month}: {len(rows)} adjustment{'s' if len(rows) != 1 else ''}, "
+             + f"{rows['amount'].sum():+,.2f} SEK".replace(",", " ")
+             for month, rows in pending.groupby("month")]
+    console.print("[yellow]pending adjustments (settled in the next payout):[/yellow]\n" + "\n".join(lines),
+                  soft_wrap=True)
+
+
+def render_payouts(console, published: Path, month: str | None) -> int:
+    """The payouts made (or one month's), with their payment files; the number listed."""
+    from rich.table import Table
+
+    from orchestration.defs.publication.payouts import PAYOUTS_DIR, load_ledger, payment_file_name
+
+    payouts = load_ledger(published).payouts
+    if month is not None:
+        payouts = payouts[payouts["payout_month"] == month]
+    if payouts.empty:
+        console.print("no payouts" + (f" for {month}" if month else "") + " yet")
+        return 0
+    table = Table(title="Payouts")
+    for column in ("payout month", "VCs", "month totals", "adjustments", "amount to pay", "paid at", "payment file"):
+        table.add_column(column, overflow="fold")
+    for payout_month, rows in payouts.groupby("payout_month"):
+        file = published / PAYOUTS_DIR / payout_month / payment_file_name(payout_month)
+        table.add_row(payout_month, str(len(rows)), f"{rows['month_total'].sum():,.2f}".replace(",", " "),
+                      f"{rows['adjustments_total'].sum():+,.2f}".replace(",", " "),
+                      f"{rows['amount_to_pay'].sum():,.2f}".replace(",", " "), str(rows["paid_at"].iloc[0]),
+                      str(file) if file.exists() else f"{file} (missing)")
+    console.print(table)
+    return payouts["payout_month"].nunique()

@@ -190,13 +190,15 @@ create table marts.reimbursement_visit_fees_monthly (
 
 
 def model_rows() -> dict[str, pd.DataFrame]:
-    """raw.model_versions and raw.model_capitation of the one model version (from 2025-01)."""
+    """raw.model_versions, raw.model_deductions and raw.model_capitation of the one model version (from 2025-01)."""
     return {
         "model_versions": pd.DataFrame([dict(
             version_id=1, valid_from=date(2025, 1, 1), valid_to=None,
             acg_sek_per_weight_year=ACG_SEK_PER_WEIGHT_YEAR, cni_sek_per_listed_year=CNI_SEK_PER_LISTED_YEAR,
-            sabo_sek_per_resident_month=SABO_SEK, visits_elsewhere_deduction_sek=DEDUCTION_SEK,
+            sabo_sek_per_resident_month=SABO_SEK,
             start_grant_sek_per_month=START_GRANT, start_grant_months=12, vat_compensation_pct=VAT_PCT)]),
+        "model_deductions": pd.DataFrame([dict(version_id=1, unit_type=unit_type, sek_per_visit=DEDUCTION_SEK)
+                                          for unit_type in ("vardcentral", "jour", "digital")]),
         "model_capitation": pd.DataFrame([
             dict(version_id=1, age_from=lo, age_to=None if band.endswith("+") else hi,
                  female_sek_year=float(female), male_sek_year=float(male))
@@ -364,9 +366,56 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> 
     con.unregister("rows_in")
 
 
+MODEL_DDL = """
+create schema if not exists staging;
+create table staging.stg_model__versions (
+    version_id integer, valid_from date, valid_to date, acg_sek_per_weight_year double,
+    cni_sek_per_listed_year double, sabo_sek_per_resident_month double, visits_elsewhere_deduction_sek double,
+    start_grant_sek_per_month double, start_grant_months integer, vat_compensation_pct double);
+create table staging.stg_model__capitation (
+    version_id integer, age_from integer, age_to integer, female_sek_year double, male_sek_year double);
+create table staging.stg_model__geography (version_id integer, rural_tier integer, sek_per_month double);
+create table staging.stg_reference__development_grants (payout_month varchar, pot_sek double, hsa_id varchar);
+create table marts.reimbursement_exceptions_monthly (
+    month varchar, vardcentral_hsa_id varchar, exception varchar, item_count bigint);
+"""
+
+
+def _model_rows(months: tuple[str, ...]) -> dict[str, pd.DataFrame]:
+    """The model's rates (staging tables of the warehouse) and the exceptions mart, from the constants."""
+    people = _persons()
+    exceptions = []
+    for month in months:
+        for vc in OPEN_VCS:
+            mine = [p for p in people if p["vc"].get(month) == vc]
+            no_weight = sum(1 for p in mine if p["acg_weight"] is None)
+            unknown = sum(1 for p in mine if p["deso"] not in DESO_CNI)
+            for exception, n in (("acg_weight_missing", no_weight), ("cni_area_unknown", unknown)):
+                if n:
+                    exceptions.append(dict(month=month, vardcentral_hsa_id=vc, exception=exception, item_count=n))
+    return {
+        "staging.stg_model__versions": pd.DataFrame([dict(
+            version_id=1, valid_from=date(2025, 1, 1), valid_to=None, acg_sek_per_weight_year=ACG_SEK_PER_WEIGHT_YEAR,
+            cni_sek_per_listed_year=CNI_SEK_PER_LISTED_YEAR, sabo_sek_per_resident_month=SABO_SEK,
+            visits_elsewhere_deduction_sek=DEDUCTION_SEK, start_grant_sek_per_month=START_GRANT,
+            start_grant_months=12, vat_compensation_pct=VAT_PCT)]),
+        "staging.stg_model__capitation": pd.DataFrame([dict(
+            version_id=1, age_from=lo, age_to=None if hi >= 200 else hi, female_sek_year=f, male_sek_year=m)
+            for lo, hi, _, f, m in CAPITATION]),
+        "staging.stg_model__geography": pd.DataFrame([dict(version_id=1, rural_tier=t, sek_per_month=v)
+                                                      for t, v in GEOGRAPHY.items()]),
+        "staging.stg_reference__development_grants": pd.DataFrame([dict(payout_month=m, pot_sek=pot, hsa_id=vc)
+                                                                   for m, pot in DEVELOPMENT_POT.items()
+                                                                   for vc in (VC_A, VC_C)]),
+        "marts.reimbursement_exceptions_monthly": pd.DataFrame(exceptions),
+    }
+
+
 def build_marts_warehouse(data_dir: Path, months: tuple[str, ...] = MONTHS,
                           supporting: bool = True) -> Path:
-    """Create <data_dir>/warehouse.duckdb with raw.listing, raw.vardcentraler and the marts."""
+    """Create <data_dir>/warehouse.duckdb with raw.listing, raw.vardcentraler, the marts and the
+    model's rates (staging.stg_model__*); `supporting=False` leaves out the goal, visit-fee and
+    exception marts and the model tables (a published.duckdb-like source)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     path = data_dir / "warehouse.duckdb"
     rows = build_rows(months)
@@ -385,6 +434,10 @@ def build_marts_warehouse(data_dir: Path, months: tuple[str, ...] = MONTHS,
         for table, frame in rows.items():
             if supporting or table not in ("reimbursement_goals_monthly", "reimbursement_visit_fees_monthly"):
                 _insert(con, f"marts.{table}", frame)
+        if supporting:
+            con.execute(MODEL_DDL)
+            for table, frame in _model_rows(months).items():
+                _insert(con, table, frame)
         con.execute("checkpoint")
     return path
 

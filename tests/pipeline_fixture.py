@@ -71,10 +71,11 @@ class Region:
 
 
 def published_db_content(region: Region) -> dict[str, list]:
-    """Every table and view of published.duckdb, rows in order (published_at aside)."""
+    """Every table and view of published.duckdb, rows in order (published_at and paid_at aside)."""
     db = region.published / "published.duckdb"
     tables = [t for (t,) in region.query("select table_name from information_schema.tables order by 1", db)]
-    return {t: region.query(f"select * exclude (published_at) from {t} order by all" if t == "published_versions"
+    volatile = {"published_versions": "published_at", "payouts": "paid_at"}
+    return {t: region.query(f"select * exclude ({volatile[t]}) from {t} order by all" if t in volatile
                             else f"select * from {t} order by all", db) for t in tables}
 
 

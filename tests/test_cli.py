@@ -21,7 +21,7 @@ from orchestration.concurrency import HOST_TAG, PID_TAG, POOL, holders, release_
 from orchestration.settings import get_settings
 
 VARDVAL = str(Path(sys.executable).with_name("vardval"))
-SUBCOMMANDS = ["run", "status", "demo", "generate", "scenario", "ui"]
+SUBCOMMANDS = ["run", "status", "payouts", "demo", "generate", "scenario", "ui"]
 GROUPS = {"sources", "staging", "indicators", "reimbursement", "quality", "publication"}
 
 
@@ -323,7 +323,8 @@ def test_every_dbt_check_says_what_it_holds(defs):
         names[spec.asset_key.to_user_string()].add(spec.name)
     assert "indicators_listed_count_matches_listing_monthly" in names["marts/indicators_monthly"]
     row_rules = next(s for s in dbt_checks if s.name == "reimbursement_monthly_row_rules")
-    assert "total is the sum of the components" in row_rules.description
+    assert "visits_elsewhere_deduction is <= 0" in row_rules.description
+    assert "reimbursement_monthly_components_sum_to_total" in names["marts/reimbursement_monthly"]
 
 
 def test_version(capsys):

@@ -165,8 +165,9 @@ def _with_other_bands_from_february(tmp_path: Path, good: Path) -> Path:
         tmp_path, good,
         "update raw.model_versions set valid_to = date '2025-01-31'",
         "insert into raw.model_versions select 2, date '2025-02-01', null, acg_sek_per_weight_year, "
-        "cni_sek_per_listed_year, sabo_sek_per_resident_month, visits_elsewhere_deduction_sek, "
+        "cni_sek_per_listed_year, sabo_sek_per_resident_month, "
         "start_grant_sek_per_month, start_grant_months, vat_compensation_pct from raw.model_versions",
+        "insert into raw.model_deductions select 2, unit_type, sek_per_visit from raw.model_deductions",
         f"insert into raw.model_capitation values {rows}",
         f"update marts.reimbursement_person_monthly set capitation_band = {band_case} where month = '2025-02'")
 

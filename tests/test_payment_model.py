@@ -244,24 +244,22 @@ def test_statement_shows_extra_assignments_programmes_and_vat_rate(region, tmp_p
     from openpyxl import load_workbook
 
     from orchestration.defs.publication.statements import write_statements
+    from tests.test_statements import read_statement, spec_of
 
     written = write_statements(region.path, "2025-04", tmp_path)
-    sheet = load_workbook(next(p for p in written if p.name.endswith("_VA.xlsx")))["Ersättningsunderlag"]
-    lines = {row[0]: row[1:] for row in sheet.iter_rows(values_only=True) if row and row[0]}
-    assert lines["Tilläggsuppdrag"][1] == pytest.approx(12000)
-    assert "KBT" in lines["Tilläggsuppdrag"][0]
-    assert "Hälsa: pott 70" in lines["Utvecklingsmedel"][0] and "lika delar" in lines["Utvecklingsmedel"][0]
-    assert "4,00 %" in lines["Momskompensation"][0]
-    indicators = load_workbook(next(p for p in written if p.name.endswith("_VA.xlsx")))["Indikatorer"]
-    rows = {row[0]: row for row in indicators.iter_rows(values_only=True) if row and row[0]}
-    # goal: visits_elsewhere 0.375 (region (3 + 1) / (8 + 3)), lower is better, between low 0.50
-    # and high 0.25 -> partly met
-    assert rows["Andel besök på annan enhet"][4:9] == (pytest.approx(0.375), pytest.approx(4 / 11), 0.5, 0.25,
-                                                       "Delvis")
-    # follow-up target (pays nothing): fast_lakare_share high 0.80, nobody has a named GP -> not met
-    assert rows["Andel med fast läkarkontakt"][6:9] == (None, 0.8, "Nej")
-    summary = load_workbook(next(p for p in written if p.name.startswith("region_summary")))
-    assert "Tilläggsuppdrag" in [c.value for c in next(summary.active.iter_rows(min_row=3, max_row=3))]
+    statement = read_statement(next(p for p in written if p.name.endswith("_VA.xlsx")))
+    summary = statement["summary"]
+    assert summary["Tilläggsuppdrag"]["Belopp"] == pytest.approx(12000)
+    assert "KBT" in summary["Tilläggsuppdrag"]["text"] and summary["Tilläggsuppdrag"]["Sats"] == pytest.approx(12000)
+    programmes = spec_of(statement, "Utvecklingsmedel")
+    health = next(line for line in programmes if line["label"] == "Hälsa")
+    assert health["Sats"] == pytest.approx(70000) and any("delad lika" in line["text"] for line in programmes)
+    assert summary["Momskompensation"]["Sats"] == pytest.approx(0.04)
+    deductions = spec_of(statement, "Avdrag för besök på annan enhet")
+    assert sorted(line["Sats"] for line in deductions) == [-600, -450, -200]
+    summary_sheet = load_workbook(next(p for p in written if p.name.startswith("region_summary")))
+    header = next(r for r in summary_sheet.active.iter_rows(values_only=True) if r[0] == "HSA-id")
+    assert "Tilläggsuppdrag" in header
 
 
 # --------------------------------------------------------------------------------------------

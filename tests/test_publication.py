@@ -289,36 +289,42 @@ def test_content_digest_is_pinned_and_ignores_row_order():
     assert month_digest(con, "listing_monthly", "2025-01")[1] != pinned[1]
 
 
-def test_person_rows_are_a_view_of_the_latest_versions_and_an_older_file_is_rebuilt(wh):
-    """published.duckdb reads the person rows from the versions' Parquet instead of holding a copy
-    of every month's; a file from before that (person rows stored as a table) is rebuilt."""
+def test_person_rows_are_stored_and_a_file_with_a_person_view_is_rebuilt(wh):
+    """published.duckdb stores the person rows (the latest version of each month) like every
+    table; a file with them as a view over Parquet (as older code wrote) is rebuilt, in the
+    storage version DuckDB 1.x reads."""
+    from orchestration.defs.publication.published_db import STORAGE_VERSION, storage_version
     from orchestration.defs.publication.publisher import version_dir
 
     w, d = wh
     pub = d / "published"
     _checked_publish(w, d, "2025-01")
     with duckdb.connect(str(pub / "published.duckdb")) as con:
-        con.execute("drop view reimbursement_person_monthly")
-        con.execute("create table reimbursement_person_monthly as select * from read_parquet("
+        con.execute("drop table reimbursement_person_monthly")
+        con.execute("create view reimbursement_person_monthly as select * from read_parquet("
                     f"'{version_dir(pub, '2025-01', 1) / 'reimbursement_person_monthly.parquet'}')")
     _checked_publish(w, d, "2025-02")
     _correct(w, 250.0)
     assert _checked_publish(w, d, "2025-02").version == 2
     with duckdb.connect(str(pub / "published.duckdb"), read_only=True) as con:
         kinds = dict(con.execute("select table_name, table_type from information_schema.tables").fetchall())
-        published = con.execute("select * from reimbursement_person_monthly order by all").fetchall()
-    assert kinds["reimbursement_person_monthly"] == "VIEW" and kinds["reimbursement_monthly"] == "BASE TABLE"
+        published = con.execute("select * exclude (month_start) from reimbursement_person_monthly "
+                                "order by all").fetchall()
+        assert storage_version(con).startswith(STORAGE_VERSION)
+    assert set(kinds.values()) == {"BASE TABLE"}
     with duckdb.connect(str(w), read_only=True) as con:
-        assert published == con.execute("select * from marts.reimbursement_person_monthly "
+        assert published == con.execute("select *, cast(regexp_extract(age_band, '^[0-9]+') as integer), "
+                                        "cast(regexp_extract(capitation_band, '^[0-9]+') as integer) "
+                                        "from marts.reimbursement_person_monthly "
                                         "where month in ('2025-01', '2025-02') order by all").fetchall()
     assert {row[0] for row in published} == {"2025-01", "2025-02"}
     current = pub / "reimbursement_person_monthly" / "month=2025-02" / "data.parquet"
     assert current.samefile(version_dir(pub, "2025-02", 2) / "reimbursement_person_monthly.parquet")
 
 
-def test_a_moved_data_dir_serves_its_person_rows_after_the_next_run(wh, tmp_path):
-    """The person view names its Parquet by absolute path; after the data dir is moved, a run
-    of an unchanged month (no new version) points it at the new place."""
+def test_a_moved_data_dir_reads_every_table_without_a_run(wh, tmp_path):
+    """published.duckdb names no file: moved elsewhere it reads every table at once, and a run
+    of the unchanged month publishes nothing new."""
     import shutil
 
     w, d = wh
@@ -327,12 +333,10 @@ def test_a_moved_data_dir_serves_its_person_rows_after_the_next_run(wh, tmp_path
     shutil.move(str(d), str(moved))
     db = moved / "published" / "published.duckdb"
     with duckdb.connect(str(db), read_only=True) as con:
-        with pytest.raises(duckdb.IOException):
-            con.execute("select count(*) from reimbursement_person_monthly").fetchone()
+        for table in PUBLISHED_TABLES:
+            assert con.execute(f'select count(*) from "{table}"').fetchone()[0] > 0, table
     again = _checked_publish(moved / "warehouse.duckdb", moved, "2025-02")
     assert (again.version, again.is_new_version) == (1, False)
-    with duckdb.connect(str(db), read_only=True) as con:
-        assert con.execute("select count(*) from reimbursement_person_monthly").fetchone()[0] > 0
 
 
 def test_a_range_builds_published_db_once_and_ends_as_a_month_by_month_publication(wh, tmp_path):

@@ -18,7 +18,7 @@ VOLATILE_MANIFEST_KEYS = ("published_at", "code_version", "checks")   # when and
 
 def published_bytes(region: Region) -> dict[str, str]:
     return {path: sha for path, sha in tree_digest(region.published).items()
-            if path.endswith((".parquet", ".csv"))}
+            if path.endswith((".parquet", ".csv")) and not path.endswith("payouts.parquet")}  # stamped paid_at
 
 
 def manifests(region: Region) -> dict[str, dict]:

@@ -1,10 +1,12 @@
 """The monthly report: HTML with embedded charts and a markdown summary."""
 from __future__ import annotations
 
+import os
+
 import pandas as pd
 
-from orchestration.defs.publication.report import write_report
-from tests.marts_fixture import build_marts_warehouse
+from orchestration.defs.publication.report import PLAUSIBLE_CHANGE, write_report
+from tests.marts_fixture import VC_B, build_marts_warehouse, execute
 
 
 def test_report_has_charts_and_summary(tmp_path):
@@ -43,3 +45,41 @@ def test_per_vc_bars_keep_every_unit_of_a_region_and_the_extremes_of_a_nation():
     shown = nation[~nation["is_gap"]]["listed_count"].tolist()
     assert shown == list(range(SHOWN_AT_EACH_END)) + list(range(n - SHOWN_AT_EACH_END, n))
     assert f"av {n} vårdcentraler" in caption
+
+
+def test_report_shows_each_vc_against_targets_by_sex_with_quality_and_warnings(tmp_path):
+    warehouse = build_marts_warehouse(tmp_path / "w")
+    # VC B's listed count doubles from January to February: a plausibility warning
+    execute(warehouse, f"update marts.reimbursement_monthly set listed_count = listed_count * 2 "
+                       f"where month = '2025-02' and vardcentral_hsa_id = '{VC_B}'")
+    result = write_report(warehouse, "2025-02", tmp_path / "reports")
+    html = result.html_path.read_text(encoding="utf-8")
+    assert "Datakvalitet och varningar" in html and "invalid check digit" in html
+    assert "Hälsocentralen Älvdalen" in html and f"({VC_B}): antalet listade ändrades" in html and "+1" in html
+    assert PLAUSIBLE_CHANGE == 0.5
+    assert "Listade utan ACG-vikt" in html                               # exceptions, region-wide
+    assert "Ersättning per komponent" in html and "Momskompensation" in html
+    # each indicator chart: the region's panel and each VC's, female and male beside all, in its unit
+    assert "Värde per månad för alla, kvinnor och män; andel i %." in html
+    assert "Kontinuitet läkare (COC)" in html and "index 0–1" in html
+    assert "Mål ≥ 90,0 %" in html                                          # a share's target as %
+    assert "Fönstret är inte fullt: 2 av 12 månader." in html            # continuity, 2 months of data
+
+
+def test_indicator_small_multiples_have_a_panel_per_vc(tmp_path):
+    from orchestration.defs.publication.report import _load_report_inputs, _panels, _targets_of
+
+    warehouse = build_marts_warehouse(tmp_path / "w")
+    inputs = _load_report_inputs(warehouse, "2025-02")
+    panels, note = _panels(inputs, "phone_same_day_share", "all", _targets_of(inputs, "phone_same_day_share", "all"))
+    assert panels == ["REGION", *sorted(inputs["reimb"]["vardcentral_hsa_id"])] and note == ""
+
+
+def test_unchanged_report_is_left_untouched(tmp_path):
+    warehouse = build_marts_warehouse(tmp_path / "w")
+    first = write_report(warehouse, "2025-02", tmp_path / "reports")
+    files = [first.html_path, *first.png_paths]
+    before = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in files}
+    os.utime(first.html_path.parent, None)
+    write_report(warehouse, "2025-02", tmp_path / "reports")
+    assert {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in files} == before

@@ -179,9 +179,29 @@ def _published_tables(context: dg.AssetExecutionContext, months: list[str], refu
             else:
                 published.append((month, metadata))
     context.log.info(f"committed: {len(published)} of {len(months)} month(s) published")
+    payouts = _payout_metadata(settings.published_dir)
     for month, metadata in published:
         yield dg.AssetMaterialization(PUBLISHED_KEY, partition=month, metadata={
-            **metadata, "published_db": dg.MetadataValue.path(str(settings.published_dir / "published.duckdb"))})
+            **metadata, **payouts.get(month, {}),
+            "published_db": dg.MetadataValue.path(str(settings.published_dir / "published.duckdb"))})
+
+
+def _payout_metadata(published) -> dict[str, dict]:
+    """Per payout month, its amounts (SPEC §6.1) as the published month's metadata."""
+    from orchestration.defs.publication.payouts import PAYOUTS_DIR, load_ledger, payment_file_name
+
+    ledger = load_ledger(published)
+    pending = ledger.pending()
+    out = {}
+    for month, rows in ledger.payouts.groupby("payout_month"):
+        out[month] = {
+            "payout_vcs": dg.MetadataValue.int(len(rows)),
+            "payout_amount_to_pay_sek": dg.MetadataValue.float(round(float(rows["amount_to_pay"].sum()), 2)),
+            "payout_adjustments_sek": dg.MetadataValue.float(float(rows["adjustments_total"].sum())),
+            "payment_file": dg.MetadataValue.path(str(published / PAYOUTS_DIR / month / payment_file_name(month))),
+            "adjustments_pending": dg.MetadataValue.int(len(pending)),
+        }
+    return out
 
 
 def _statements(context: dg.AssetExecutionContext, months: list[str]):

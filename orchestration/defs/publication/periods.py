@@ -250,13 +250,21 @@ def stage_period_files(published: Path, stage: Path, catalog: dict, months: set[
     return written
 
 
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
+def _column_text(monthly: dict, table: str, column: str) -> str:
+    own = DESCRIPTIONS.get(column)
+    if own:
+        return own
+    source = _PERIODS[table][1]
+    return monthly.get(source, ("", {}))[1].get(column, "")
 
 
 def write_period_tables(db_path: Path, published: Path, catalog: dict) -> None:
-    """Replace the period tables in the (staged) published.duckdb with every period of `catalog`."""
+    """Replace the period tables in the (staged) published.duckdb with every period of `catalog`,
+    each table and column described (the columns shared with the monthly tables by their text)."""
+    from orchestration.defs.publication.published_db import _literal, load_descriptions
+
     tables = compute_period_tables(published, catalog, _min_cell(catalog))
+    monthly = load_descriptions()
     con = duckdb.connect(str(db_path))
     try:
         for table in PERIOD_TABLES:
@@ -268,8 +276,9 @@ def write_period_tables(db_path: Path, published: Path, catalog: dict) -> None:
             con.unregister("period_rows")
             con.execute(f'comment on table "{table}" is {_literal(DESCRIPTIONS[table])}')
             for column in tables[table].column_names:
-                if column in DESCRIPTIONS:
-                    con.execute(f'comment on column "{table}"."{column}" is {_literal(DESCRIPTIONS[column])}')
+                text = _column_text(monthly, table, column)
+                if text:
+                    con.execute(f'comment on column "{table}"."{column}" is {_literal(text)}')
         con.execute("checkpoint")
     finally:
         con.close()

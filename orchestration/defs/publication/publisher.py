@@ -9,9 +9,12 @@ Layout under `<data_dir>/published/`:
     <table>/period=<YYYY-Qn or YYYY>/data.parquet  quarters and years (periods.py), from the published months
     vardcentraler/data.parquet                     the registry: every unit's rows (with validity) of any published month
     open_data/indicators_monthly_<YYYY-MM>.csv     suppressed cells nulled
-    published.duckdb                               latest version of every month (+ published_versions);
-                                                   the person rows as a view over the versions' Parquet
+    published.duckdb                               latest version of every month (+ published_versions), tables
+                                                   only, commented, readable by DuckDB 1.x (published_db.py)
+    dictionary.csv                                 every table and column of published.duckdb with its description
     catalog.json                                   months and their latest versions
+    payouts/                                       payouts and adjustments (SPEC §6.1, payouts.py): per payout
+                                                   month its rows and payment file, the adjustments, the ledger
     .commit/                                       a commit being swapped in (journal.json: the commit point)
 
 Order of a publication: hash the month's content in the warehouse → gate on that fingerprint
@@ -42,6 +45,11 @@ import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 
+from orchestration.defs.publication.published_db import (
+    STORAGE_VERSION, connect_new, create_published_versions, describe_tables, published_select, storage_version,
+    write_dictionary,
+)
+from orchestration.defs.publication import payouts as payout_ledger
 from orchestration.defs.publication.gate import PublicationRefused, assert_may_publish, write_json_atomic
 from orchestration.defs.publication.periods import stage_period_files, suppression_limit, write_period_tables
 from orchestration.defs.publication.suppression import register_open_cells
@@ -53,12 +61,9 @@ from orchestration.warehouse import connect
 from sources.reimbursement_model import COMPONENTS as REIMBURSEMENT_COMPONENTS
 
 MONTHLY_TABLES = [t for t in PUBLISHED_TABLES if t not in NON_MONTHLY]
-# In published.duckdb these are views over the latest versions' Parquet, not copies: a national
-# month holds 10.6 M person rows, and copying them in (and the file that held every month's)
-# made each publication grow with history. The version files are immutable, so a view of one
-# catalog never changes under a reader.
-PARQUET_VIEW_TABLES = frozenset({"reimbursement_person_monthly"})
-STORED_TABLES = [t for t in MONTHLY_TABLES if t not in PARQUET_VIEW_TABLES]
+# Every monthly table is stored in published.duckdb (a view over Parquet would name its files
+# by absolute path: see published_db.py); a publication patches only its changed months.
+STORED_TABLES = MONTHLY_TABLES
 DIFF_ROW_LIMIT = 200
 AMOUNT_TOLERANCE = 0.005
 
@@ -187,15 +192,22 @@ def _write_open_data(published: Path, month: str, source_dir: Path) -> Path:
 
 
 def _versions_in_db(path: Path) -> list[tuple] | None:
+    """(month, version, content_hash) of every month in the file; None unless it is in the
+    storage version and layout this code writes (then it is rebuilt, not patched)."""
     try:
         with duckdb.connect(str(path), read_only=True) as con:
-            return sorted(con.execute("select month, version, content_hash, published_at "
-                                      "from published_versions").fetchall())
+            if not (storage_version(con) or "").startswith(STORAGE_VERSION):
+                return None
+            return sorted(con.execute("select month, version, content_hash from published_versions").fetchall())
     except duckdb.Error:
         return None
 
 
 def _catalog_versions(catalog: dict) -> list[tuple]:
+    return sorted((m, int(e["latest_version"]), e["content_hash"]) for m, e in catalog["months"].items())
+
+
+def _catalog_version_rows(catalog: dict) -> list[tuple]:
     return sorted((m, int(e["latest_version"]), e["content_hash"], e["published_at"])
                   for m, e in catalog["months"].items())
 
@@ -206,35 +218,15 @@ def _stored_as_tables(path: Path) -> set[str]:
                                                 "where table_type = 'BASE TABLE'").fetchall()}
 
 
-def _view_files(published: Path, catalog: dict, table: str) -> list[str]:
-    # Absolute: DuckDB resolves a relative path against the reader's working directory.
-    return [str((d / f"{table}.parquet").resolve()) for d in _latest_dirs(published, catalog).values()]
-
-
-def _create_parquet_views(con: duckdb.DuckDBPyConnection, published: Path, catalog: dict) -> None:
-    """PARQUET_VIEW_TABLES as views over the catalog's latest version files, month by month."""
-    for table in sorted(PARQUET_VIEW_TABLES):
-        files = _view_files(published, catalog, table)
-        if files:
-            con.execute(f'create or replace view "{table}" as select * from read_parquet({files!r}, '
-                        f'union_by_name = true)')
-        else:
-            con.execute(f'drop view if exists "{table}"')
-
-
 def _published_db_stale(published: Path, catalog: dict) -> bool:
-    """Whether published.duckdb is missing, holds other versions than the catalog's, or has
-    views that name files elsewhere (the data directory was moved since it was built)."""
+    """Whether published.duckdb is missing, holds other versions than the catalog's, is in
+    another storage version, or (written by older code) lacks a stored table or the dictionary."""
     path = published / "published.duckdb"
     if _versions_in_db(path) != _catalog_versions(catalog):
         return True
-    with duckdb.connect(str(path), read_only=True) as con:
-        views = dict(con.execute("select view_name, sql from duckdb_views() where not internal").fetchall())
-    for table in PARQUET_VIEW_TABLES:
-        files = _view_files(published, catalog, table)
-        if files and not all(f"'{f}'" in views.get(table, "") for f in files):
-            return True
-    return False
+    if catalog["months"] and not set(STORED_TABLES) <= _stored_as_tables(path):
+        return True
+    return not (published / "dictionary.csv").exists()
 
 
 def _changed_months(catalog: dict, previous: dict) -> set[str]:
@@ -243,7 +235,7 @@ def _changed_months(catalog: dict, previous: dict) -> set[str]:
 
 
 def _patch_published_db(published: Path, catalog: dict, previous: dict, out: Path,
-                        registry: Path | None) -> Path | None:
+                        registry: Path | None, ledger: payout_ledger.Ledger | None = None) -> Path | None:
     """Copy-and-patch: the current published.duckdb, copied to `out`, with only the changed months replaced.
 
     The cost of a publication then no longer grows with the number of months published (a full
@@ -262,8 +254,8 @@ def _patch_published_db(published: Path, catalog: dict, previous: dict, out: Pat
         return None
     if _versions_in_db(dst) != _catalog_versions(previous):
         return None
-    if _stored_as_tables(dst) & PARQUET_VIEW_TABLES:
-        return None  # written before those tables became views: rebuild (which is small)
+    if not set(STORED_TABLES) <= _stored_as_tables(dst):
+        return None  # a table is missing (or is a view, as older code wrote): rebuild
     tmp = out
     try:
         shutil.copyfile(dst, tmp)
@@ -276,20 +268,20 @@ def _patch_published_db(published: Path, catalog: dict, previous: dict, out: Pat
                     file = source / f"{table}.parquet"
                     have = con.execute(f'select column_name, column_type from (describe "{table}")').fetchall() \
                         if table_exists(con, "main", table) else None
-                    new = con.execute(f"select column_name, column_type from (describe select * from "
-                                      f"read_parquet('{file}'))").fetchall()
+                    select = published_select(con, f"read_parquet('{file}')")
+                    new = con.execute(f"select column_name, column_type from (describe {select})").fetchall()
                     if have is None or [tuple(r) for r in have] != [tuple(r) for r in new]:
                         return None  # a new table or changed columns: rebuild
                     keys = ", ".join(f'"{k}"' for k in PUBLISHED_TABLES[table])
                     con.execute(f'delete from "{table}" where month = ?', [month])
-                    con.execute(f'insert into "{table}" select * from read_parquet(\'{file}\') order by {keys}')
+                    con.execute(f'insert into "{table}" {select} order by {keys}')
             con.execute("drop table if exists vardcentraler")
             if registry is not None and registry.exists():
                 con.execute(f"create table vardcentraler as select * from read_parquet('{registry}') order by hsa_id, valid_from nulls first")
-            _create_parquet_views(con, published, catalog)
-            con.execute("delete from published_versions")
-            con.executemany("insert into published_versions values (?, ?, ?, ?)",
-                            [list(row) for row in _catalog_versions(catalog)])
+            if ledger is not None:
+                payout_ledger.create_tables(con, ledger)
+            create_published_versions(con, _catalog_version_rows(catalog))
+            describe_tables(con)
             con.execute("commit")
             con.execute("checkpoint")
         finally:
@@ -303,35 +295,33 @@ def _patch_published_db(published: Path, catalog: dict, previous: dict, out: Pat
 
 
 def _build_published_db(published: Path, catalog: dict, out: Path, registry: Path | None,
-                        previous: dict | None = None) -> Path:
+                        previous: dict | None = None, ledger: payout_ledger.Ledger | None = None) -> Path:
     """published.duckdb from the latest version of every month, built at `out` (the commit swaps
     it in); `registry` is the vardcentraler Parquet it takes its registry table from.
 
     With `previous` (the catalog the current file was built for), patch a copy of the current
     file instead when it is safe (see `_patch_published_db`)."""
     if previous is not None:
-        patched = _patch_published_db(published, catalog, previous, out, registry)
+        patched = _patch_published_db(published, catalog, previous, out, registry, ledger)
         if patched is not None:
             return patched
     tmp = out
     dirs = _latest_dirs(published, catalog)
     try:
-        con = duckdb.connect(str(tmp))
+        con = connect_new(tmp)
         try:
             for table in STORED_TABLES:
                 keys = ", ".join(f'"{k}"' for k in PUBLISHED_TABLES[table])
                 files = [str(d / f"{table}.parquet") for d in dirs.values()]
                 if files:
-                    con.execute(f'create table "{table}" as select * from read_parquet({files!r}, '
-                                f'union_by_name = true) order by {keys}')
-            _create_parquet_views(con, published, catalog)
+                    select = published_select(con, f"read_parquet({files!r}, union_by_name = true)")
+                    con.execute(f'create table "{table}" as {select} order by {keys}')
+            if ledger is not None:
+                payout_ledger.create_tables(con, ledger)
             if registry is not None and registry.exists():
                 con.execute(f"create table vardcentraler as select * from read_parquet('{registry}') order by hsa_id, valid_from nulls first")
-            con.execute("create table published_versions (month varchar, version integer, content_hash varchar, "
-                        "published_at varchar)")
-            for month, entry in sorted(catalog["months"].items()):
-                con.execute("insert into published_versions values (?, ?, ?, ?)",
-                            [month, int(entry["latest_version"]), entry["content_hash"], entry["published_at"]])
+            create_published_versions(con, _catalog_version_rows(catalog))
+            describe_tables(con)
             con.execute("checkpoint")
         finally:
             con.close()
@@ -368,7 +358,7 @@ def _stage_current_files(published: Path, stage: Path, month: str, catalog: dict
 #   1. every new version dir is in place, listed by no catalog (invisible);
 #   2. everything that names the new state is written into published/.commit/ at its final
 #      relative path: the current Parquet and open data of the changed months, the registry,
-#      published.duckdb, catalog.json;
+#      the payout ledger (refused here if it does not reconcile), published.duckdb, catalog.json;
 #   3. published/.commit/journal.json (atomic) lists them in swap order: THE COMMIT POINT;
 #   4. each is os.replace'd into place: Parquet, then published.duckdb, then catalog.json;
 #   5. the journal and the folder go.
@@ -409,9 +399,12 @@ def _commit(published: Path, catalog: dict, committed: dict, months: set[str], r
         if months or repair:
             registry = _write_registry(published, catalog, stage / "vardcentraler" / "data.parquet")
             staged += [registry] if registry else []
-        staged.append(_build_published_db(published, catalog, stage / "published.duckdb", registry,
-                                          previous=None if repair else committed))
-        write_period_tables(staged[-1], published, catalog)
+        ledger, ledger_files = _stage_payouts(published, stage, catalog, committed)
+        staged += ledger_files
+        db = _build_published_db(published, catalog, stage / "published.duckdb", registry,
+                                 previous=None if repair else committed, ledger=ledger)
+        write_period_tables(db, published, catalog)
+        staged += [db, write_dictionary(db, stage / "dictionary.csv")]
         if months or repair:
             write_json_atomic(stage / "catalog.json", catalog)
             staged.append(stage / "catalog.json")
@@ -423,6 +416,51 @@ def _commit(published: Path, catalog: dict, committed: dict, months: set[str], r
     _fault_point("commit:journal")
     _swap(published, order, faults=True)
     return [published / rel for rel in order]
+
+
+def _read_version(published: Path, month: str, version: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    source = version_dir(published, month, version)
+    return (pq.read_table(source / "reimbursement_monthly.parquet").to_pandas(),
+            pq.read_table(source / "vardcentraler.parquet").to_pandas())
+
+
+def _stage_payouts(published: Path, stage: Path, catalog: dict,
+                   committed: dict) -> tuple[payout_ledger.Ledger, list[Path]]:
+    """The payouts and adjustments this commit makes (SPEC §6.1), staged with it: the ledger files
+    into `stage`, each new payout's file checksum into its month's new version manifest. Refuses
+    the commit (PublicationRefused) when the payouts and pending adjustments do not reconcile with
+    the months' totals or a payment file does not add up to its rows."""
+    before = payout_ledger.load_ledger(published)
+    versions = {m: int(e["latest_version"]) for m, e in catalog["months"].items()}
+    cache: dict[tuple[str, int], tuple] = {}
+
+    def read(month: str, version: int):
+        if (month, version) not in cache:
+            cache[(month, version)] = _read_version(published, month, version)
+        return cache[(month, version)]
+
+    paid_at = catalog.get("updated_at") or datetime.now(timezone.utc).isoformat(timespec="seconds")
+    ledger = payout_ledger.settle(before, versions, read, paid_at)
+    failures = payout_ledger.reconcile(ledger, read)
+    if failures:
+        raise PublicationRefused("The publication was not committed: payouts and adjustments do not reconcile "
+                                 "with the months' totals — " + "; ".join(failures[:5]))
+    if ledger.paid_versions == before.paid_versions and not ledger.new_payout_months:
+        return ledger, []
+    names = {m: dict(zip(read(m, versions[m])[1]["hsa_id"], read(m, versions[m])[1]["name"]))
+             for m in ledger.new_payout_months}
+    try:
+        files, entries = payout_ledger.write_ledger(ledger, stage, names)
+    except payout_ledger.PayoutMismatch as error:
+        raise PublicationRefused(str(error)) from error
+    for month, entry in entries.items():
+        committed_version = int(committed["months"].get(month, {}).get("latest_version", 0))
+        if versions[month] > committed_version:   # the month's new version: not yet listed, so still writable
+            manifest_path = version_dir(published, month, versions[month]) / "manifest.json"
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            manifest["payout"] = entry
+            write_json_atomic(manifest_path, manifest)
+    return ledger, files
 
 
 def _swap(published: Path, order: list[str], faults: bool = False) -> None:

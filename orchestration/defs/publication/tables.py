@@ -46,6 +46,9 @@ PUBLISHED_TABLES: dict[str, tuple[str, ...]] = {
     "vardcentraler": ("hsa_id", "valid_from"),
 }
 NON_MONTHLY = frozenset({"vardcentraler"})
+# Columns published.duckdb adds for readers (published_db.DERIVED_COLUMNS), each a function of
+# another column: not content, so a month's content hash leaves them out wherever it is taken.
+DERIVED_COLUMNS = frozenset({"month_start", "age_band_order", "capitation_band_order"})
 MARTS_SCHEMA = "marts"
 
 ROW_GROUP_SIZE = 262_144
@@ -140,19 +143,22 @@ def month_digests(con: duckdb.DuckDBPyConnection, table: str, months: list[str],
                   schema: str = MARTS_SCHEMA) -> dict[str, tuple[int, str]]:
     """month_digest for several months; a monthly table is scanned once for all of them."""
     _require_table(con, schema, table)
-    types = con.execute(
+    types = [(c, t) for c, t in con.execute(
         "select column_name, data_type from information_schema.columns where table_schema = ? "
-        "and table_name = ? order by ordinal_position", [schema, table]).fetchall()
+        "and table_name = ? order by ordinal_position", [schema, table]).fetchall() if c not in DERIVED_COLUMNS]
     row_hash = "coalesce(sum(hash(_row)::hugeint), 0)"
+    derived = [c for c in table_columns(con, schema, table) if c in DERIVED_COLUMNS]
+    source = (f'(select * exclude ({", ".join(chr(34) + c + chr(34) for c in derived)}) from "{schema}"."{table}")'
+              if derived else f'"{schema}"."{table}"')
     found: dict[str, tuple[int, int]] = {}
     if table in NON_MONTHLY:   # each month has its own filter
         for month in months:
-            found[month] = con.execute(f'select count(*), {row_hash} from "{schema}"."{table}" _row '
+            found[month] = con.execute(f'select count(*), {row_hash} from {source} _row '
                                        f'where {_month_filter(table, month)}').fetchone()
     else:
         wanted = ", ".join(f"'{check_month(m)}'" for m in months)
         for month, rows, row_sum in con.execute(
-                f'select month, count(*), {row_hash} from "{schema}"."{table}" _row '
+                f'select month, count(*), {row_hash} from {source} _row '
                 f'where month in ({wanted}) group by month').fetchall():
             found[month] = (rows, row_sum)
     out = {}
