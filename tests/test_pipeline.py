@@ -42,6 +42,22 @@ def test_months_are_published_with_every_table(published_region):
                   - total) > 0.005""",
                                   published_region.published / "published.duckdb")
     assert gaps == [(0,)]
+    # Quarter and year (SPEC §5.1): the year to date's reimbursement is the months' sum, its
+    # listed count the last month's row, and it says it is to date.
+    db = published_region.published / "published.duckdb"
+    assert published_region.query("""
+        select count(*) from reimbursement_yearly y
+        join (select vardcentral_hsa_id, sum(total) as total from reimbursement_monthly group by 1) m
+          using (vardcentral_hsa_id)
+        where y.period = '2025' and (abs(y.total - m.total) > 0.005 or y.months_published != 2
+                                     or y.is_complete)""", db) == [(0,)]
+    assert published_region.query("""
+        select count(*) from indicators_yearly y
+        join indicators_monthly m on m.month = '2025-02' and m.vardcentral_hsa_id = y.vardcentral_hsa_id
+         and m.indicator_code = y.indicator_code and m.sex = y.sex and m.profession = y.profession
+        where y.indicator_code = 'listed_count' and y.period = '2025' and m.value = y.value""", db) \
+        == published_region.query("select count(*) from indicators_monthly where month = '2025-02' "
+                                  "and indicator_code = 'listed_count'", db)
 
 
 def test_rerunning_an_unchanged_month_changes_nothing(published_region, tmp_path):

@@ -6,6 +6,7 @@ Layout under `<data_dir>/published/`:
     versions/<YYYY-MM>/v<NNNN>/manifest.json       version, inputs, row counts, checks, hashes
     versions/<YYYY-MM>/v<NNNN>/diff_from_v<N-1>.md from the second version on
     <table>/month=<YYYY-MM>/data.parquet           current version for BI (monthly tables)
+    <table>/period=<YYYY-Qn or YYYY>/data.parquet  quarters and years (periods.py), from the published months
     vardcentraler/data.parquet                     the registry: every unit's rows (with validity) of any published month
     open_data/indicators_monthly_<YYYY-MM>.csv     suppressed cells nulled
     published.duckdb                               latest version of every month (+ published_versions), tables
@@ -50,6 +51,7 @@ from orchestration.defs.publication.published_db import (
 )
 from orchestration.defs.publication import payouts as payout_ledger
 from orchestration.defs.publication.gate import PublicationRefused, assert_may_publish, write_json_atomic
+from orchestration.defs.publication.periods import stage_period_files, suppression_limit, write_period_tables
 from orchestration.defs.publication.suppression import register_open_cells
 from orchestration.defs.publication.tables import (
     NON_MONTHLY, PARQUET_OPTIONS, PUBLISHED_TABLES, check_month, combine_hashes, export_month_table,
@@ -392,6 +394,7 @@ def _commit(published: Path, catalog: dict, committed: dict, months: set[str], r
         staged: list[Path] = []
         for month in sorted(months | repair):
             staged += _stage_current_files(published, stage, month, catalog)
+        staged += stage_period_files(published, stage, catalog, months | repair)
         registry = published / "vardcentraler" / "data.parquet"
         if months or repair:
             registry = _write_registry(published, catalog, stage / "vardcentraler" / "data.parquet")
@@ -400,6 +403,7 @@ def _commit(published: Path, catalog: dict, committed: dict, months: set[str], r
         staged += ledger_files
         db = _build_published_db(published, catalog, stage / "published.duckdb", registry,
                                  previous=None if repair else committed, ledger=ledger)
+        write_period_tables(db, published, catalog)
         staged += [db, write_dictionary(db, stage / "dictionary.csv")]
         if months or repair:
             write_json_atomic(stage / "catalog.json", catalog)
@@ -699,6 +703,7 @@ class Publication:
                     digests[table] = month_digest(con, table, month)
                 fingerprint = combine_hashes({t: h for t, (_, h) in digests.items()})
                 check_record = assert_may_publish(self.published.parent, month, fingerprint)
+                min_cell = suppression_limit(con)   # the period rows' suppression (periods.py)
                 latest = self.catalog["months"].get(month)
                 unchanged = latest is not None and latest["content_hash"] == fingerprint
                 if not unchanged:
@@ -752,6 +757,8 @@ class Publication:
         self.catalog["months"] = dict(sorted(self.catalog["months"].items()))
         self.catalog["updated_at"] = published_at
         self.catalog["tables"] = list(PUBLISHED_TABLES)
+        if min_cell is not None:
+            self.catalog["min_cell"] = min_cell
         _fault_point("staged")
         return PublishResult(month, version, True, diff, sorted(p for p in target.iterdir() if p.is_file()))
 
