@@ -307,6 +307,9 @@ def _telephony_call_id_of_previous_month(d):
 
 
 def _telephony_times(d):
+    # row 71 answered, so that its (generated) callback cannot also fall before the edited call
+    d.set(71, "outcome", "answered")
+    d.set(71, "callback_at", "")
     return [(d.set(70, "called_at", "2025-01-31 23:59:59"), "called_at",
              "called_at 2025-01-31 23:59:59 outside month 2025-02", None),
             (d.set(71, "called_at", "2025-03-01 00:00:00"), "called_at",
