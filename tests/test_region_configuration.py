@@ -18,6 +18,7 @@ import datetime as dt
 import pytest
 import yaml
 
+from sources.reimbursement_model import COMPONENTS
 from tests.pipeline_fixture import Region, run_ok
 
 MONTHS = ["2025-01", "2025-02"]
@@ -27,8 +28,7 @@ NEW_BANDS = [  # (age_from, age_to, female, male) SEK per year, version 2 from 2
 NEW_VAT_PCT = 3.0
 TAKEN_OVER = "SE2321000180-E000000000101"
 NEW_PROVIDER = "Britsarvet Vård AB"
-COMPONENTS_BEFORE_VAT = ["capitation", "acg", "cni", "geography", "sabo", "visit_fees",
-                         "visits_elsewhere_deduction", "goal_payment", "start_grant", "development_grant"]
+COMPONENTS_BEFORE_VAT = [c for c in COMPONENTS if c != "vat_compensation"]
 
 
 def _label(age_from, age_to):
@@ -51,7 +51,8 @@ def _edit_registry(path):
         rows = list(csv.DictReader(handle, delimiter=";"))
     out = []
     for row in rows:
-        row = {**row, "valid_from": "", "valid_to": "", "provider_org_number": ""}
+        # the generated registry may already carry history (its own takeover): keep it
+        row = {"valid_from": "", "valid_to": "", "provider_org_number": "", **row}
         if row["unit_type"] != "vardcentral":
             row["rural_tier"] = ""
         if row["hsa_id"] == TAKEN_OVER:
