@@ -32,7 +32,7 @@ import io
 import json
 from pathlib import Path
 
-from orchestration.defs.sources.ingestion import REFERENCE_FILES, SOURCES
+from orchestration.defs.sources.ingestion import REFERENCE_FILES, SOURCES, sha256_of
 from orchestration.months import month_bounds, month_range, shift_month
 
 LISTING_REACH = 12
@@ -78,14 +78,6 @@ def source_inputs(con, months: list[str]) -> dict[str, dict[str, dict[str, str |
 
 
 # --------------------------------------------------------------------------- references
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
 
 def _rows(path: Path) -> list[dict[str, str]]:
     """The CSV's rows as text by lower-case column name (UTF-8 with or without BOM, or
@@ -197,7 +189,7 @@ def reference_digests(reference_dir: Path, months: list[str], records=()) -> dic
     out: dict[str, dict] = {m: {} for m in months}
     for name in REFERENCE_FILES:
         path = Path(reference_dir) / name
-        sha = _sha256(path) if path.exists() else None
+        sha = sha256_of(path) if path.exists() else None
         missing = [m for m in months if (name, sha, _digest_key(name, m)) not in seen]
         digests = _month_digests(name, path, missing) if missing else {}
         for m in months:
@@ -259,7 +251,7 @@ def dependants_of_run(con, data_dir: Path, landing_dir: Path, run: list[str], pu
             found = [p for p in (Path(landing_dir) / month / f"{source}.{ext}" for ext in ("csv", "xlsx"))
                      if p.exists()]
             if len(found) == 1:
-                delivered[(month, source)] = _sha256(found[0])
+                delivered[(month, source)] = sha256_of(found[0])
     later = [m for m in published if m > run[-1]]
     out = []
     for month in later:
