@@ -159,7 +159,7 @@ def run_months(month_from: str, month_to: str, force: bool = False, quiet: bool 
 def _with_dependants(settings: Settings, months: list[str], console) -> list[str]:
     """The run's months and, after them, the published months whose windows read a delivery this
     run ingests anew (SPEC §9): re-run in the same run, up to the first month not published."""
-    from orchestration.defs.publication.publisher import read_catalog
+    from orchestration.defs.publication.layout import read_catalog
     from orchestration.dependencies import dependants_of_run
     from orchestration.warehouse import connect
 
@@ -327,7 +327,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_payouts(args: argparse.Namespace) -> int:
-    from orchestration.defs.publication.publisher import complete_interrupted_commit
+    from orchestration.defs.publication.commit import complete_interrupted_commit
     from orchestration.status import render_payouts
 
     settings = get_settings()

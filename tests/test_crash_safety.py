@@ -7,7 +7,7 @@ ingestion, during dbt, while the publication exports, and at each step of the pu
 commit (docs/decisions.md, "One commit point for both published forms"): a version staged but
 not committed, the commit journal written, the Parquet swapped, published.duckdb swapped, the
 catalog swapped. The commit's kills come from the publisher itself at exactly that point
-(`VARDVAL_FAULT_AT`, a test-only hook in publisher.py); the others are timed from outside.
+(`VARDVAL_FAULT_AT`, a test-only hook in commit.py); the others are timed from outside.
 
 After each kill, readers of published.duckdb, of the Parquet via catalog.json and of the
 current Parquet tree, and `vardval status`, all name the same version of each month: the old
@@ -35,7 +35,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from orchestration.defs.publication.gate import month_fingerprint, record_checks
-from orchestration.defs.publication.publisher import publish_month, read_catalog
+from orchestration.defs.publication.layout import read_catalog
+from orchestration.defs.publication.publisher import publish_month
 from tests.delivery_edits import Delivery
 from tests.marts_fixture import build_marts_warehouse
 from tests.pipeline_fixture import VARDVAL, Region, published_db_content, run_ok
@@ -76,7 +77,7 @@ def _correct_range(region: Region) -> None:
 
 def _run_and_kill(region: Region, phase: str, output: Path) -> bool:
     """Start a run, SIGKILL its process group when the phase is reached; True if it was."""
-    from orchestration.defs.publication.publisher import FAULT_ENV
+    from orchestration.defs.publication.commit import FAULT_ENV
 
     hooked = phase in HOOKED_PHASES
     reached, interval, delay = PHASES.get(phase, (None, 0.0, 0.0))
@@ -292,7 +293,8 @@ def test_a_publication_killed_at_each_swap_leaves_one_committed_state(tmp_path, 
     reader still finds v1; after it, the next reader of the state (`vardval status` calls
     complete_interrupted_commit) finds v2 everywhere; publishing again converges to the bytes
     of a publication that was never interrupted."""
-    from orchestration.defs.publication.publisher import FAULT_ENV, complete_interrupted_commit, publication
+    from orchestration.defs.publication.commit import FAULT_ENV, complete_interrupted_commit
+    from orchestration.defs.publication.publisher import publication
     from tests.pipeline_fixture import tree_digest
 
     data = tmp_path / "data"

@@ -18,7 +18,8 @@ import pytest
 from orchestration.defs.publication.gate import (
     PublicationRefused, assert_may_publish, load_check_record, month_fingerprint, record_checks,
 )
-from orchestration.defs.publication.publisher import publish_month, read_catalog
+from orchestration.defs.publication.layout import read_catalog
+from orchestration.defs.publication.publisher import publish_month
 from orchestration.defs.publication.tables import PUBLISHED_TABLES
 from sources.personnummer import luhn_check_digit
 from tests.marts_fixture import VC_B, build_marts_warehouse, execute
@@ -294,7 +295,7 @@ def test_person_rows_are_stored_and_a_file_with_a_person_view_is_rebuilt(wh):
     table; a file with them as a view over Parquet (as older code wrote) is rebuilt, in the
     storage version DuckDB 1.x reads."""
     from orchestration.defs.publication.published_db import STORAGE_VERSION, storage_version
-    from orchestration.defs.publication.publisher import version_dir
+    from orchestration.defs.publication.layout import version_dir
 
     w, d = wh
     pub = d / "published"

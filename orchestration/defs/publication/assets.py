@@ -250,7 +250,7 @@ def _publish(context: dg.AssetExecutionContext, batch, month: str, version: str)
 def published_months(context: dg.AssetExecutionContext) -> list[str]:
     """The run's months whose published version holds the content the gate just passed."""
     from orchestration.defs.publication.gate import load_check_record
-    from orchestration.defs.publication.publisher import read_catalog
+    from orchestration.defs.publication.layout import read_catalog
 
     settings = get_settings()
     catalog = read_catalog(settings.published_dir).get("months", {})

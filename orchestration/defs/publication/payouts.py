@@ -7,7 +7,7 @@ the next payout. Within one commit the corrections count as published first, the
 in month order; the first of them settles every pending adjustment.
 
 The ledger lives under `published/payouts/` and is written through the publication's commit
-(publisher.py) so that a crash leaves a payout with its file, or neither:
+(commit.py) so that a crash leaves a payout with its file, or neither:
 
     payouts/<M>/payouts.parquet            the payout rows of M (written once, never rewritten)
     payouts/<M>/betalfil_<M>.csv           the payment file for the finance system
