@@ -1,20 +1,19 @@
-"""Everything Dagster knows about, assembled in one place (loaded by workspace.yaml and the CLI)."""
+"""Everything Dagster knows about (loaded by workspace.yaml and the CLI): each domain under
+`defs/<domain>/` brings its own Definitions (its `definitions.py`); this module only merges them."""
 from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.defs.operations.jobs import monthly_job
-from orchestration.defs.operations.schedules import monthly_schedule
-from orchestration.defs.operations.sensors import landing_sensor
-from orchestration.defs.publication.assets import publication
-from orchestration.defs.sources.assets import reference_data, source_deliveries
-from orchestration.defs.transform.assets import dbt_resource, vardval_dbt_models, vardval_dbt_views
+from orchestration.defs.operations.definitions import defs as operations
+from orchestration.defs.publication.definitions import defs as publication
+from orchestration.defs.sources.definitions import defs as sources
+from orchestration.defs.transform.definitions import defs as transform
 
-defs = dg.Definitions(
-    assets=[reference_data, source_deliveries, vardval_dbt_views, vardval_dbt_models, publication],
-    jobs=[monthly_job],
-    schedules=[monthly_schedule],
-    sensors=[landing_sensor],
-    resources={"dbt": dbt_resource()},
-    executor=dg.in_process_executor,
+defs = dg.Definitions.merge(
+    sources,
+    transform,
+    publication,
+    operations,
+    # One process for a run: imports, dbt start-up and GE load are paid once.
+    dg.Definitions(executor=dg.in_process_executor),
 )
