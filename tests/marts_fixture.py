@@ -186,7 +186,26 @@ create table marts.reimbursement_goals_monthly (
 create table marts.reimbursement_visit_fees_monthly (
     month varchar, vardcentral_hsa_id varchar, contact_type varchar, profession varchar,
     patient_category varchar, contact_count bigint, fee_sek double, amount double, rule_order integer);
+create table marts.targets (
+    model_version_id integer, model_valid_from date, model_valid_to date, target_kind varchar,
+    target_order integer, indicator_code varchar, profession varchar, direction varchar, is_paying boolean,
+    payout varchar, low double, high double, sek_per_listed_month double);
 """
+FOLLOW_UP_TARGETS = [  # target_order, indicator, profession, direction, low, high
+    (1, "fast_lakare_share", "all", "higher", None, 0.80),
+]
+
+
+def target_rows() -> pd.DataFrame:
+    """marts.targets of the one model version: GOALS and FOLLOW_UP_TARGETS (dbt's targets mart)."""
+    version = dict(model_version_id=1, model_valid_from=date(2025, 1, 1), model_valid_to=None)
+    goals = [dict(version, target_kind="goal", target_order=order, indicator_code=code, profession=prof,
+                  direction="higher", is_paying=True, payout=payout, low=low, high=high,
+                  sek_per_listed_month=sek) for order, code, prof, payout, low, high, sek in GOALS]
+    follow_up = [dict(version, target_kind="follow_up", target_order=order, indicator_code=code,
+                      profession=prof, direction=direction, is_paying=False, payout=None, low=low, high=high,
+                      sek_per_listed_month=None) for order, code, prof, direction, low, high in FOLLOW_UP_TARGETS]
+    return pd.DataFrame(goals + follow_up)
 
 
 def model_rows() -> dict[str, pd.DataFrame]:
@@ -430,6 +449,9 @@ def build_marts_warehouse(data_dir: Path, months: tuple[str, ...] = MONTHS,
         for table, frame in model_rows().items():
             _insert(con, f"raw.{table}", frame)
         _insert(con, "marts.vardcentraler", units.copy())
+        # the catalogue as dbt's indicator_catalog mart publishes it: raw.indicator_catalogue, from the CSV
+        con.execute("create table marts.indicator_catalog as select * from raw.indicator_catalogue")
+        _insert(con, "marts.targets", target_rows())
         _insert(con, "raw.listing", rows.pop("raw_listing"))
         for table, frame in rows.items():
             if supporting or table not in ("reimbursement_goals_monthly", "reimbursement_visit_fees_monthly"):

@@ -5,8 +5,8 @@ both published forms").
 The protocol:
   1. every new version dir is in place, listed by no catalog (invisible);
   2. everything that names the new state is written into published/.commit/ at its final
-     relative path: the current Parquet and open data of the changed months, the registry,
-     the payout ledger (refused here if it does not reconcile), published.duckdb, catalog.json;
+     relative path: the current Parquet and open data of the changed months, the tables that
+     are not monthly (registry, indicator catalogue, targets), the payout ledger (refused here if it does not reconcile), published.duckdb, catalog.json;
   3. published/.commit/journal.json (atomic) lists them in swap order: THE COMMIT POINT;
   4. each is os.replace'd into place: Parquet, then published.duckdb, then catalog.json;
   5. the journal and the folder go.
@@ -30,13 +30,14 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from orchestration.defs.publication import payouts as payout_ledger
-from orchestration.defs.publication.current_files import stage_current_files, write_registry
+from orchestration.defs.publication.current_files import stage_current_files, write_whole_table
 from orchestration.defs.publication.gate import PublicationRefused, write_json_atomic
 from orchestration.defs.publication.layout import (
     CATALOG, DICTIONARY, LOCK, PUBLISHED_DB, version_dir, whole_table_path,
 )
 from orchestration.defs.publication.periods import stage_period_files, write_period_tables
 from orchestration.defs.publication.published_db import build_published_db, write_dictionary
+from orchestration.defs.publication.tables import NON_MONTHLY
 
 COMMIT_DIR = ".commit"
 JOURNAL = "journal.json"
@@ -67,13 +68,14 @@ def commit(published: Path, catalog: dict, committed: dict, months: set[str], re
         for month in sorted(months | repair):
             staged += stage_current_files(published, stage, month, catalog)
         staged += stage_period_files(published, stage, catalog, months | repair)
-        registry = whole_table_path(published, "vardcentraler")
+        whole_tables = {table: whole_table_path(published, table) for table in NON_MONTHLY}
         if months or repair:
-            registry = write_registry(published, catalog, whole_table_path(stage, "vardcentraler"))
-            staged += [registry] if registry else []
+            for table in NON_MONTHLY:
+                whole_tables[table] = write_whole_table(published, catalog, table, whole_table_path(stage, table))
+                staged += [whole_tables[table]] if whole_tables[table] else []
         ledger, ledger_files = _stage_payouts(published, stage, catalog, committed)
         staged += ledger_files
-        db = build_published_db(published, catalog, stage / PUBLISHED_DB, registry,
+        db = build_published_db(published, catalog, stage / PUBLISHED_DB, whole_tables,
                                  previous=None if repair else committed, ledger=ledger)
         write_period_tables(db, published, catalog)
         staged += [db, write_dictionary(db, stage / DICTIONARY)]

@@ -1,7 +1,8 @@
 """The files BI and open-data readers take beside the versions, rebuilt from the catalog's latest
 versions when a commit changes them (written into the commit's staging folder, swapped in by
 commit.py): each month's current Parquet, the open-data CSV with suppressed cells nulled, and
-the registry Parquet (every unit's rows of any published month).
+the Parquet of each table that is not monthly (the registry, the indicator catalogue, the
+targets: every row of any published month).
 """
 from __future__ import annotations
 
@@ -36,30 +37,35 @@ def replace_with_link(src: Path, dst: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def write_registry(published: Path, catalog: dict, dst: Path) -> Path | None:
-    """vardcentraler/data.parquet at dst: every registry row (unit and validity) of any published
-    month, as in its latest month."""
-    dirs = latest_dirs(published, catalog)
-    if not dirs:
+def key_order(table: str) -> str:
+    """ORDER BY list of a published table's key (nulls first)."""
+    return ", ".join(f'"{k}" nulls first' for k in PUBLISHED_TABLES[table])
+
+
+def write_whole_table(published: Path, catalog: dict, table: str, dst: Path) -> Path | None:
+    """<table>/data.parquet at dst for a table that is not monthly: every row of any published
+    month, as in its latest month that has it (a registry row, an indicator code, the targets of
+    a model version: tables.NON_MONTHLY). None when no published month has the table."""
+    found = {str(d / f"{table}.parquet"): m for m, d in latest_dirs(published, catalog).items()
+             if (d / f"{table}.parquet").exists()}
+    if not found:
         return None
-    files = [str(d / "vardcentraler.parquet") for d in dirs.values()]
-    months = {str(d / "vardcentraler.parquet"): m for m, d in dirs.items()}
+    group = ", ".join(f'"{c}"' for c in NON_MONTHLY[table])
     con = duckdb.connect()
     try:
-        con.register("file_months", pd.DataFrame(
-            {"filename": list(months), "file_month": list(months.values())}))
-        table = con.sql(f"""
+        con.register("file_months", pd.DataFrame({"filename": list(found), "file_month": list(found.values())}))
+        rows = con.sql(f"""
             select * exclude (filename, file_month) from (
-                select r.*, f.file_month from read_parquet({files!r}, union_by_name = true, filename = true) r
+                select r.*, f.file_month from read_parquet({list(found)!r}, union_by_name = true, filename = true) r
                 join file_months f using (filename))
-            qualify row_number() over (partition by hsa_id, valid_from order by file_month desc) = 1
-            order by hsa_id, valid_from nulls first""").to_arrow_table()
+            qualify dense_rank() over (partition by {group} order by file_month desc) = 1
+            order by {key_order(table)}""").to_arrow_table()
     finally:
         con.close()
     dst.parent.mkdir(parents=True, exist_ok=True)
     tmp = dst.with_name(f".data.parquet.{uuid.uuid4().hex}.tmp")
     try:
-        pq.write_table(table, str(tmp), **PARQUET_OPTIONS)
+        pq.write_table(rows, str(tmp), **PARQUET_OPTIONS)
         os.replace(tmp, dst)
     finally:
         tmp.unlink(missing_ok=True)

@@ -29,6 +29,7 @@ import yaml
 
 from orchestration.defs.publication import payouts as payout_ledger
 from orchestration.defs.publication import tables
+from orchestration.defs.publication.current_files import key_order
 from orchestration.defs.publication.layout import DICTIONARY, PUBLISHED_DB, changed_months, latest_dirs, version_dir
 from orchestration.defs.publication.payouts import TABLE_DESCRIPTIONS as PAYOUT_TABLES
 from orchestration.defs.publication.tables import NON_MONTHLY, PUBLISHED_TABLES, table_exists
@@ -204,8 +205,17 @@ def is_stale(published: Path, catalog: dict) -> bool:
     return not (published / DICTIONARY).exists()
 
 
+def create_whole_tables(con: duckdb.DuckDBPyConnection, whole_tables: dict[str, Path | None]) -> None:
+    """(Re)create each table that is not monthly from its current Parquet, in key order."""
+    for table, path in whole_tables.items():
+        con.execute(f'drop table if exists "{table}"')
+        if path is not None and path.exists():
+            con.execute(f'create table "{table}" as select * from read_parquet(\'{path}\') '
+                        f'order by {key_order(table)}')
+
+
 def patch_published_db(published: Path, catalog: dict, previous: dict, out: Path,
-                        registry: Path | None, ledger: payout_ledger.Ledger | None = None) -> Path | None:
+                       whole_tables: dict[str, Path | None], ledger: payout_ledger.Ledger | None = None) -> Path | None:
     """Copy-and-patch: the current published.duckdb, copied to `out`, with only the changed months replaced.
 
     The cost of a publication then no longer grows with the number of months published (a full
@@ -245,9 +255,7 @@ def patch_published_db(published: Path, catalog: dict, previous: dict, out: Path
                     keys = ", ".join(f'"{k}"' for k in PUBLISHED_TABLES[table])
                     con.execute(f'delete from "{table}" where month = ?', [month])
                     con.execute(f'insert into "{table}" {select} order by {keys}')
-            con.execute("drop table if exists vardcentraler")
-            if registry is not None and registry.exists():
-                con.execute(f"create table vardcentraler as select * from read_parquet('{registry}') order by hsa_id, valid_from nulls first")
+            create_whole_tables(con, whole_tables)
             if ledger is not None:
                 payout_ledger.create_tables(con, ledger)
             create_published_versions(con, catalog_version_rows(catalog))
@@ -264,15 +272,15 @@ def patch_published_db(published: Path, catalog: dict, previous: dict, out: Path
         Path(f"{tmp}.wal").unlink(missing_ok=True)
 
 
-def build_published_db(published: Path, catalog: dict, out: Path, registry: Path | None,
+def build_published_db(published: Path, catalog: dict, out: Path, whole_tables: dict[str, Path | None],
                         previous: dict | None = None, ledger: payout_ledger.Ledger | None = None) -> Path:
     """published.duckdb from the latest version of every month, built at `out` (the commit swaps
-    it in); `registry` is the vardcentraler Parquet it takes its registry table from.
+    it in); `whole_tables` the current Parquet of each table that is not monthly (table -> path).
 
     With `previous` (the catalog the current file was built for), patch a copy of the current
     file instead when it is safe (see `patch_published_db`)."""
     if previous is not None:
-        patched = patch_published_db(published, catalog, previous, out, registry, ledger)
+        patched = patch_published_db(published, catalog, previous, out, whole_tables, ledger)
         if patched is not None:
             return patched
     tmp = out
@@ -288,8 +296,7 @@ def build_published_db(published: Path, catalog: dict, out: Path, registry: Path
                     con.execute(f'create table "{table}" as {select} order by {keys}')
             if ledger is not None:
                 payout_ledger.create_tables(con, ledger)
-            if registry is not None and registry.exists():
-                con.execute(f"create table vardcentraler as select * from read_parquet('{registry}') order by hsa_id, valid_from nulls first")
+            create_whole_tables(con, whole_tables)
             create_published_versions(con, catalog_version_rows(catalog))
             describe_tables(con)
             con.execute("checkpoint")

@@ -4,10 +4,11 @@ Shared by the gate (fingerprint of a month's content) and the publisher (Parquet
 so that what the checks saw and what gets published are hashed by the very same function.
 
 A month's content is, per table, its rows for the month (the table's key, then every other
-column, fixes the order of the Parquet rows). `vardcentraler` is not monthly: a month
-publishes the units open at some time during the month, each with its registry row valid on
-the month's last day (so a unit opened later, or a new row valid from a later month, does not
-change an earlier month's content).
+column, fixes the order of the Parquet rows). Three tables are not monthly; a month publishes
+the rows that apply to it: `vardcentraler` the units open at some time during the month, each
+with its registry row valid on the month's last day (so a unit opened later, or a new row valid
+from a later month, does not change an earlier month's content); `indicator_catalog` every code;
+`targets` the targets of the model version valid on the month's first day.
 
 The content hash is computed inside DuckDB, in parallel and without moving a row to Python:
 the column names and types, the row count, and the sum of DuckDB's 64-bit `hash` of each row.
@@ -44,8 +45,19 @@ PUBLISHED_TABLES: dict[str, tuple[str, ...]] = {
     "reimbursement_person_monthly": ("month", "person_key"),
     "data_quality_monthly": ("month", "source", "source_file", "reason"),
     "vardcentraler": ("hsa_id", "valid_from"),
+    "indicator_catalog": ("indicator_code",),
+    "targets": ("model_version_id", "target_kind", "target_order"),
 }
-NON_MONTHLY = frozenset({"vardcentraler"})
+# Tables that are not monthly -> the columns naming what a newer month's rows replace in the
+# table readers get (every row of any published month, as in its latest month that has it): a
+# registry row, an indicator code, all targets of a model version.
+NON_MONTHLY: dict[str, tuple[str, ...]] = {
+    "vardcentraler": ("hsa_id", "valid_from"),
+    "indicator_catalog": ("indicator_code",),
+    "targets": ("model_version_id",),
+}
+# Published tables a month may publish without rows (a model version without goals or targets).
+MAY_BE_EMPTY = frozenset({"targets"})
 # Columns published.duckdb adds for readers (published_db.DERIVED_COLUMNS), each a function of
 # another column: not content, so a month's content hash leaves them out wherever it is taken.
 DERIVED_COLUMNS = frozenset({"month_start", "age_band_order", "capitation_band_order"})
@@ -111,9 +123,14 @@ def registry_month_filter(month: str) -> str:
 
 
 def _month_filter(table: str, month: str) -> str:
-    check_month(month)
-    if table in NON_MONTHLY:
+    first, _ = month_bounds(month)
+    if table == "vardcentraler":
         return registry_month_filter(month)
+    if table == "indicator_catalog":
+        return "true"
+    if table == "targets":   # the model version valid on the month's first day (SPEC §3.5)
+        return (f"model_valid_from <= date '{first}' and "
+                f"(model_valid_to is null or model_valid_to >= date '{first}')")
     return f"month = '{month}'"
 
 

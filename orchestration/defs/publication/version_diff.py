@@ -49,6 +49,10 @@ def build_diff(old_dir: Path, new_dir: Path, month: str, old_version: int, new_v
         lines += ["## Rader per tabell", "", "| tabell | rader v%d | rader v%d | ändrade rader |" % (old_version, new_version),
                   "|---|---:|---:|---:|"]
         for table in PUBLISHED_TABLES:
+            if not (old_dir / f"{table}.parquet").exists():   # a table the old version did not publish
+                new_rows = con.execute(f"select count(*) from {rel(new_dir, table)}").fetchall()[0][0]
+                lines.append(f"| {table} | — | {new_rows} | ny tabell |")
+                continue
             old_rows = con.execute(f"select count(*) from {rel(old_dir, table)}").fetchall()[0][0]
             new_rows = con.execute(f"select count(*) from {rel(new_dir, table)}").fetchall()[0][0]
             try:
