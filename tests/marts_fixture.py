@@ -187,7 +187,7 @@ create table marts.reimbursement_visit_fees_monthly (
     month varchar, vardcentral_hsa_id varchar, contact_type varchar, profession varchar,
     patient_category varchar, contact_count bigint, fee_sek double, amount double, rule_order integer);
 create table marts.targets (
-    model_version_id integer, model_valid_from date, model_valid_to date, target_kind varchar,
+    model_version_id integer, model_valid_from date, target_kind varchar,
     target_order integer, indicator_code varchar, profession varchar, direction varchar, is_paying boolean,
     payout varchar, low double, high double, sek_per_listed_month double);
 """
@@ -198,7 +198,7 @@ FOLLOW_UP_TARGETS = [  # target_order, indicator, profession, direction, low, hi
 
 def target_rows() -> pd.DataFrame:
     """marts.targets of the one model version: GOALS and FOLLOW_UP_TARGETS (dbt's targets mart)."""
-    version = dict(model_version_id=1, model_valid_from=date(2025, 1, 1), model_valid_to=None)
+    version = dict(model_version_id=1, model_valid_from=date(2025, 1, 1))
     goals = [dict(version, target_kind="goal", target_order=order, indicator_code=code, profession=prof,
                   direction="higher", is_paying=True, payout=payout, low=low, high=high,
                   sek_per_listed_month=sek) for order, code, prof, payout, low, high, sek in GOALS]

@@ -59,8 +59,8 @@ def test_a_copy_reads_every_table_without_the_original(published_region, copied,
         hidden.rename(published_region.published)
     tables = got["tables"]
     assert {"indicators_monthly", "listing_monthly", "contacts_monthly", "reimbursement_monthly",
-            "reimbursement_person_monthly", "data_quality_monthly", "vardcentraler",
-            "published_versions"} <= set(tables)
+            "reimbursement_person_monthly", "data_quality_monthly", "vardcentraler", "indicator_catalog",
+            "targets", "published_versions"} <= set(tables)
     # every table reads; all but the adjustments (the region has no correction) have rows
     assert all(rows > 0 for name, (rows, _) in tables.items() if name != "reimbursement_adjustments"), tables
     with duckdb.connect(str(copied / "published.duckdb"), read_only=True) as con:

@@ -2,7 +2,7 @@
 
 The synthetic region's reference files are edited the way a region writes its own:
 - the model gets a version from 2025-02 with other capitation bands (0-5, 6-19, 20-39, 40-64,
-  65-79, 80+) and a VAT rate of 3 %;
+  65-79, 80+), a VAT rate of 3 %, goals and follow-up targets of its own;
 - the public VC ...101 is taken over by a private provider on 2025-02-01: two registry rows
   with valid_from/valid_to, the second with the new owner type and provider;
 - the filial, jour and digital rows leave rural_tier (a VC-only field) empty.
@@ -18,6 +18,7 @@ import datetime as dt
 import pytest
 import yaml
 
+from sources.indicator_catalogue import catalogue
 from sources.reimbursement_model import COMPONENTS
 from tests.pipeline_fixture import Region, run_ok
 
@@ -29,6 +30,12 @@ NEW_VAT_PCT = 3.0
 TAKEN_OVER = "SE2321000180-E000000000101"
 NEW_PROVIDER = "Britsarvet Vård AB"
 COMPONENTS_BEFORE_VAT = [c for c in COMPONENTS if c != "vat_compensation"]
+NEW_GOALS = [
+    {"indicator": "phone_same_day_share", "profession": "all", "payout": "all_or_nothing", "high": 0.85,
+     "sek_per_listed_month": 6},
+    {"indicator": "visits_elsewhere", "profession": "all", "direction": "lower", "payout": "linear",
+     "low": 0.12, "high": 0.06, "sek_per_listed_month": 2}]
+NEW_FOLLOW_UP_TARGETS = [{"indicator": "continuity_doctor", "profession": "all", "low": 0.3, "high": 0.5}]
 
 
 def _label(age_from, age_to):
@@ -40,7 +47,7 @@ def _edit_model(path):
     first = model["versions"][0]
     second = {**first, "valid_from": dt.date(2025, 2, 1), "valid_to": first["valid_to"],
               "capitation": [{"age_from": a, "age_to": b, "female": f, "male": m} for a, b, f, m in NEW_BANDS],
-              "vat_compensation_pct": NEW_VAT_PCT}
+              "vat_compensation_pct": NEW_VAT_PCT, "goals": NEW_GOALS, "follow_up_targets": NEW_FOLLOW_UP_TARGETS}
     first["valid_to"] = dt.date(2025, 1, 31)
     model["versions"] = [first, second, *model["versions"][1:]]
     path.write_text(yaml.safe_dump(model, allow_unicode=True, sort_keys=False), encoding="utf-8")
@@ -128,3 +135,29 @@ def test_the_published_registry_carries_each_rows_validity(region):
                     ("privat", NEW_PROVIDER, dt.date(2025, 2, 1), None)]
     tiers = _published(region, "select hsa_id, rural_tier from vardcentraler where unit_type <> 'vardcentral'")
     assert {h for h, _ in tiers} == region.blank_tier_units and all(t is None for _, t in tiers)
+
+
+def _targets(version: dict, version_id: int) -> list[tuple]:
+    goals = [(version_id, version["valid_from"], "goal", g["indicator"], g["profession"],
+              g.get("direction", "higher"), True, g["payout"], g.get("low"), g["high"], g["sek_per_listed_month"])
+             for g in version["goals"]]
+    follow_up = [(version_id, version["valid_from"], "follow_up", t["indicator"], t["profession"],
+                  t.get("direction", "higher"), False, None, t.get("low"), t["high"], None)
+                 for t in version.get("follow_up_targets") or []]
+    return goals + follow_up
+
+
+def test_the_published_targets_are_the_models_own_per_version(region):
+    model = yaml.safe_load((region.landing / "reference" / "reimbursement_model.yaml").read_text(encoding="utf-8"))
+    rows = _published(region, """
+        select model_version_id, model_valid_from, target_kind, indicator_code, profession, direction, is_paying,
+               payout, low, high, sek_per_listed_month
+        from targets order by model_version_id, target_kind desc, target_order""")
+    # the two versions the months were paid with; a later version no published month uses is not there
+    assert rows == _targets(model["versions"][0], 1) + _targets(model["versions"][1], 2)
+    assert ("follow_up", "continuity_doctor", 0.5) in {(r[2], r[3], r[9]) for r in rows if r[0] == 2}
+    january = region.query("select distinct model_version_id from read_parquet("
+                           f"'{region.published}/versions/2025-01/v0001/targets.parquet')")
+    assert january == [(1,)]
+    codes = _published(region, "select indicator_code from indicator_catalog order by sort_order")
+    assert [c for (c,) in codes] == list(catalogue()["indicator_code"])

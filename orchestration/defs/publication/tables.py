@@ -128,9 +128,12 @@ def _month_filter(table: str, month: str) -> str:
         return registry_month_filter(month)
     if table == "indicator_catalog":
         return "true"
-    if table == "targets":   # the model version valid on the month's first day (SPEC §3.5)
-        return (f"model_valid_from <= date '{first}' and "
-                f"(model_valid_to is null or model_valid_to >= date '{first}')")
+    if table == "targets":
+        # The model version valid on the month's first day (SPEC §3.5). Its end is read from
+        # raw.model_versions, not published with the targets: a new version ending the one before
+        # would otherwise change the targets of every month already published under it.
+        return ("model_version_id in (select version_id from raw.model_versions "
+                f"where valid_from <= date '{first}' and (valid_to is null or valid_to >= date '{first}'))")
     return f"month = '{month}'"
 
 

@@ -48,7 +48,6 @@ final as (
     select
         versions.version_id as model_version_id,
         versions.valid_from as model_valid_from,
-        versions.valid_to as model_valid_to,
         all_targets.target_kind,
         all_targets.target_order,
         all_targets.indicator as indicator_code,
