@@ -56,10 +56,10 @@ def fault_point(stage: str) -> None:
 
 
 def commit(published: Path, catalog: dict, committed: dict, months: set[str], repair: set[str]) -> list[Path]:
-    """Make `catalog` the published state (protocol above); `committed` is the catalog in force,
-    `months` the months whose version changed, `repair` months whose current files must be
-    re-linked. With neither, only published.duckdb is rebuilt (it was stale). Returns the files
-    swapped in."""
+    """Make `catalog` the published state (the protocol of the module docstring); `committed` is
+    the catalog in force, `months` the months whose version changed, `repair` months whose
+    current files must be re-linked. With neither, only published.duckdb is rebuilt (it was
+    stale). Returns the files swapped in."""
     stage = published / COMMIT_DIR
     shutil.rmtree(stage, ignore_errors=True)
     stage.mkdir(parents=True)
