@@ -16,12 +16,12 @@ import pytest
 
 from orchestration.defs.publication import payouts as P
 from orchestration.defs.publication.gate import month_fingerprint, record_checks
+from core.vocabulary import COMPONENTS
 from orchestration.defs.publication.commit import FAULT_ENV
 from orchestration.defs.publication.layout import read_catalog
 from orchestration.defs.publication.publisher import publication, publish_month
-from sources.reimbursement_model import COMPONENTS
 from tests.marts_fixture import VC_A, VC_B, build_marts_warehouse, execute
-from validations.expectations.outcome import CheckOutcome
+from validations.outcome import CheckOutcome
 
 A, B, C = "SE-A", "SE-B", "SE-C"
 REGISTRY = pd.DataFrame([

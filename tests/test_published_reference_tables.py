@@ -11,11 +11,11 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from core.indicator_catalogue import catalogue
 from orchestration.defs.publication.gate import month_fingerprint, record_checks
 from orchestration.defs.publication.publisher import publish_month
-from sources.indicator_catalogue import catalogue
 from tests.marts_fixture import GOALS, build_marts_warehouse, execute, target_rows
-from validations.expectations.outcome import CheckOutcome
+from validations.outcome import CheckOutcome
 
 OK = [CheckOutcome("components_sum_to_total", "marts.reimbursement_monthly", True, True, "fine.", {})]
 TARGET_COLUMNS = ("model_version_id, target_kind, target_order, indicator_code, profession, direction, "

@@ -18,8 +18,8 @@ import datetime as dt
 import pytest
 import yaml
 
-from sources.indicator_catalogue import catalogue
-from sources.reimbursement_model import COMPONENTS
+from core.indicator_catalogue import catalogue
+from core.vocabulary import COMPONENTS
 from tests.pipeline_fixture import Region, run_ok
 
 MONTHS = ["2025-01", "2025-02"]

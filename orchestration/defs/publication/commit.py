@@ -29,6 +29,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 
+from core.published_tables import NON_MONTHLY
 from orchestration.defs.publication import payouts as payout_ledger
 from orchestration.defs.publication.current_files import stage_current_files, write_whole_table
 from orchestration.defs.publication.gate import PublicationRefused, write_json_atomic
@@ -37,7 +38,6 @@ from orchestration.defs.publication.layout import (
 )
 from orchestration.defs.publication.periods import stage_period_files, write_period_tables
 from orchestration.defs.publication.published_db import build_published_db, write_dictionary
-from orchestration.defs.publication.tables import NON_MONTHLY
 
 COMMIT_DIR = ".commit"
 JOURNAL = "journal.json"

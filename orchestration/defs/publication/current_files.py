@@ -15,9 +15,10 @@ import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 
+from core.published_tables import NON_MONTHLY, PUBLISHED_TABLES
 from orchestration.defs.publication.layout import current_path, latest_dirs, open_data_path, version_dir
 from orchestration.defs.publication.suppression import register_open_cells
-from orchestration.defs.publication.tables import NON_MONTHLY, PARQUET_OPTIONS, PUBLISHED_TABLES
+from orchestration.defs.publication.tables import PARQUET_OPTIONS
 
 MONTHLY_TABLES = [t for t in PUBLISHED_TABLES if t not in NON_MONTHLY]
 

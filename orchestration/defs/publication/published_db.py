@@ -27,12 +27,13 @@ from pathlib import Path
 import duckdb
 import yaml
 
+from core import published_tables
+from core.published_tables import NON_MONTHLY, PUBLISHED_TABLES
+from core.warehouse import table_exists
 from orchestration.defs.publication import payouts as payout_ledger
-from orchestration.defs.publication import tables
 from orchestration.defs.publication.current_files import key_order
 from orchestration.defs.publication.layout import DICTIONARY, PUBLISHED_DB, changed_months, latest_dirs, version_dir
 from orchestration.defs.publication.payouts import TABLE_DESCRIPTIONS as PAYOUT_TABLES
-from orchestration.defs.publication.tables import NON_MONTHLY, PUBLISHED_TABLES, table_exists
 
 MARTS_DIR = Path(__file__).resolve().parents[3] / "dbt_project" / "models" / "marts"
 # The oldest storage format that holds everything the file needs; DuckDB 1.0 and later read it
@@ -52,7 +53,7 @@ DERIVED_COLUMNS: dict[str, tuple[str, str, str]] = {
                               "cast(regexp_extract(\"capitation_band\", '^[0-9]+') as integer)",
                               "Sort order of `capitation_band`: its lowest age in years."),
 }
-assert set(DERIVED_COLUMNS) == tables.DERIVED_COLUMNS
+assert set(DERIVED_COLUMNS) == published_tables.DERIVED_COLUMNS
 
 PUBLISHED_VERSIONS = (
     "published_versions",

@@ -24,6 +24,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from core.months import check_month
+from core.published_tables import PUBLISHED_TABLES
+from core.warehouse import connect, table_exists
 from orchestration.defs.publication.commit import (
     COMMIT_DIR, JOURNAL, commit, fault_point, finish_interrupted_commit, publication_lock, recover,
 )
@@ -31,11 +34,8 @@ from orchestration.defs.publication.gate import PublicationRefused, assert_may_p
 from orchestration.defs.publication.layout import changed_months, read_catalog, version_dir
 from orchestration.defs.publication.periods import suppression_limit
 from orchestration.defs.publication.published_db import is_stale
-from orchestration.defs.publication.tables import (
-    PUBLISHED_TABLES, check_month, combine_hashes, export_month_table, month_digest, table_exists,
-)
+from orchestration.defs.publication.tables import combine_hashes, export_month_table, month_digest
 from orchestration.defs.publication.version_diff import build_diff
-from orchestration.warehouse import connect
 
 
 @dataclass

@@ -25,7 +25,6 @@ depend on how DuckDB happened to chunk its output.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,34 +33,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-
-# table -> key columns (the grain of docs/architecture.md), in sort order
-PUBLISHED_TABLES: dict[str, tuple[str, ...]] = {
-    "indicators_monthly": ("month", "vardcentral_hsa_id", "indicator_code", "sex", "profession"),
-    "listing_monthly": ("month", "vardcentral_hsa_id", "age_band", "sex"),
-    "contacts_monthly": ("month", "vardcentral_hsa_id", "contact_type", "profession", "patient_category"),
-    "reimbursement_monthly": ("month", "vardcentral_hsa_id"),
-    "reimbursement_person_monthly": ("month", "person_key"),
-    "data_quality_monthly": ("month", "source", "source_file", "reason"),
-    "vardcentraler": ("hsa_id", "valid_from"),
-    "indicator_catalog": ("indicator_code",),
-    "targets": ("model_version_id", "target_kind", "target_order"),
-}
-# Tables that are not monthly -> the columns naming what a newer month's rows replace in the
-# table readers get (every row of any published month, as in its latest month that has it): a
-# registry row, an indicator code, all targets of a model version.
-NON_MONTHLY: dict[str, tuple[str, ...]] = {
-    "vardcentraler": ("hsa_id", "valid_from"),
-    "indicator_catalog": ("indicator_code",),
-    "targets": ("model_version_id",),
-}
-# Published tables a month may publish without rows (a model version without goals or targets).
-MAY_BE_EMPTY = frozenset({"targets"})
-# Columns published.duckdb adds for readers (published_db.DERIVED_COLUMNS), each a function of
-# another column: not content, so a month's content hash leaves them out wherever it is taken.
-DERIVED_COLUMNS = frozenset({"month_start", "age_band_order", "capitation_band_order"})
-MARTS_SCHEMA = "marts"
+from core.months import check_month
+from core.published_tables import DERIVED_COLUMNS, MARTS_SCHEMA, NON_MONTHLY, PUBLISHED_TABLES, month_filter
+from core.warehouse import table_columns, table_exists
 
 ROW_GROUP_SIZE = 262_144
 # zstd level 1, not 3: a national month's reimbursement_person_monthly (10.6 M rows, mostly
@@ -77,66 +51,6 @@ PARQUET_OPTIONS = dict(
 )
 
 
-def check_month(month: str) -> str:
-    if not isinstance(month, str) or not MONTH_RE.match(month):
-        raise ValueError(f"month must be 'YYYY-MM', got {month!r}")
-    return month
-
-
-def month_bounds(month: str) -> tuple[str, str]:
-    """First and last day of the month as ISO strings."""
-    import calendar
-
-    year, mon = (int(p) for p in check_month(month).split("-"))
-    last = calendar.monthrange(year, mon)[1]
-    return f"{year:04d}-{mon:02d}-01", f"{year:04d}-{mon:02d}-{last:02d}"
-
-
-def previous_month(month: str) -> str:
-    year, mon = (int(p) for p in check_month(month).split("-"))
-    return f"{year - 1:04d}-12" if mon == 1 else f"{year:04d}-{mon - 1:02d}"
-
-
-def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchall()[0][0])
-
-
-def table_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:
-    rows = con.execute(
-        "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
-        "order by ordinal_position", [schema, table],
-    ).fetchall()
-    return [r[0] for r in rows]
-
-
-def registry_month_filter(month: str) -> str:
-    """SQL condition on marts.vardcentraler: the units open at some time during the month, each
-    with its row valid on the month's last day (SPEC §3.5; valid_from/valid_to null = open)."""
-    first, last = month_bounds(month)
-    return (f"(valid_from is null or cast(valid_from as date) <= date '{last}') and "
-            f"(valid_to is null or cast(valid_to as date) >= date '{last}') and "
-            f"cast(opened_on as date) <= date '{last}' and "
-            f"(closed_on is null or cast(closed_on as date) >= date '{first}')")
-
-
-def _month_filter(table: str, month: str) -> str:
-    first, _ = month_bounds(month)
-    if table == "vardcentraler":
-        return registry_month_filter(month)
-    if table == "indicator_catalog":
-        return "true"
-    if table == "targets":
-        # The model version valid on the month's first day (SPEC §3.5). Its end is read from
-        # raw.model_versions, not published with the targets: a new version ending the one before
-        # would otherwise change the targets of every month already published under it.
-        return ("model_version_id in (select version_id from raw.model_versions "
-                f"where valid_from <= date '{first}' and (valid_to is null or valid_to >= date '{first}'))")
-    return f"month = '{month}'"
-
-
 def _require_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> None:
     if not table_exists(con, schema, table):
         raise LookupError(f"table {schema}.{table} does not exist in the warehouse")
@@ -150,7 +64,7 @@ def month_query(con: duckdb.DuckDBPyConnection, table: str, month: str, schema: 
     order = keys + [c for c in columns if c not in keys]
     select = ", ".join(f'"{c}"' for c in columns)
     order_by = ", ".join(f'"{c}" asc nulls first' for c in order)
-    return f'select {select} from "{schema}"."{table}" where {_month_filter(table, month)} order by {order_by}'
+    return f'select {select} from "{schema}"."{table}" where {month_filter(table, month)} order by {order_by}'
 
 
 def month_digest(con: duckdb.DuckDBPyConnection, table: str, month: str,
@@ -174,7 +88,7 @@ def month_digests(con: duckdb.DuckDBPyConnection, table: str, months: list[str],
     if table in NON_MONTHLY:   # each month has its own filter
         for month in months:
             found[month] = con.execute(f'select count(*), {row_hash} from {source} _row '
-                                       f'where {_month_filter(table, month)}').fetchone()
+                                       f'where {month_filter(table, month)}').fetchone()
     else:
         wanted = ", ".join(f"'{check_month(m)}'" for m in months)
         for month, rows, row_sum in con.execute(

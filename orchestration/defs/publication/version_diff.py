@@ -8,8 +8,8 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.defs.publication.tables import PUBLISHED_TABLES
-from sources.reimbursement_model import COMPONENTS as REIMBURSEMENT_COMPONENTS
+from core.published_tables import PUBLISHED_TABLES
+from core.vocabulary import COMPONENTS as REIMBURSEMENT_COMPONENTS
 
 DIFF_ROW_LIMIT = 200
 AMOUNT_TOLERANCE = 0.005
