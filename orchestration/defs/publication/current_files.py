@@ -46,7 +46,7 @@ def key_order(table: str) -> str:
 def write_whole_table(published: Path, catalog: dict, table: str, dst: Path) -> Path | None:
     """<table>/data.parquet at dst for a table that is not monthly: every row of any published
     month, as in its latest month that has it (a registry row, an indicator code, the targets of
-    a model version: tables.NON_MONTHLY). None when no published month has the table."""
+    a model version: core.published_tables.NON_MONTHLY). None when no published month has the table."""
     found = {str(d / f"{table}.parquet"): m for m, d in latest_dirs(published, catalog).items()
              if (d / f"{table}.parquet").exists()}
     if not found:

@@ -1,6 +1,6 @@
 {{ config(materialized='table') }}
 -- The indicator catalogue as published (SPEC §7): one row per indicator code, from the one home
--- of the codes (sources/indicator_catalogue.csv, loaded into raw.indicator_catalogue).
+-- of the codes (core/indicator_catalogue.csv, loaded into raw.indicator_catalogue).
 with catalogue as (
     select * from {{ ref('stg_reference__indicator_catalogue') }}
 ),
