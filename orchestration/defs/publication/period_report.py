@@ -363,11 +363,10 @@ def _indicator_chart(plt, view: PeriodView, code: str, prof: str):
             add(key, [x0 + k for k in range(len(qs))],
                 [y0 + values[(vc, q)] / scale if values[(vc, q)] is not None else float("nan") for q in qs])
         if kind not in ("count", "ratio"):
-            # a step per quarter: the target from the middle of one quarter to the next
-            add("high", [x0 + k + d for k in range(len(shown)) for d in (-0.5, 0.5)],
-                [y0 + h for h in high[:len(shown)] for _ in (0, 1)])
-            add("low", [x0 + k + d for k in range(len(shown)) for d in (-0.5, 0.5)],
-                [y0 + v for v in low[:len(shown)] for _ in (0, 1)])
+            # a step per quarter (half a quarter each side of its point, inside the panel)
+            steps = [x0 + min(max(k + d, 0), width) for k in range(len(shown)) for d in (-0.5, 0.5)]
+            add("high", steps, [y0 + h for h in high[:len(shown)] for _ in (0, 1)])
+            add("low", steps, [y0 + v for v in low[:len(shown)] for _ in (0, 1)])
         latest = values[(vc, shown[-1])]
         state = status(latest, last_low, last_high, direction) if latest is not None else None
         title = "Regionen" if vc == "REGION" else str(names.get(vc, vc))
@@ -383,7 +382,6 @@ def _indicator_chart(plt, view: PeriodView, code: str, prof: str):
         if row == n_rows - 1 or i + PANEL_COLUMNS >= len(panels):
             for k in range(4):
                 ax.text(x0 + k, y0 - 0.08, f"kv {k + 1}", fontsize=5.5, ha="center", va="top", color="#444")
-    # clip the target steps to the panels: a step sticks out half a quarter at each end
     ax.plot(*lines["frame"], color="#bbbbbb", linewidth=0.5)
     ax.plot(*lines["grid"], color="#dddddd", linewidth=0.5)
     ax.plot(*lines["low"], color="#e67e22", linewidth=0.8, linestyle=":")
@@ -452,7 +450,7 @@ def _components_chart(plt, view: PeriodView):
     ax.set_title(f"Ersättning per komponent och kvartal, {year}" + (f" (till och med {quarter_short(shown[-1])})"
                                                                      if len(shown) < 4 else ""))
     ax.margins(y=0.12)
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=3)
+    ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False)
     caption = ("Regionens ersättning per kvartal, summan av varje publicerad månads senaste version"
                + (f"; den streckade linjen är summan per kvartal {year - 1}." if not previous.empty else "."))
     return fig, "Ersättning per komponent över året", caption
