@@ -15,11 +15,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.defs.publication.gate import PublicationRefused
+from orchestration.defs.publication.gate import PublicationRefused, month_fingerprint, record_checks
 from orchestration.defs.publication.period_report import report_periods, write_period_reports
-from orchestration.defs.publication.publisher import read_catalog
+from orchestration.defs.publication.publisher import publication, read_catalog
 from tests.marts_fixture import VC_A, build_marts_warehouse, execute
-from tests.test_publication import BAD, _checked_publish
+from tests.test_publication import BAD, OK, _checked_publish
 
 MONTHLY_TABLES = ("indicators_monthly", "listing_monthly", "contacts_monthly", "reimbursement_monthly",
                   "reimbursement_person_monthly", "data_quality_monthly", "reimbursement_goals_monthly",
@@ -50,10 +50,16 @@ def region(tmp_path_factory):
     for source, target, step in (("2025-01", "2024-01", 1), ("2025-01", "2024-02", 2), ("2025-02", "2024-03", 3),
                                  ("2025-02", "2025-03", 4)):
         _copy_month(w, source, target, step)
-    for month in ("2024-01", "2024-02", "2024-03", "2025-01", "2025-03"):
-        _checked_publish(w, data, month)
-    with pytest.raises(PublicationRefused):
-        _checked_publish(w, data, "2025-02", BAD)          # blocked: never published
+    with publication(data) as batch:                       # one commit, as a range run makes
+        for month, outcomes in (("2024-01", OK), ("2024-02", OK), ("2024-03", OK), ("2025-01", OK),
+                                ("2025-02", BAD), ("2025-03", OK)):
+            record_checks(data, month, month_fingerprint(w, month), outcomes)
+            try:
+                batch.publish(w, month, input_checksums={}, check_outcomes=outcomes, code_version="test")
+            except PublicationRefused:
+                assert month == "2025-02"                  # blocked: never published
+    assert sorted(read_catalog(data / "published")["months"]) == ["2024-01", "2024-02", "2024-03", "2025-01",
+                                                                  "2025-03"]
     reports = data / "reports"
     results = {r.period: r for r in write_period_reports(w, data / "published", ["2025-03"], reports)}
     return w, data, results

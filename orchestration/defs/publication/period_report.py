@@ -56,6 +56,12 @@ FINGERPRINT_META = "vardval-inputs"
 THIS_YEAR = dict(color="#2b6a9f", linewidth=1.6, marker="o", markersize=3)
 PREVIOUS_YEAR = dict(color="#9e9e9e", linewidth=0.9, linestyle="--", marker="o", markersize=2)
 STATUS_COLOUR = {"missed": "#c0392b", "close": "#9a7d0a"}
+# how a period value was made from its months (the rows' period_kind, from the indicator catalogue)
+PERIOD_KIND_SV = {
+    "stock": "Ett kvartals värde är dess sista publicerade månads (lagervärde).",
+    "flow": "Ett kvartals värde är summan av dess publicerade månader.",
+    "events": "Ett kvartals värde är Σ täljare / Σ nämnare över dess publicerade månader.",
+}
 # The drawing code: a change to it changes every page's fingerprint.
 _CODE = hashlib.sha256(b"".join(Path(m.__file__).read_bytes() for m in (labels, report))
                        + Path(__file__).read_bytes()).hexdigest()
@@ -393,7 +399,9 @@ def _indicator_chart(plt, view: PeriodView, code: str, prof: str):
     label = indicator_label(code, prof)
     unit = {"share": "andel i %", "index": "index 0–1", "count": "antal", "ratio": "kvot"}[kind]
     Line2D = plt.matplotlib.lines.Line2D
-    handles = [Line2D([], [], **THIS_YEAR, label=str(year)), Line2D([], [], **PREVIOUS_YEAR, label=str(year - 1))]
+    handles = [Line2D([], [], **THIS_YEAR, label=str(year))]
+    if any(values[(vc, q)] is not None for vc in panels for q in previous):
+        handles.append(Line2D([], [], **PREVIOUS_YEAR, label=str(year - 1)))
     if any(pd.notna(h) for h in high):
         handles.append(Line2D([], [], color="#c0392b", linewidth=0.9, label="Mål"))
     if any(pd.notna(v) for v in low):
@@ -406,10 +414,9 @@ def _indicator_chart(plt, view: PeriodView, code: str, prof: str):
                        + (f", nedre gräns {format_value(last_low, kind)}" if pd.notna(last_low) else "")
                        + f" ({quarter_short(shown[-1])}). Namn i rött: målet ej nått {quarter_short(shown[-1])}; "
                          "i gult: nära.")
+    kinds = set(rows.loc[rows["indicator_code"] == code, "period_kind"]) if not rows.empty else set()
     caption = " ".join(x for x in (
-        f"Värde per kvartal för alla; {unit}. Lagervärden (listade, andelar av listade, kontinuitet, "
-        "täckningsgrad) är kvartalets sista publicerade månad; flöden är summan av månaderna; andelar av "
-        "händelser är Σ täljare / Σ nämnare.",
+        f"Värde per kvartal för alla; {unit}.", *(PERIOD_KIND_SV[k] for k in sorted(kinds) if k in PERIOD_KIND_SV),
         target_text, panel_note, "Kvartal utan data visas som luckor.") if x)
     return fig, label, caption
 
