@@ -219,3 +219,36 @@ def test_report_periods_are_the_months_quarter_and_year_and_the_next_years():
     catalog = {"months": {m: {} for m in ("2024-11", "2025-01", "2025-04")}}
     assert report_periods(["2025-04"], catalog) == ["2025-Q2", "2025"]
     assert report_periods(["2024-11"], catalog) == ["2024-Q4", "2024", "2025-Q1", "2025-Q2", "2025"]
+
+
+def test_a_nations_charts_show_the_region_and_the_vcs_furthest_from_the_target():
+    import pandas as pd
+
+    from orchestration.defs.publication.period_report import (MAX_PANELS, ChartKey, YearInputs, _draw, _panels,
+                                                              _view)
+
+    vcs = [f"SE{i:04d}" for i in range(850)]
+    months = {"2025-01": 1, "2025-02": 1, "2025-03": 1}
+
+    def rows(period):
+        return pd.DataFrame([dict(period=period, vardcentral_hsa_id=vc, indicator_code="phone_same_day_share",
+                                  profession="all", sex="all", period_kind="events", value=(i % 100) / 100,
+                                  last_published_month="2025-03") for i, vc in enumerate(["REGION", *vcs])])
+
+    def reimb(period):
+        return pd.DataFrame([dict(period=period, vardcentral_hsa_id=vc, vc_months=3, capitation=1.0, total=1.0)
+                             for vc in vcs])
+
+    targets = pd.DataFrame([dict(month="2025-03", indicator="phone_same_day_share", profession="all", low=None,
+                                 high=0.9, direction=None, pays=True)])
+    inputs = YearInputs(2025, {"2025-Q1": months, "2025": months}, rows("2025-Q1"), rows("2025"),
+                        reimb("2025-Q1"), reimb("2025"), targets, {})
+    view = _view(inputs, "2025")
+    assert view.wanted == [("phone_same_day_share", "all")] and view.through == "2025-Q1"
+    panels, note = _panels(view, "phone_same_day_share", "all")
+    # REGION is index 0, so VC i has value ((i + 1) % 100) / 100: the lowest are i = 99, 199, … (value 0)
+    assert len(panels) == MAX_PANELS and panels[0] == "REGION" and "av 850 vårdcentraler" in note
+    values = {vc: ((i + 1) % 100) / 100 for i, vc in enumerate(vcs)}
+    assert max(values[vc] for vc in panels[1:]) <= min(v for vc, v in values.items() if vc not in panels)
+    drawn = _draw((ChartKey("indicator", 2025, "2025-Q1", "phone_same_day_share", "all"), view))
+    assert drawn.png.startswith(b"\x89PNG") and "längst från målet" in drawn.caption
