@@ -80,9 +80,11 @@ class _Tables(HTMLParser):
         if tag == "table":
             self.tables.append({"attrs": attrs, "rows": []})
         elif tag == "tr" and self.tables:
-            self.tables[-1]["rows"].append({"attrs": attrs, "cells": []})
+            self.tables[-1]["rows"].append({"attrs": attrs, "cells": [], "periods": []})
         elif tag in ("td", "th") and self.tables:
             self._cell, self._value = [], attrs.get("data-value")
+            if "data-period" in attrs:
+                self.tables[-1]["rows"][-1]["periods"].append(attrs["data-period"])
 
     def handle_data(self, data):
         if self._cell is not None:
@@ -141,24 +143,26 @@ def test_the_reports_of_a_quarter_with_a_blocked_month_and_of_the_year_to_date_a
             (quarter.html_path.parent / name.replace("_2025.png", "_2025-Q1.png")).read_bytes()
 
 
-@pytest.mark.parametrize("period, table, previous", [("2025-Q1", "indicators_quarterly", "2024-Q1"),
-                                                      ("2025", "indicators_yearly", "2024")])
-def test_every_value_under_the_charts_is_the_period_tables_own(region, period, table, previous):
+@pytest.mark.parametrize("period, columns", [
+    ("2025-Q1", ["2025-Q1", "2024-Q1"]),                       # the quarter; the previous year's quarters
+    ("2025", ["2025-Q1", "2025", "2024-Q1", "2024"]),           # + each year (2025 to date)
+])
+def test_every_value_under_the_charts_is_the_period_tables_own(region, period, columns):
     _, data, results = region
-    now = _indicator_values(data, table, period)
-    before = _indicator_values(data, table, previous)
-    quarter = _indicator_values(data, "indicators_quarterly", "2025-Q1")
+    published = {}
+    for table in ("indicators_quarterly", "indicators_yearly"):
+        for vc, code, prof, p, value in _published(data, f"select vardcentral_hsa_id, indicator_code, profession, "
+                                                        f"period, value from {table} where sex = 'all'"):
+            published[(vc, code, prof, p)] = value
     checked = 0
     for t in _tables(results[period].html_path):
         if t["attrs"].get("class") != "values":
             continue
         code, prof = t["attrs"]["data-code"], t["attrs"]["data-profession"]
+        assert t["rows"][0]["periods"] == columns
         for row in t["rows"][1:]:
             vc, cells = row["attrs"]["data-vc"], [_number(c) for c in row["cells"][1:]]
-            # quarterly: [kv 1 2025, kv 1 2024]; yearly: [kv 1 2025, 2025 to date, 2024]
-            expected = [quarter.get((vc, code, prof))]
-            expected += [now.get((vc, code, prof))] if period == "2025" else []
-            expected += [before.get((vc, code, prof))]
+            expected = [published.get((vc, code, prof, p)) for p in columns]
             assert cells == [pytest.approx(e) if e is not None else None for e in expected], (code, prof, vc)
             checked += 1
     assert checked >= 4 * 4      # the region and three VCs, four indicators or more

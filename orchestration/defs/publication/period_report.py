@@ -405,14 +405,15 @@ def _indicator_chart(plt, view: PeriodView, code: str, prof: str):
     unit = {"share": "andel i %", "index": "index 0–1", "count": "antal", "ratio": "kvot"}[kind]
     Line2D = plt.matplotlib.lines.Line2D
     handles = [Line2D([], [], **THIS_YEAR, label=str(year))]
-    if any(values[(vc, q)] is not None for vc in panels for q in previous):
+    has_previous = any(values[(vc, q)] is not None for vc in panels for q in previous)
+    if has_previous:
         handles.append(Line2D([], [], **PREVIOUS_YEAR, label=str(year - 1)))
     if any(pd.notna(h) for h in high):
         handles.append(Line2D([], [], color="#c0392b", linewidth=0.9, label="Mål"))
     if any(pd.notna(v) for v in low):
         handles.append(Line2D([], [], color="#e67e22", linestyle=":", label="Nedre gräns"))
     fig.legend(handles=handles, loc="upper right", ncol=len(handles), fontsize=7, frameon=False)
-    fig.text(0.01, 1 - 0.12 / fig_height, f"{label} ({unit}) per kvartal, {year} mot {year - 1}", fontsize=10, va="top")
+    fig.text(0.01, 1 - 0.12 / fig_height, f"{label} ({unit}) per kvartal, {year}" + (f" mot {year - 1}" if has_previous else ""), fontsize=10, va="top")
     target_text = ""
     if pd.notna(last_high):
         target_text = (f"Mål {'≤' if direction == 'lower' else '≥'} {format_value(last_high, kind)}"
@@ -572,6 +573,7 @@ def _indicator_summary(view: PeriodView) -> str:
     and how many VCs reach it."""
     rows = []
     previous = _previous_period(view.period)
+    has_previous = not view.previous.empty
     for code, prof in view.wanted:
         kind = indicator_kind(code)
         low, high, direction = _target(view, view.last_month, code, prof)
@@ -584,32 +586,34 @@ def _indicator_summary(view: PeriodView) -> str:
         rows.append(f"<tr data-code='{code}' data-profession='{prof}'><td>{html.escape(indicator_label(code, prof))}"
                     f"</td>{_cell(value, kind)}<td class='n'>{html.escape(target)}</td>"
                     f"<td>{html.escape(STATUS_SV[status(value, low, high, direction)])}</td>"
-                    f"<td class='n'>{reached}</td>{_cell(_value(view.previous, 'REGION', code, prof), kind)}</tr>")
+                    f"<td class='n'>{reached}</td>"
+                    + (_cell(_value(view.previous, 'REGION', code, prof), kind) if has_previous else "") + "</tr>")
     return (f"<table class='indicators'><tr><th>Indikator</th><th>Regionen {html.escape(period_sv(view.period))}</th>"
             f"<th>Mål</th><th>Regionen mot målet</th><th>Vårdcentraler som når målet</th>"
-            f"<th>Regionen {html.escape(period_sv(previous))}</th></tr>{''.join(rows)}</table>")
+            + (f"<th>Regionen {html.escape(period_sv(previous))}</th>" if has_previous else "")
+            + f"</tr>{''.join(rows)}</table>")
 
 
 def _values_table(view: PeriodView, code: str, prof: str) -> str:
-    """The values behind an indicator chart: per VC each quarter shown, the period, a year before."""
+    """The values behind an indicator chart, per panel: the year's quarters shown (and the year,
+    in the yearly report), then the previous year's quarters (and that year) where there are any."""
     kind = indicator_kind(code)
-    quarters = view.shown_quarters()
-    previous = _previous_period(view.period)
+    year = view.inputs.year
     rows_q = view.inputs.indicators_q
-    panels = ["REGION", *view.chart_vcs()]
-    head = "".join(f"<th>{html.escape(quarter_short(q))}</th>" for q in quarters)
+    by_quarter, years = _series(rows_q, code, prof), _series(view.inputs.indicators_y, code, prof)
+    columns = [(q, by_quarter, quarter_short(q)) for q in view.shown_quarters()]
     if not view.is_quarter:
-        head += f"<th>{html.escape(_period_head(view, view.period))}</th>"
-    head += f"<th>{html.escape(period_sv(previous))}</th>"
-    body = []
-    by_quarter, now, before = (_series(rows_q, code, prof), _series(view.rows, code, prof),
-                               _series(view.previous, code, prof))
-    for vc in panels:
-        name = "Regionen" if vc == "REGION" else str(view.inputs.names.get(vc, vc))
-        cells = "".join(_cell(by_quarter.get((vc, q)), kind) for q in quarters)
+        columns.append((str(year), years, _period_head(view, str(year))))
+    previous = [q for q in _quarters(year - 1) if not rows_q.empty and (rows_q["period"] == q).any()]
+    if previous:
+        columns += [(q, by_quarter, quarter_short(q)) for q in previous]
         if not view.is_quarter:
-            cells += _cell(now.get((vc, view.period)), kind)
-        cells += _cell(before.get((vc, previous)), kind)
+            columns.append((str(year - 1), years, _period_head(view, str(year - 1))))
+    head = "".join(f"<th data-period='{period}'>{html.escape(text)}</th>" for period, _, text in columns)
+    body = []
+    for vc in ["REGION", *view.chart_vcs()]:
+        name = "Regionen" if vc == "REGION" else str(view.inputs.names.get(vc, vc))
+        cells = "".join(_cell(values.get((vc, period)), kind) for period, values, _ in columns)
         body.append(f"<tr data-vc='{html.escape(vc)}'><td>{html.escape(name)}</td>{cells}</tr>")
     return (f"<details><summary>Värden i diagrammet</summary><table class='values' data-code='{code}' "
             f"data-profession='{prof}'><tr><th>Vårdcentral</th>{head}</tr>{''.join(body)}</table></details>")
