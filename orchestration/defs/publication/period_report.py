@@ -114,15 +114,23 @@ def report_periods(months, catalog: dict) -> list[str]:
 
 # ------------------------------------------------------------------------------------ inputs
 
-def _read(published: Path, table: str, periods: list[str], sql_filter: str = "true") -> pd.DataFrame:
+def _read(con: duckdb.DuckDBPyConnection, published: Path, table: str, periods: list[str],
+          sql_filter: str = "true") -> pd.DataFrame:
     files = [str(current_path(published, table, p)) for p in periods if current_path(published, table, p).is_file()]
     if not files:
         return pd.DataFrame()
     # hive_partitioning off: DuckDB would take `period` from the folder name (period=2025) as a number
-    with duckdb.connect() as con:
-        return con.sql(f"select * from read_parquet({files!r}, union_by_name = true, hive_partitioning = false) "
-                       f"where {sql_filter} "
-                       "order by all").df()
+    return con.sql(f"select * from read_parquet({files!r}, union_by_name = true, hive_partitioning = false) "
+                   f"where {sql_filter} order by all").df()
+
+
+def _digest(*frames: pd.DataFrame) -> str:
+    """A digest of the frames' columns, types and values (pandas' row hashes, not their text)."""
+    digest = hashlib.sha256()
+    for frame in frames:
+        digest.update(repr([(c, str(t)) for c, t in frame.dtypes.items()]).encode())
+        digest.update(pd.util.hash_pandas_object(frame, index=False).values.tobytes())
+    return digest.hexdigest()
 
 
 @dataclass
@@ -135,15 +143,17 @@ class YearInputs:
     reimb_y: pd.DataFrame
     targets: pd.DataFrame          # month, indicator, profession, low, high, direction, pays
     names: dict                    # hsa_id -> name (registry at the year's last published month)
+    digest: str = ""               # of all the above (_digest): what the year's pages are drawn from
 
 
 def _load_year(warehouse: Path, published: Path, catalog: dict, year: int) -> YearInputs:
     periods = [*_quarters(year - 1), *_quarters(year)]
     years = [str(year - 1), str(year)]
-    ind_q = _read(published, "indicators_quarterly", periods, "sex = 'all'")
-    ind_y = _read(published, "indicators_yearly", years, "sex = 'all'")
-    reimb_q = _read(published, "reimbursement_quarterly", periods)
-    reimb_y = _read(published, "reimbursement_yearly", years)
+    with duckdb.connect() as con:
+        ind_q = _read(con, published, "indicators_quarterly", periods, "sex = 'all'")
+        ind_y = _read(con, published, "indicators_yearly", years, "sex = 'all'")
+        reimb_q = _read(con, published, "reimbursement_quarterly", periods)
+        reimb_y = _read(con, published, "reimbursement_yearly", years)
     last_months = sorted({m for frame in (ind_q, ind_y) if not frame.empty for m in frame["last_published_month"]})
     targets, names = pd.DataFrame(columns=["month", "indicator", "profession", "low", "high", "direction", "pays"]), {}
     if last_months and Path(warehouse).is_file():
@@ -156,7 +166,9 @@ def _load_year(warehouse: Path, published: Path, catalog: dict, year: int) -> Ye
         finally:
             src.close()
     catalog_periods = {p: catalog.get("periods", {}).get(p, {}) for p in (*periods, *years)}
-    return YearInputs(year, catalog_periods, ind_q, ind_y, reimb_q, reimb_y, targets, names)
+    digest = _digest(ind_q, ind_y, reimb_q, reimb_y, targets, pd.DataFrame(sorted(names.items())),
+                     pd.DataFrame(sorted((p, m, v) for p, months in catalog_periods.items() for m, v in months.items())))
+    return YearInputs(year, catalog_periods, ind_q, ind_y, reimb_q, reimb_y, targets, names, digest)
 
 
 @dataclass
@@ -260,15 +272,9 @@ def _value(frame: pd.DataFrame, vc: str, code: str, prof: str) -> float | None:
 
 
 def _fingerprint(view: PeriodView) -> str:
-    """Everything the page shows: the rows of the year and the previous year it cuts from, the
-    targets, names, the catalog's month versions, and the drawing code."""
-    inputs = view.inputs
-    digest = hashlib.sha256(f"{_CODE}|{view.period}|{view.through}|".encode())
-    for frame in (inputs.indicators_q, inputs.indicators_y, inputs.reimb_q, inputs.reimb_y, inputs.targets):
-        digest.update(frame.to_csv(index=False).encode())
-    digest.update(repr(sorted(inputs.names.items())).encode())
-    digest.update(repr(sorted((p, sorted(v.items())) for p, v in inputs.catalog_periods.items())).encode())
-    return digest.hexdigest()
+    """Everything the page shows: its year's inputs (rows of the year and the previous year,
+    targets, names, the catalog's month versions), which period it is, and the drawing code."""
+    return hashlib.sha256(f"{_CODE}|{view.period}|{view.through}|{view.inputs.digest}".encode()).hexdigest()
 
 
 def _fingerprint_on_disk(path: Path) -> str | None:
