@@ -213,10 +213,15 @@ def test_an_unchanged_rerun_touches_nothing_and_a_correction_redraws(region, tmp
     redone = {r.period: r for r in write_period_reports(w, data / "published", ["2024-02"], data / "reports")}
     assert redone["2025"].drawn and redone["2025-Q1"].drawn and redone["2024"].drawn
     assert results["2025"].html_path.read_bytes() != before[results["2025"].html_path][0]
+    # the previous year's line holds the corrected February; the table sets 2025 to date (January
+    # and March) against the same months of 2024, never against a whole year
     tables = {t["attrs"].get("class"): t for t in _tables(redone["2025"].html_path)}
+    assert tables["components"]["rows"][0]["cells"][1:] == ["2025 (2 av 12 mån)", "2024, samma månader (januari, mars)"]
     components = {row["cells"][0]: row["cells"] for row in tables["components"]["rows"][1:]}
     assert _number(components["Summa"][2]) == pytest.approx(
-        _published(data, "select sum(total) from reimbursement_yearly where period = '2024'")[0][0])
+        _published(data, "select sum(total) from reimbursement_monthly where month in ('2024-01', '2024-03')")[0][0])
+    assert _published(data, "select sum(total) from reimbursement_quarterly where period = '2024-Q1'")[0][0] == \
+        pytest.approx(_published(data, "select sum(total) from reimbursement_monthly where month like '2024-%'")[0][0])
 
 
 def test_report_periods_are_the_months_quarter_and_year_and_the_next_years():
@@ -246,7 +251,7 @@ def test_a_nations_charts_show_the_region_and_the_vcs_furthest_from_the_target()
     targets = pd.DataFrame([dict(month="2025-03", indicator="phone_same_day_share", profession="all", low=None,
                                  high=0.9, direction=None, pays=True)])
     inputs = YearInputs(2025, {"2025-Q1": months, "2025": months}, rows("2025-Q1"), rows("2025"),
-                        reimb("2025-Q1"), reimb("2025"), targets, {})
+                        reimb("2025-Q1"), reimb("2025"), pd.DataFrame(), targets, {})
     view = _view(inputs, "2025")
     assert view.wanted == [("phone_same_day_share", "all")] and view.through == "2025-Q1"
     panels, note = _panels(view, "phone_same_day_share", "all")

@@ -43,7 +43,7 @@ from orchestration.defs.publication import labels, report
 from orchestration.defs.publication.labels import (SEX_SV, components_of, format_value, indicator_kind,
                                                    indicator_label, month_sv, STATUS_SV)
 from orchestration.defs.publication.periods import current_path, period_of
-from orchestration.defs.publication.publisher import read_catalog
+from orchestration.defs.publication.publisher import read_catalog, version_dir
 from orchestration.defs.publication.report import KEY_INDICATORS, MAX_PANELS, PANEL_COLUMNS
 from orchestration.defs.publication.statement_inputs import Source, _targets, registry_sql
 from orchestration.defs.publication.targets import direction_of, shortfall, status
@@ -141,6 +141,7 @@ class YearInputs:
     indicators_y: pd.DataFrame     # indicators_yearly, sex all: the year and the previous year
     reimb_q: pd.DataFrame
     reimb_y: pd.DataFrame
+    reimb_months_before: pd.DataFrame   # reimbursement_monthly of the previous year's published months
     targets: pd.DataFrame          # month, indicator, profession, low, high, direction, pays
     names: dict                    # hsa_id -> name (registry at the year's last published month)
     digest: str = ""               # of all the above (_digest): what the year's pages are drawn from
@@ -154,6 +155,10 @@ def _load_year(warehouse: Path, published: Path, catalog: dict, year: int) -> Ye
         ind_y = _read(con, published, "indicators_yearly", years, "sex = 'all'")
         reimb_q = _read(con, published, "reimbursement_quarterly", periods)
         reimb_y = _read(con, published, "reimbursement_yearly", years)
+        before = [version_dir(published, m, int(e["latest_version"])) / "reimbursement_monthly.parquet"
+                  for m, e in sorted(catalog.get("months", {}).items()) if m.startswith(str(year - 1))]
+        reimb_m = con.sql(f"select * from read_parquet({[str(f) for f in before]!r}, union_by_name = true, "
+                          "hive_partitioning = false) order by all").df() if before else pd.DataFrame()
     last_months = sorted({m for frame in (ind_q, ind_y) if not frame.empty for m in frame["last_published_month"]})
     targets, names = pd.DataFrame(columns=["month", "indicator", "profession", "low", "high", "direction", "pays"]), {}
     if last_months and Path(warehouse).is_file():
@@ -166,9 +171,9 @@ def _load_year(warehouse: Path, published: Path, catalog: dict, year: int) -> Ye
         finally:
             src.close()
     catalog_periods = {p: catalog.get("periods", {}).get(p, {}) for p in (*periods, *years)}
-    digest = _digest(ind_q, ind_y, reimb_q, reimb_y, targets, pd.DataFrame(sorted(names.items())),
+    digest = _digest(ind_q, ind_y, reimb_q, reimb_y, reimb_m, targets, pd.DataFrame(sorted(names.items())),
                      pd.DataFrame(sorted((p, m, v) for p, months in catalog_periods.items() for m, v in months.items())))
-    return YearInputs(year, catalog_periods, ind_q, ind_y, reimb_q, reimb_y, targets, names, digest)
+    return YearInputs(year, catalog_periods, ind_q, ind_y, reimb_q, reimb_y, reimb_m, targets, names, digest)
 
 
 @dataclass
@@ -180,7 +185,8 @@ class PeriodView:
     rows: pd.DataFrame             # the period's own indicator rows (sex all)
     previous: pd.DataFrame         # the same period a year before
     reimb: pd.DataFrame            # the period's reimbursement rows
-    reimb_previous: pd.DataFrame
+    reimb_previous: pd.DataFrame   # the same months a year before (published ones), summed per VC
+    previous_label: str            # what reimb_previous covers
     published_months: list[str]
     wanted: list[tuple[str, str]] = field(default_factory=list)   # (indicator, profession) charted
 
@@ -219,10 +225,31 @@ def _view(inputs: YearInputs, period: str) -> PeriodView | None:
     ind, reimb = (inputs.indicators_q, inputs.reimb_q) if is_quarter else (inputs.indicators_y, inputs.reimb_y)
     year_quarters = [q for q in _quarters(inputs.year) if inputs.catalog_periods.get(q)]
     through = period if is_quarter else year_quarters[-1]
+    reimb_previous, previous_label = _same_months_before(inputs, period, published, reimb)
     view = PeriodView(period, through, inputs, _rows_of(ind, period), _rows_of(ind, _previous_period(period)),
-                      _rows_of(reimb, period), _rows_of(reimb, _previous_period(period)), published)
+                      _rows_of(reimb, period), reimb_previous, previous_label, published)
     view.wanted = _wanted(view)
     return view
+
+
+def _same_months_before(inputs: YearInputs, period: str, published: list[str],
+                        reimb: pd.DataFrame) -> tuple[pd.DataFrame, str]:
+    """Reimbursement of the same months a year before, per VC: a complete period is set against
+    the whole period before it (its period row), a period to date against the months it has
+    (January–April against January–April), never a month count against another."""
+    previous = _previous_period(period)
+    if len(published) == len(_months_of(period)):
+        return _rows_of(reimb, previous), _period_head_of(inputs, previous)
+    months = [f"{int(m[:4]) - 1}{m[4:]}" for m in published]
+    monthly = inputs.reimb_months_before
+    rows = monthly[monthly["month"].isin(months)] if not monthly.empty else monthly
+    if rows.empty:
+        return rows, ""
+    found = sorted(set(rows["month"]))
+    amounts = [c for c, _ in components_of(rows.columns)] + ["total"]
+    summed = rows.groupby("vardcentral_hsa_id", as_index=False)[amounts].sum()
+    names = ", ".join(month_sv(m).split()[0] for m in found)
+    return summed, f"{period_sv(previous)}, samma månader ({names})"
 
 
 def _targets_in(view: PeriodView, month: str) -> pd.DataFrame:
@@ -534,7 +561,6 @@ def _coverage_note(view: PeriodView) -> str:
 
 def _components_table(view: PeriodView) -> str:
     reimb, before = view.reimb, view.reimb_previous
-    previous = _previous_period(view.period)
     rows = []
     for column, label in [*components_of(reimb.columns), ("total", labels.TOTAL_LABEL)]:
         now = float(reimb[column].sum()) if not reimb.empty else 0.0
@@ -544,12 +570,17 @@ def _components_table(view: PeriodView) -> str:
                     f"{_money_cell(then) if not before.empty else ''}</tr>")
     head = f"<th>{html.escape(_period_head(view, view.period))}</th>"
     if not before.empty:
-        head += f"<th>{html.escape(_period_head(view, previous))}</th>"
+        head += f"<th>{html.escape(view.previous_label)}</th>"
     return f"<table class='components'><tr><th>Komponent</th>{head}</tr>{''.join(rows)}</table>"
 
 
 def _period_head(view: PeriodView, period: str) -> str:
-    published = len(view.inputs.catalog_periods.get(period) or {})
+    return _period_head_of(view.inputs, period)
+
+
+def _period_head_of(inputs: YearInputs, period: str) -> str:
+    """'kvartal 1 2025', or 'kvartal 1 2025 (2 av 3 mån)' while it is not complete."""
+    published = len(inputs.catalog_periods.get(period) or {})
     months = len(_months_of(period))
     label = period_sv(period)
     return label if published == months else f"{label} ({published} av {months} mån)"
@@ -568,9 +599,9 @@ def _vc_table(view: PeriodView) -> str:
                     f"<td class='n'>{int(r.vc_months)}</td>{_money_cell(r.total)}"
                     f"{_money_cell(before.get(r.vardcentral_hsa_id)) if before else ''}</tr>")
     head = (f"<th>HSA-id</th><th>Vårdcentral</th><th>Listade vid periodens slut</th><th>Månader med ersättning</th>"
-            f"<th>Ersättning {html.escape(period_sv(view.period))}</th>")
+            f"<th>Ersättning {html.escape(_period_head(view, view.period))}</th>")
     if before:
-        head += f"<th>Ersättning {html.escape(period_sv(_previous_period(view.period)))}</th>"
+        head += f"<th>Ersättning {html.escape(view.previous_label)}</th>"
     return f"<table class='vcs'><tr>{head}</tr>{''.join(rows)}</table>"
 
 
