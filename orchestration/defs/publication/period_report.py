@@ -625,9 +625,9 @@ def _indicator_summary(view: PeriodView) -> str:
                     f"<td>{html.escape(STATUS_SV[status(value, low, high, direction)])}</td>"
                     f"<td class='n'>{reached}</td>"
                     + (_cell(_value(view.previous, 'REGION', code, prof), kind) if has_previous else "") + "</tr>")
-    return (f"<table class='indicators'><tr><th>Indikator</th><th>Regionen {html.escape(period_sv(view.period))}</th>"
-            f"<th>Mål</th><th>Regionen mot målet</th><th>Vårdcentraler som når målet</th>"
-            + (f"<th>Regionen {html.escape(period_sv(previous))}</th>" if has_previous else "")
+    return (f"<table class='indicators'><tr><th>Indikator</th><th>Regionen {html.escape(_period_head(view, view.period))}"
+            f"</th><th>Mål</th><th>Regionen mot målet</th><th>Vårdcentraler som når målet</th>"
+            + (f"<th>Regionen {html.escape(_period_head(view, previous))}</th>" if has_previous else "")
             + f"</tr>{''.join(rows)}</table>")
 
 
