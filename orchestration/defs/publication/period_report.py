@@ -8,7 +8,7 @@ each with its PNG charts beside it (and embedded, so the page can be mailed alon
 the period in figures, with how many of its months are published (a period that is not
 complete says so at the top: "hittills", months_published of months_in_period, and which
 months are missing); reimbursement by component over the year (stacked bars per quarter, the
-previous year's quarter totals beside them) and per component against the same period a year
+previous year's quarter totals beside them) and per component against the same months a year
 before; each VC's listed count and reimbursement; each indicator with a target and the key
 indicators against the target, by quarter, as small multiples (the region, then each VC; the
 previous year's quarters dashed beside this year's), each chart with a table of the values it
@@ -31,7 +31,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
-import io
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,8 +39,8 @@ import duckdb
 import pandas as pd
 
 from orchestration.defs.publication import labels, report
-from orchestration.defs.publication.labels import (SEX_SV, components_of, format_value, indicator_kind,
-                                                   indicator_label, month_sv, STATUS_SV)
+from orchestration.defs.publication.labels import (STATUS_SV, components_of, format_value, indicator_kind,
+                                                   indicator_label, month_sv)
 from orchestration.defs.publication.periods import current_path, period_of
 from orchestration.defs.publication.publisher import read_catalog, version_dir
 from orchestration.defs.publication.report import KEY_INDICATORS, MAX_PANELS, PANEL_COLUMNS
@@ -51,7 +50,6 @@ from orchestration.defs.publication.workbook import write_if_changed
 from orchestration.parallel import map_forked
 
 QUARTER_RE = re.compile(r"^(\d{4})-Q([1-4])$")
-YEAR_RE = re.compile(r"^\d{4}$")
 FINGERPRINT_META = "vardval-inputs"
 THIS_YEAR = dict(color="#2b6a9f", linewidth=1.6, marker="o", markersize=3)
 PREVIOUS_YEAR = dict(color="#9e9e9e", linewidth=0.9, linestyle="--", marker="o", markersize=2)
