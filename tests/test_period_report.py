@@ -261,3 +261,31 @@ def test_a_nations_charts_show_the_region_and_the_vcs_furthest_from_the_target()
     assert max(values[vc] for vc in panels[1:]) <= min(v for vc, v in values.items() if vc not in panels)
     drawn = _draw((ChartKey("indicator", 2025, "2025-Q1", "phone_same_day_share", "all"), view))
     assert drawn.png.startswith(b"\x89PNG") and "längst från målet" in drawn.caption
+
+
+def test_the_pipeline_writes_its_months_quarter_and_year_reports_from_the_period_tables(published_region):
+    """A `vardval run` of January and February: the reports of 2025-Q1 and 2025, to date."""
+    reports, db = published_region.data / "reports", published_region.published / "published.duckdb"
+    published = {}
+    for table in ("indicators_quarterly", "indicators_yearly"):
+        for vc, code, prof, p, value in published_region.query(
+                f"select vardcentral_hsa_id, indicator_code, profession, period, value from {table} "
+                "where sex = 'all'", db):
+            published[(vc, code, prof, p)] = value
+    for period, heading in (("2025-Q1", "kvartalsrapport kvartal 1 2025 (hittills)"),
+                            ("2025", "årsrapport 2025 (hittills)")):
+        path = reports / period / f"rapport_{period}.html"
+        page = path.read_text(encoding="utf-8")
+        assert heading in page and "2 av" in page and "till och med februari 2025" in page
+        values = [t for t in _tables(path) if t["attrs"].get("class") == "values"]
+        assert values
+        for t in values:
+            code, prof, periods = t["attrs"]["data-code"], t["attrs"]["data-profession"], t["rows"][0]["periods"]
+            for row in t["rows"][1:]:
+                expected = [published.get((row["attrs"]["data-vc"], code, prof, p)) for p in periods]
+                assert [_number(c) for c in row["cells"][1:]] == \
+                    [pytest.approx(e) if e is not None else None for e in expected]
+        total = published_region.query("select sum(total) from reimbursement_monthly", db)[0][0]
+        components = {r["cells"][0]: _number(r["cells"][1]) for t in _tables(path)
+                      if t["attrs"].get("class") == "components" for r in t["rows"][1:]}
+        assert components["Summa"] == pytest.approx(total)
