@@ -162,7 +162,9 @@ def _load_year(warehouse: Path, published: Path, catalog: dict, year: int) -> Ye
     if last_months and Path(warehouse).is_file():
         src = Source(Path(warehouse))
         try:
-            targets = _targets(src, ", ".join(f"'{m}'" for m in last_months))
+            # in a fixed order: the digest below must not depend on how DuckDB grouped the rows
+            targets = _targets(src, ", ".join(f"'{m}'" for m in last_months)).sort_values(
+                ["month", "indicator", "profession"]).reset_index(drop=True)
             this_year = [m for m in last_months if m.startswith(str(year))] or last_months
             names = dict(src.df(f"select hsa_id, name from ({registry_sql(src, this_year[-1])})")
                          .itertuples(index=False, name=None))
