@@ -38,9 +38,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from orchestration.defs.publication import labels, report
-from orchestration.defs.publication.labels import (STATUS_SV, components_of, format_value, indicator_kind,
-                                                   indicator_label, month_sv)
+from core import labels
+from core.labels import STATUS_SV, components_of, format_value, indicator_kind, indicator_label, month_sv
+from orchestration.defs.publication import report
 from orchestration.defs.publication.periods import current_path, period_of
 from orchestration.defs.publication.publisher import read_catalog, version_dir
 from orchestration.defs.publication.report import KEY_INDICATORS, MAX_PANELS, PANEL_COLUMNS
