@@ -677,7 +677,7 @@ def _page(view: PeriodView, charts: dict[ChartKey, Drawn], fingerprint: str) -> 
 <title>{html.escape(title)}</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}}
 table{{border-collapse:collapse;margin:0.5em 0}}td,th{{border:1px solid #ccc;padding:4px 8px}}
-td.n,th.n{{text-align:right}}img{{max-width:100%}}.note{{color:#555;font-size:90%}}
+td.n,th.n{{text-align:right;white-space:nowrap}}img{{max-width:100%}}.note{{color:#555;font-size:90%}}
 .todate{{background:#fff4e5;border-left:4px solid #e67e22;padding:0.5em 1em}}
 details{{margin:0.3em 0 1.5em}}summary{{cursor:pointer;color:#2b6a9f}}</style></head><body>
 <h1>Vårdval primärvård – {html.escape(title[0].lower() + title[1:])}</h1>
