@@ -13,7 +13,7 @@ with contacts as (
 
 listing as (
     select month, person_key, vardcentral_hsa_id
-    from {{ ref('reimbursement__int_person_months_listed') }}
+    from {{ ref('shared__int_person_months_listed') }}
 ),
 
 months as (

@@ -20,7 +20,7 @@ with months as (
 ),
 
 open_vardcentraler as (
-    select * from {{ ref('reimbursement__int_vardcentraler_opened') }}
+    select * from {{ ref('shared__int_vardcentraler_opened') }}
 ),
 
 person_factors as (
@@ -32,7 +32,8 @@ contacts_priced as (
 ),
 
 goal_fulfilment as (
-    select * from {{ ref('reimbursement__int_goals_fulfilled') }}
+    select * from {{ ref('reimbursement_goals_monthly') }}
+    where month in {{ run_month_list() }}
 ),
 
 geography as (

@@ -4,7 +4,7 @@
 -- sek_per_month. Assignments of a VC that is not open that month pay nothing and are reported
 -- in reimbursement_exceptions_monthly. Grain: month, vardcentral_hsa_id, assignment, valid_from.
 with open_vardcentraler as (
-    select * from {{ ref('reimbursement__int_vardcentraler_opened') }}
+    select * from {{ ref('shared__int_vardcentraler_opened') }}
 ),
 
 months as (

@@ -7,7 +7,7 @@
 -- only; the registry's rate for the VC where it gives one, else the model's);
 -- total = the sum of all components. Grain: month, vardcentral_hsa_id (every open VC).
 with open_vardcentraler as (
-    select * from {{ ref('reimbursement__int_vardcentraler_opened') }}
+    select * from {{ ref('shared__int_vardcentraler_opened') }}
 ),
 
 months as (
