@@ -34,9 +34,9 @@ categorised as (
         months.version_id
     from contacts
     inner join open_vardcentraler
-        on open_vardcentraler.month = contacts.month
-        and open_vardcentraler.vardcentral_hsa_id = contacts.care_unit_hsa_id
-    inner join months on months.month = contacts.month
+        on contacts.month = open_vardcentraler.month
+            and contacts.care_unit_hsa_id = open_vardcentraler.vardcentral_hsa_id
+    inner join months on contacts.month = months.month
 ),
 
 pairs as (
@@ -51,9 +51,9 @@ first_matching_rule as (
         min(rules.rule_order) as rule_order
     from pairs
     inner join rules
-        on rules.version_id = pairs.version_id
-        and rules.contact_type in ('*', pairs.contact_type)
-        and rules.profession in ('*', pairs.profession)
+        on pairs.version_id = rules.version_id
+            and rules.contact_type in ('*', pairs.contact_type)
+            and rules.profession in ('*', pairs.profession)
     group by pairs.version_id, pairs.contact_type, pairs.profession
 ),
 
@@ -68,8 +68,8 @@ fees as (
         rules.not_listed
     from first_matching_rule
     inner join rules
-        on rules.version_id = first_matching_rule.version_id
-        and rules.rule_order = first_matching_rule.rule_order
+        on first_matching_rule.version_id = rules.version_id
+            and first_matching_rule.rule_order = rules.rule_order
 ),
 
 final as (
@@ -88,9 +88,9 @@ final as (
         end as fee_sek
     from categorised
     left join fees
-        on fees.version_id = categorised.version_id
-        and fees.contact_type = categorised.contact_type
-        and fees.profession = categorised.profession
+        on categorised.version_id = fees.version_id
+            and categorised.contact_type = fees.contact_type
+            and categorised.profession = fees.profession
 )
 
 select * from final

@@ -46,24 +46,25 @@ final as (
         reporting_ages.age_band,
         capitation.capitation_band,
         case persons.sex when 'female' then capitation.female_sek_year
-                         when 'male' then capitation.male_sek_year end as capitation_sek_year,
+            when 'male' then capitation.male_sek_year
+        end as capitation_sek_year,
         acg_weights.acg_weight,
         acg_weights.acg_weight is not null as has_acg_weight,
         cni_areas.cni as area_cni,
         cni_areas.cni is not null as has_area_cni
     from persons
-    inner join months on months.month = persons.month
-    inner join reference_years on reference_years.month = persons.month
+    inner join months on persons.month = months.month
+    inner join reference_years on persons.month = reference_years.month
     left join capitation
-        on capitation.version_id = months.version_id
-        and capitation.age = least(persons.age, 120)
+        on months.version_id = capitation.version_id
+            and capitation.age = least(persons.age, 120)
     left join reporting_ages on reporting_ages.age = least(persons.age, 130)
     left join acg_weights
-        on acg_weights.person_key = persons.person_key
-        and acg_weights.year = reference_years.acg_year
+        on persons.person_key = acg_weights.person_key
+            and reference_years.acg_year = acg_weights.year
     left join cni_areas
-        on cni_areas.deso = persons.deso
-        and cni_areas.year = reference_years.cni_year
+        on persons.deso = cni_areas.deso
+            and reference_years.cni_year = cni_areas.year
 )
 
 select * from final

@@ -29,11 +29,11 @@ participants as (
         coalesce(listed_counts.listed_count, 0) as listed_count
     from grants
     inner join open_vardcentraler
-        on open_vardcentraler.month = grants.payout_month
-        and open_vardcentraler.vardcentral_hsa_id = grants.hsa_id
+        on grants.payout_month = open_vardcentraler.month
+            and grants.hsa_id = open_vardcentraler.vardcentral_hsa_id
     left join listed_counts
-        on listed_counts.month = grants.payout_month
-        and listed_counts.vardcentral_hsa_id = grants.hsa_id
+        on grants.payout_month = listed_counts.month
+            and grants.hsa_id = listed_counts.vardcentral_hsa_id
 ),
 
 shares as (
@@ -58,8 +58,9 @@ final as (
         listed_count,
         participants_listed_count,
         case when programme_split = 'listed' and participants_listed_count > 0
-             then programme_pot_sek * listed_count / participants_listed_count
-             else programme_pot_sek / participant_count end as amount
+                then programme_pot_sek * listed_count / participants_listed_count
+            else programme_pot_sek / participant_count
+        end as amount
     from shares
 )
 

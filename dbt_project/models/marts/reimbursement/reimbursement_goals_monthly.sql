@@ -46,11 +46,11 @@ vardcentral_goals as (
         goals.sek_per_listed_month,
         coalesce(listed_counts.listed_count, 0) as listed_count
     from open_vardcentraler
-    inner join months on months.month = open_vardcentraler.month
-    inner join goals on goals.version_id = months.version_id
+    inner join months on open_vardcentraler.month = months.month
+    inner join goals on months.version_id = goals.version_id
     left join listed_counts
-        on listed_counts.month = open_vardcentraler.month
-        and listed_counts.vardcentral_hsa_id = open_vardcentraler.vardcentral_hsa_id
+        on open_vardcentraler.month = listed_counts.month
+            and open_vardcentraler.vardcentral_hsa_id = listed_counts.vardcentral_hsa_id
 ),
 
 with_values as (
@@ -60,10 +60,10 @@ with_values as (
         indicators.value is not null as has_indicator_value
     from vardcentral_goals
     left join indicators
-        on indicators.month = vardcentral_goals.month
-        and indicators.vardcentral_hsa_id = vardcentral_goals.vardcentral_hsa_id
-        and indicators.indicator_code = vardcentral_goals.indicator
-        and indicators.profession = vardcentral_goals.profession
+        on vardcentral_goals.month = indicators.month
+            and vardcentral_goals.vardcentral_hsa_id = indicators.vardcentral_hsa_id
+            and vardcentral_goals.indicator = indicators.indicator_code
+            and vardcentral_goals.profession = indicators.profession
 ),
 
 fulfilment as (

@@ -32,10 +32,10 @@ final as (
         months.cni_sek_per_listed_year / 12.0 * vardcentral_cni.vardcentral_cni as cni,
         case when persons.is_sabo then months.sabo_sek_per_resident_month else 0.0 end as sabo
     from persons
-    inner join months on months.month = persons.month
+    inner join months on persons.month = months.month
     inner join vardcentral_cni
-        on vardcentral_cni.month = persons.month
-        and vardcentral_cni.vardcentral_hsa_id = persons.vardcentral_hsa_id
+        on persons.month = vardcentral_cni.month
+            and persons.vardcentral_hsa_id = vardcentral_cni.vardcentral_hsa_id
 )
 
 -- Only the run's months, whatever an upstream view was last compiled with.

@@ -25,14 +25,16 @@ vocabulary as (
 ),
 
 sexes as (
-    select value as sex from vocabulary where vocabulary = 'sex_with_all'
+    select value as sex from vocabulary
+    where vocabulary = 'sex_with_all'
 ),
 
 -- `all` and each licensed profession (SPEC §5: not `ovrig`)
 professions as (
     select 'all' as profession
     union all
-    select value from vocabulary where vocabulary = 'licensed_profession'
+    select value from vocabulary
+    where vocabulary = 'licensed_profession'
 ),
 
 scaffold as (
@@ -77,7 +79,10 @@ computed_by_sex as (
     from computed
     where
         sex is distinct from 'all'
-        and indicator_code not in (select indicator_code from codes where value_kind = 'ratio')
+        and indicator_code not in (
+            select indicator_code from codes
+            where value_kind = 'ratio'
+        )
     group by month, vardcentral_hsa_id, indicator_code, profession
     union all
     select month, vardcentral_hsa_id, indicator_code, sex, profession, numerator, denominator

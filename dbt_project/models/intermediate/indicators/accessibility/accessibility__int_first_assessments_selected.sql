@@ -23,10 +23,11 @@ with run_candidates as (
 ),
 
 history_bound as (
-    select greatest(
-        min(first_contact_date),
-        cast({{ window_start_date(var('assessment_history_months', 24)) }} as date)
-    ) as history_from_date
+    select
+        greatest(
+            min(first_contact_date),
+            cast({{ window_start_date(var('assessment_history_months', 24)) }} as date)
+        ) as history_from_date
     from run_candidates
 ),
 
@@ -43,9 +44,9 @@ rivals as (
         contacts.contact_date
     from {{ ref('stg_journal__contacts') }} as contacts
     semi join run_candidates
-        on run_candidates.person_key = contacts.person_key
-        and run_candidates.care_unit_hsa_id = contacts.care_unit_hsa_id
-        and run_candidates.first_contact_date = contacts.first_contact_date
+        on contacts.person_key = run_candidates.person_key
+            and contacts.care_unit_hsa_id = run_candidates.care_unit_hsa_id
+            and contacts.first_contact_date = run_candidates.first_contact_date
     -- the history bound below never reaches further back; bounding here keeps older months
     -- out of the scan
     where contacts.month in {{ window_month_list(var('assessment_history_months', 24)) }}

@@ -42,7 +42,7 @@ final as (
     left join reporting_ages on reporting_ages.age = least(persons.age, 130)
     left join units
         on units.hsa_id = persons.vardcentral_hsa_id
-        and {{ registry_row_valid('units', 'persons.month_end') }}
+            and {{ registry_row_valid('units', 'persons.month_end') }}
 )
 
 select * from final
