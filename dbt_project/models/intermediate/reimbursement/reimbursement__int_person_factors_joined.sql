@@ -1,9 +1,10 @@
 {{ config(materialized='table') }}
 -- Step 6. Each listed person-month (shared__int_person_months_listed) with what prices it:
 -- the month's model version, its capitation band (beside the fixed reporting band of
--- SPEC §10.1) and the band's annual amount for the person's sex, the ACG weight and the area CNI of the year the month uses.
--- Missing ACG weight or unknown area stays null here (flags say so); the amounts step applies
--- the defaults of SPEC §6 (weight 1.0, CNI 1.0) and the exceptions mart reports them.
+-- SPEC §10.1) and the band's annual amount for the person's sex, the ACG weight and the area
+-- CNI of the year the month uses. Missing ACG weight or unknown area stays null here (flags
+-- say so); the person amounts (reimbursement_person_monthly) apply the defaults of SPEC §6
+-- (weight 1.0, CNI 1.0) and the exceptions mart reports them.
 -- Grain: month, person_key. Only equi-joins. A table (the run's months only), because the VC
 -- CNI, the person amounts and the exceptions all read it: the joins run once per run.
 with persons as (

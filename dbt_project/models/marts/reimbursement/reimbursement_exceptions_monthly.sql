@@ -133,18 +133,26 @@ development_grant_unit_not_open as (
     group by grants.payout_month, grants.hsa_id
 ),
 
+differing_programmes as (
+    select
+        payout_month,
+        programme
+    from grants
+    group by payout_month, programme
+    having min(pot_sek) <> max(pot_sek) or min(split) <> max(split)
+),
+
 development_grant_pot_differs as (
     select
-        grants.payout_month as month, grants.hsa_id as vardcentral_hsa_id,
-        'development_grant_pot_differs' as exception, count(*) as item_count
+        grants.payout_month as month,
+        grants.hsa_id as vardcentral_hsa_id,
+        'development_grant_pot_differs' as exception,
+        count(*) as item_count
     from grants
-    inner join (
-        select payout_month, programme from grants
-        group by payout_month, programme
-        having min(pot_sek) <> max(pot_sek) or min(split) <> max(split)
-    ) as differing
-        on grants.payout_month = differing.payout_month
-            and differing.programme is not distinct from grants.programme
+    inner join differing_programmes
+        on
+            grants.payout_month = differing_programmes.payout_month
+            and grants.programme is not distinct from differing_programmes.programme
     group by grants.payout_month, grants.hsa_id
 ),
 

@@ -79,9 +79,9 @@ computed_by_sex as (
     from computed
     where
         sex is distinct from 'all'
-        and indicator_code not in (
-            select indicator_code from codes
-            where value_kind = 'ratio'
+        and computed.indicator_code not in (
+            select codes.indicator_code from codes
+            where codes.value_kind = 'ratio'
         )
     group by month, vardcentral_hsa_id, indicator_code, profession
     union all

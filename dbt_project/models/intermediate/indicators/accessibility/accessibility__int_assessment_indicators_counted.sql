@@ -20,13 +20,13 @@ counted as (
         count(*) as denominator
     from assessments
     cross join thresholds
-    group by grouping sets (
-        (
-            assessments.month, assessments.care_unit_hsa_id, thresholds.indicator_code,
-            assessments.sex, assessments.profession
-        ),
-        (assessments.month, assessments.care_unit_hsa_id, thresholds.indicator_code, assessments.sex)
-    )
+    -- rollup: the rows per profession, and the row over all professions (profession `all`)
+    group by
+        assessments.month,
+        assessments.care_unit_hsa_id,
+        thresholds.indicator_code,
+        assessments.sex,
+        rollup(assessments.profession)
 ),
 
 final as (

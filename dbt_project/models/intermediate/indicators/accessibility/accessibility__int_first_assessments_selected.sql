@@ -50,7 +50,7 @@ rivals as (
     -- the history bound below never reaches further back; bounding here keeps older months
     -- out of the scan
     where contacts.month in {{ window_month_list(var('assessment_history_months', 24)) }}
-        and contacts.month >= (select strftime(history_from_date, '%Y-%m') from history_bound)
+        and contacts.month >= (select strftime(history_bound.history_from_date, '%Y-%m') from history_bound)
         and contacts.is_completed
         and contacts.is_new_problem
         and contacts.profession <> 'ovrig'

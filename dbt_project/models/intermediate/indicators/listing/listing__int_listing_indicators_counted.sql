@@ -96,7 +96,8 @@ listed_per_named_gp as (
         count(distinct fast_lakare_hsa_id) as denominator
     from persons
     where has_fast_lakare
-    group by grouping sets ((month, vardcentral_hsa_id, sex), (month, vardcentral_hsa_id))
+    -- rollup: the rows per sex, and the row over all sexes (grouping(sex) = 1)
+    group by month, vardcentral_hsa_id, rollup(sex)
 ),
 
 unioned as (

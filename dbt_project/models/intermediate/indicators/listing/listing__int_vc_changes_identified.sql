@@ -30,23 +30,23 @@ present_months as (
     select distinct month
     from {{ ref('stg_listing__snapshots') }}
     where month in (
-            select month from wanted_months
+            select wanted_months.month from wanted_months
             union all
-            select previous_month from wanted_months
+            select wanted_months.previous_month from wanted_months
         )
 ),
 
 pairs as (
     select month, previous_month
     from wanted_months
-    where month in (select month from present_months)
-        and previous_month in (select month from present_months)
+    where month in (select present_months.month from present_months)
+        and previous_month in (select present_months.month from present_months)
 ),
 
 later_snapshots as (
     select month, month_start, person_key, vardcentral_hsa_id
     from {{ ref('stg_listing__snapshots') }}
-    where month in (select month from pairs)
+    where month in (select pairs.month from pairs)
         and listing_type = 'aktiv'
 ),
 
@@ -56,7 +56,7 @@ earlier_snapshots as (
         person_key,
         vardcentral_hsa_id
     from {{ ref('stg_listing__snapshots') }}
-    where month in (select previous_month from pairs)
+    where month in (select pairs.previous_month from pairs)
 ),
 
 final as (
