@@ -155,8 +155,9 @@ def classify(token: str, strict: bool = True) -> tuple[str, str] | None:
         if (token.startswith(("data/", "http", "../", ".")) or any(c in token for c in "*{=")
                 or token.endswith(OUTPUT_SUFFIXES)):
             return None     # outside the tree, a pattern, or what a run writes
-        if not strict and token.split("/")[0] not in top_level() and not token.rstrip("/").endswith(FILE_SUFFIXES):
-            return None     # an asset key (`publication/month_gate`) or a folder a run writes
+        relative = token.split("/")[0] not in top_level() and not token.rstrip("/").endswith(FILE_SUFFIXES)
+        if relative and (not strict or not token.endswith("/")):
+            return None     # an asset key (`publication/month_gate`), or a folder a run writes
         return "path", token
     parts = token.split(".")
     if len(parts) >= 2 and parts[0] in PACKAGES and all(p.isidentifier() for p in parts):
@@ -191,8 +192,8 @@ def cited(text: str) -> list[str]:
 
 
 def missing(citations: list[str], strict: bool = True) -> list[str]:
-    """The citations that name nothing in the tree. `strict`: a relative folder ('contracts/')
-    is a folder of ours; otherwise only paths from the root and file names are checked."""
+    """The citations that name nothing in the tree. `strict`: a relative folder ending in '/'
+    ('contracts/') is a folder of ours; otherwise only paths from the root and file names are."""
     wrong = []
     for token in citations:
         kind_name = classify(token, strict)
@@ -239,6 +240,7 @@ def test_every_code_path_the_readme_cites_exists():
     ("macros/registry_history.sql", True),
     ("orchestration/defs/<domain>/", True),
     ("orchestration/defs/nowhere.py", False),
+    ("defs/nowhere/", False),
     ("sources.reimbursement_model.COMPONENTS", True),
     ("sources.reimbursement_model.NO_SUCH_LIST", False),
     ("stg_listing__snapshots", True),
