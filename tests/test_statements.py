@@ -269,7 +269,7 @@ def test_a_statement_shows_the_registry_row_valid_at_the_months_end(tmp_path):
 
 
 def test_an_unchanged_rerun_of_the_pipeline_leaves_statements_and_report_untouched(published_region, tmp_path):
-    """Issue 26 item 6, end to end: a file share sees no changed file after an unchanged re-run."""
+    """End to end: a file share sees no changed file after an unchanged re-run (stable bytes)."""
     from tests.pipeline_fixture import run_ok
 
     region = published_region.copy(tmp_path / "region")          # copytree keeps modification times
