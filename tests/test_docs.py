@@ -1,5 +1,6 @@
 """The docs name only what exists: every path, module, function, class, constant and dbt model
-cited in backticks in docs/architecture.md (and the code paths README.md cites) is in the tree.
+cited in backticks in docs/architecture.md and docs/performance.md (and the code paths README.md
+cites) is in the tree.
 
 A rename or a move that leaves architecture.md behind fails here, naming the stale citations.
 Words in backticks that are not code names (columns, values, vars, commands) are not checked:
@@ -228,6 +229,10 @@ def test_every_name_architecture_cites_exists():
     checked = [c for c in citations if classify(c)]
     assert len(checked) > 50, "the page cites code: the extraction found too little"
     assert missing(citations) == []
+
+
+def test_every_name_performance_cites_exists():
+    assert missing(cited((ROOT / "docs" / "performance.md").read_text(encoding="utf-8"))) == []
 
 
 def test_every_code_path_the_readme_cites_exists():
