@@ -20,10 +20,7 @@ _JOB: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
 
 
 def worker_count() -> int:
-    """VARDVAL_WORKERS, default 2 (or the machine's cores, if fewer); 1 keeps one process.
-
-    A piped `vardval run` needs the CLI's Dagster home, which captures no compute logs: Dagster's
-    compute-log `tail -F` processes would hold the pipe open (docs/decisions.md)."""
+    """VARDVAL_WORKERS, default 2 (or the machine's cores, if fewer); 1 keeps one process."""
     configured = os.environ.get("VARDVAL_WORKERS", "").strip()
     return max(1, int(configured)) if configured else max(1, min(2, os.cpu_count() or 1))
 
