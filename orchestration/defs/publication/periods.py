@@ -38,6 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from orchestration.defs.publication.payouts import PAYOUT_COLUMNS, load_ledger
 from orchestration.defs.publication.tables import PARQUET_OPTIONS
 from sources.indicator_catalogue import catalogue
 from sources.reimbursement_model import COMPONENTS
@@ -222,8 +223,6 @@ def _reimbursement_sql(grain: str, files: list[str]) -> str:
 
 def _payout_rows(published: Path, payouts: pd.DataFrame | None) -> pd.DataFrame:
     """The payouts ledger's rows (the one given, else the one in force under `published`)."""
-    from orchestration.defs.publication.payouts import PAYOUT_COLUMNS, load_ledger
-
     frame = load_ledger(published).payouts if payouts is None else payouts
     frame = frame.reindex(columns=PAYOUT_COLUMNS)
     return frame.astype({"payout_month": "string", "vardcentral_hsa_id": "string", "month_total": "float64",
@@ -260,8 +259,9 @@ def compute_period_tables(published: Path, catalog: dict, min_cell: int, payouts
     return out
 
 
-def year_to_date(published: Path, catalog: dict, month: str,
-                 tables: tuple[str, ...] = ("indicators_yearly", "reimbursement_yearly")) -> dict[str, pd.DataFrame]:
+def year_to_date_tables(published: Path, catalog: dict, month: str,
+                        tables: tuple[str, ...] = ("indicators_yearly", "reimbursement_yearly"),
+                        ) -> dict[str, pd.DataFrame]:
     """The yearly rows of `month`'s year up to and including `month`, from the months published
     in it (each in its latest version) and the payouts made in them: the year to date a
     statement of `month` shows. Empty when none of those months is published."""

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from orchestration.defs.publication.labels import MONTHS_SV, month_sv
-from orchestration.defs.publication.periods import year_to_date
+from orchestration.defs.publication.periods import year_to_date_tables
 
 
 @dataclass
@@ -88,7 +88,7 @@ def load_year_rows(path: Path, through: str) -> YearRows | None:
     months = sorted(m for m in catalog.get("months", {}) if m[:4] == year and m <= through)
     if not months:
         return None
-    tables = year_to_date(published, catalog, through)
+    tables = year_to_date_tables(published, catalog, through)
     return YearRows(year=year, through=through, months=months, reimb=tables["reimbursement_yearly"],
                     indicators=tables["indicators_yearly"])
 
