@@ -18,8 +18,8 @@ import threading
 import time
 from pathlib import Path
 
-from orchestration.months import month_range, shift_month, validate_month
-from orchestration.settings import Settings, get_settings
+from core.months import month_range, shift_month, check_month
+from core.settings import Settings, get_settings
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -126,7 +126,7 @@ def run_months(month_from: str, month_to: str, force: bool = False, quiet: bool 
         console.print(f"[red]{exc}[/red]")
         return 2
     if settings.warehouse_path.exists():
-        from orchestration.warehouse import connect
+        from core.warehouse import connect
         with connect(settings.warehouse_path):  # held by another process: WarehouseBusy, before any run
             pass
         months = _with_dependants(settings, months, console)
@@ -161,7 +161,7 @@ def _with_dependants(settings: Settings, months: list[str], console) -> list[str
     run ingests anew (SPEC §9): re-run in the same run, up to the first month not published."""
     from orchestration.defs.publication.publisher import read_catalog
     from orchestration.dependencies import dependants_of_run
-    from orchestration.warehouse import connect
+    from core.warehouse import connect
 
     published = sorted(read_catalog(settings.published_dir)["months"])
     with connect(settings.warehouse_path, read_only=True) as con:
@@ -187,7 +187,7 @@ def _execute_job(months: list[str], force: bool, console, quiet: bool) -> bool:
     from dagster._core.utils import make_new_run_id
 
     from orchestration.concurrency import process_tags, release_run, release_stale_slots
-    from orchestration.warehouse import WarehouseBusy
+    from core.warehouse import WarehouseBusy
 
     from orchestration.job_run import execute_monthly_job
 
@@ -309,8 +309,8 @@ def _root_cause(error) -> str:
 # --- commands ---------------------------------------------------------------------------
 
 def cmd_run(args: argparse.Namespace) -> int:
-    month_from = validate_month(args.month_from)
-    month_to = validate_month(args.month_to or args.month_from)
+    month_from = check_month(args.month_from)
+    month_to = check_month(args.month_to or args.month_from)
     return run_months(month_from, month_to, force=args.force, quiet=args.quiet)
 
 
@@ -331,7 +331,7 @@ def cmd_payouts(args: argparse.Namespace) -> int:
     from orchestration.status import render_payouts
 
     settings = get_settings()
-    month = validate_month(args.month) if args.month else None
+    month = check_month(args.month) if args.month else None
     complete_interrupted_commit(settings.data_dir)
     render_payouts(make_console(), settings.published_dir, month)
     return 0
@@ -343,7 +343,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     landing = Path(args.landing).resolve() if args.landing else settings.landing_dir
-    months = month_range(validate_month(args.month_from), validate_month(args.month_to))
+    months = month_range(check_month(args.month_from), check_month(args.month_to))
     started = time.monotonic()
     summary = generate_region(landing, months, scale=args.scale, seed=args.seed)
     print(f"generated {len(months)} months at scale {args.scale} in {landing} "
@@ -358,7 +358,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     ensure_demo_key(settings.data_dir)
-    first = validate_month(args.month_from)
+    first = check_month(args.month_from)
     months = month_range(first, shift_month(first, args.months - 1))
     marker = settings.landing_dir / ".demo_generated"
     wanted = f"{months[0]}..{months[-1]} scale={args.scale} seed={args.seed}"
@@ -394,8 +394,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
 def cmd_scenario(args: argparse.Namespace) -> int:
     from orchestration.scenario import run_scenario
 
-    return run_scenario(Path(args.model), validate_month(args.month_from),
-                        validate_month(args.month_to or args.month_from))
+    return run_scenario(Path(args.model), check_month(args.month_from),
+                        check_month(args.month_to or args.month_from))
 
 
 def package_version() -> str:
@@ -468,7 +468,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=r".*is currently in beta.*")
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     args = build_parser().parse_args(argv)
-    from orchestration.warehouse import WarehouseBusy
+    from core.warehouse import WarehouseBusy
     try:
         return args.func(args)
     except ValueError as exc:

@@ -18,7 +18,7 @@ import yaml
 
 from orchestration.cli import EXIT_WAREHOUSE_BUSY, dagster_yaml, main, prepare_environment
 from orchestration.concurrency import HOST_TAG, PID_TAG, POOL, holders, release_stale_slots
-from orchestration.settings import get_settings
+from core.settings import get_settings
 
 VARDVAL = str(Path(sys.executable).with_name("vardval"))
 SUBCOMMANDS = ["run", "status", "payouts", "demo", "generate", "scenario", "ui"]

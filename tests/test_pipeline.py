@@ -107,7 +107,7 @@ def _marts_content(warehouse, month):
 _ONE_MONTH_ALONE = """
 import sys
 from orchestration.cli import _execute_job, make_console, prepare_environment
-from orchestration.settings import get_settings
+from core.settings import get_settings
 prepare_environment(get_settings())
 sys.exit(0 if _execute_job([sys.argv[1]], False, make_console(), True) else 1)
 """

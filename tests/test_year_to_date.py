@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from orchestration.defs.publication.gate import PublicationRefused
-from orchestration.defs.publication.labels import COMPONENTS
+from core.labels import COMPONENTS
 from orchestration.defs.publication.publisher import read_catalog
 from orchestration.defs.publication.region_year_workbook import (PAID, PAID_ADJUSTMENTS, REIMBURSEMENT_SHEET,
                                                                  TARGETS_SHEET, year_workbook_path)

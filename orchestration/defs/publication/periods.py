@@ -38,10 +38,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from core.indicator_catalogue import catalogue
+from core.vocabulary import COMPONENTS
 from orchestration.defs.publication.payouts import PAYOUT_COLUMNS, load_ledger
 from orchestration.defs.publication.tables import PARQUET_OPTIONS
-from sources.indicator_catalogue import catalogue
-from sources.reimbursement_model import COMPONENTS
 
 PERIOD_TABLES = ("indicators_quarterly", "indicators_yearly", "reimbursement_quarterly",
                  "reimbursement_yearly")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from orchestration.defs.publication.labels import MONTHS_SV, month_sv
+from core.labels import MONTHS_SV, month_sv
 from orchestration.defs.publication.periods import year_to_date_tables
 
 

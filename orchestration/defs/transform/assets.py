@@ -25,7 +25,7 @@ from packaging import version
 from pydantic import PrivateAttr
 
 from orchestration.dbt_worker import DbtWorker, client_path, keep_partial_parse, start_worker
-from orchestration.defs.partitions import OWNERS, PARTITIONS, SINGLE_RUN, run_months
+from orchestration.defs.partitions import OWNERS, PARTITIONS, SINGLE_RUN, partition_months
 from orchestration.defs.transform.project import dbt_project, dbt_run_window, ensure_manifest
 from orchestration.defs.transform.views import (
     VIEW_SELECTION,
@@ -35,8 +35,8 @@ from orchestration.defs.transform.views import (
     views_current,
 )
 from orchestration.dependencies import record_built_from
-from orchestration.settings import get_settings
-from orchestration.warehouse import connect, write_run_window
+from core.settings import get_settings
+from core.warehouse import connect, write_run_window
 
 DOMAINS = ("indicators", "reimbursement", "quality")
 
@@ -244,7 +244,7 @@ def vardval_dbt_models(context: dg.AssetExecutionContext, dbt: VardvalDbtCliReso
     settings = get_settings()
     # The dbt subprocess finds the warehouse through the same variable as Dagster.
     os.environ["VARDVAL_DATA_DIR"] = str(settings.data_dir)
-    months = run_months(context)
+    months = partition_months(context)
     manifest = _manifest()
     with connect(settings.warehouse_path) as con:
         write_run_window(con, dbt_run_window(months[0], months[-1], settings.min_cell))
