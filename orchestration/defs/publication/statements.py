@@ -188,11 +188,10 @@ def _write_follow_up(ws, st, inputs: MonthInputs, vc: str, unit: dict,
            "varje indikator. Andelar i %, kontinuitet (COC) som index 0–1 med mål i samma enhet.", "note")
     s.text("Färg: grön = uppfyllt, gul = nära (mellan nedre gräns och mål, eller inom 10 % av målet), "
            "röd = ej uppfyllt.", "note")
+    ytd_values = {}
     if year is not None:
         s.text(year.caption() + " Antal listade och andra lägen: månadens värde; flöden: summan; andelar: "
                "summa täljare / summa nämnare.", "note")
-    ytd_values = {}
-    if year is not None:
         rows = year.indicators_of(vc)
         ytd_values = {(c, p, sx): v for c, p, sx, v in
                       zip(rows["indicator_code"], rows["profession"], rows["sex"], rows["value"])}
