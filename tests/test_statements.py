@@ -246,7 +246,8 @@ def test_every_krona_of_every_vc_of_the_pipelines_region_recomputes(published_re
     paths = write_statements(published_region.warehouse, month, tmp_path)
     expected = query(published_region.warehouse,
                      f"select * from marts.reimbursement_monthly where month = '{month}'")
-    assert len(paths) == len(expected) + 1
+    assert len(paths) == len(expected) + 2        # the VCs', the region's month and the region's year
+    assert tmp_path / "2025" / "region_summary_2025.xlsx" in paths
     for r in expected.to_dict("records"):
         assert_every_krona_recomputes(tmp_path / month / f"ersattningsunderlag_{month}_{r['vardcentral_hsa_id']}.xlsx",
                                       r) == len(components_of(expected.columns))
