@@ -1,6 +1,7 @@
 """Settings from the environment (SPEC §10), read when `get_settings()` is called so tests can
-set them. The one module-level reader is the partitions definition (first_month), built when
-Dagster loads the definitions."""
+set them. Two are read when Dagster loads the definitions, because Dagster needs them then: the
+partitions' first month (VARDVAL_FIRST_MONTH) and the schedule's day (VARDVAL_SCHEDULE_DAY,
+orchestration/defs/operations/schedules.py)."""
 from __future__ import annotations
 
 import os

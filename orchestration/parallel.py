@@ -20,11 +20,7 @@ _JOB: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
 
 
 def worker_count() -> int:
-    """VARDVAL_WORKERS, default 2 (or the machine's cores, if fewer); 1 keeps one process.
-
-    Off by default during session 2, while a `vardval run` with piped output hung in the test
-    suite; the cause was Dagster's compute-log `tail -F` processes, not the workers, and the
-    CLI's Dagster home captures no compute logs since (docs/decisions.md)."""
+    """VARDVAL_WORKERS, default 2 (or the machine's cores, if fewer); 1 keeps one process."""
     configured = os.environ.get("VARDVAL_WORKERS", "").strip()
     return max(1, int(configured)) if configured else max(1, min(2, os.cpu_count() or 1))
 
