@@ -36,7 +36,9 @@ from orchestration.defs.publication.gate import PublicationRefused, write_json_a
 from orchestration.defs.publication.layout import (
     CATALOG, DICTIONARY, LOCK, PUBLISHED_DB, version_dir, whole_table_path,
 )
-from orchestration.defs.publication.periods import stage_period_files, write_period_tables
+from orchestration.defs.publication.periods import (
+    compute_period_tables, min_cell_of, stage_period_files, write_period_tables,
+)
 from orchestration.defs.publication.published_db import build_published_db, write_dictionary
 
 COMMIT_DIR = ".commit"
@@ -67,17 +69,19 @@ def commit(published: Path, catalog: dict, committed: dict, months: set[str], re
         staged: list[Path] = []
         for month in sorted(months | repair):
             staged += stage_current_files(published, stage, month, catalog)
-        staged += stage_period_files(published, stage, catalog, months | repair)
+        ledger, ledger_files = _stage_payouts(published, stage, catalog, committed)
+        # the quarters and years, with the payouts this commit makes beside them
+        periods = compute_period_tables(published, catalog, min_cell_of(catalog), payouts=ledger.payouts)
+        staged += stage_period_files(stage, catalog, months | repair, periods)
         whole_tables = {table: whole_table_path(published, table) for table in NON_MONTHLY}
         if months or repair:
             for table in NON_MONTHLY:
                 whole_tables[table] = write_whole_table(published, catalog, table, whole_table_path(stage, table))
                 staged += [whole_tables[table]] if whole_tables[table] else []
-        ledger, ledger_files = _stage_payouts(published, stage, catalog, committed)
         staged += ledger_files
         db = build_published_db(published, catalog, stage / PUBLISHED_DB, whole_tables,
                                  previous=None if repair else committed, ledger=ledger)
-        write_period_tables(db, published, catalog)
+        write_period_tables(db, periods)
         staged += [db, write_dictionary(db, stage / DICTIONARY)]
         if months or repair:
             write_json_atomic(stage / CATALOG, catalog)
