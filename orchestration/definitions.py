@@ -3,6 +3,12 @@ from __future__ import annotations
 
 import dagster as dg
 
+from orchestration.runtime.dagster_dbt_import import import_dagster_dbt
+
+# Before any dbt asset module imports dagster-dbt: with the runtime's `lean_dbt` piece it is
+# imported without dbt-core (orchestration/runtime/dagster_dbt_import.py).
+import_dagster_dbt()
+
 from orchestration.defs.operations.jobs import monthly_job
 from orchestration.defs.operations.schedules import monthly_schedule
 from orchestration.defs.operations.sensors import landing_sensor

@@ -5,6 +5,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+# The start-up and memory measures a run may take (orchestration/runtime): VARDVAL_RUNTIME=fast
+# takes them all, plain none (stock dagster-dbt, Dagster's own storage, one process), and a
+# comma-separated list of them takes those alone, to measure one against plain.
+RUNTIME_PIECES = ("dbt_worker", "lean_dbt", "eventlog", "ge_preload", "fork_pool", "malloc_trim", "fast_exit")
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -13,6 +18,7 @@ class Settings:
     min_cell: int
     max_quarantine_share: float
     first_month: str
+    runtime: frozenset[str] = frozenset(RUNTIME_PIECES)
 
     @property
     def warehouse_path(self) -> Path:
@@ -38,4 +44,20 @@ def get_settings() -> Settings:
         min_cell=int(os.environ.get("VARDVAL_MIN_CELL", "20")),
         max_quarantine_share=float(os.environ.get("VARDVAL_MAX_QUARANTINE_SHARE", "0.005")),
         first_month=os.environ.get("VARDVAL_FIRST_MONTH", "2024-01"),
+        runtime=runtime_pieces(os.environ.get("VARDVAL_RUNTIME", "fast")),
     )
+
+
+def runtime_pieces(value: str) -> frozenset[str]:
+    """VARDVAL_RUNTIME: `fast`, `plain`, or a comma-separated list of RUNTIME_PIECES."""
+    value = value.strip().lower()
+    if value in ("fast", ""):
+        return frozenset(RUNTIME_PIECES)
+    if value == "plain":
+        return frozenset()
+    pieces = {piece.strip() for piece in value.split(",") if piece.strip()}
+    unknown = sorted(pieces - set(RUNTIME_PIECES))
+    if unknown:
+        raise ValueError(f"VARDVAL_RUNTIME={value!r}: {', '.join(unknown)} is not a runtime piece; use fast, "
+                         f"plain or a comma-separated list of {', '.join(RUNTIME_PIECES)}")
+    return frozenset(pieces)

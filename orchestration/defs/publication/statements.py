@@ -29,7 +29,7 @@ from orchestration.defs.publication.statement_inputs import MonthInputs, load_mo
 from orchestration.defs.publication.targets import direction_of, status
 from orchestration.defs.publication.workbook import (COUNT, INDICATOR_FORMAT, SEK, Sheet, page_setup,
                                                      save_stable, styles)
-from orchestration.parallel import map_forked
+from orchestration.runtime.parallel import map_forked
 
 SUMMARY_SHEET, FOLLOW_UP_SHEET = "Ersättningsunderlag", "Uppföljning"
 FOLLOW_UP_ONE_PAGE_ROWS = 80   # up to this many rows the follow-up prints on one landscape page (≥ 8 pt)

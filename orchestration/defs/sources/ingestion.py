@@ -15,8 +15,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from orchestration.memory import release_freed_memory
-from orchestration.parallel import imap_forked
+from orchestration.runtime.memory import release_freed_memory
+from orchestration.runtime.parallel import imap_forked
 from orchestration.settings import Settings
 from orchestration.warehouse import RAW_COLUMN_CHANGES, RAW_DDL, WarehouseBusy, connect, ensure_schema
 from sources import reference
