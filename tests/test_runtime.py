@@ -95,6 +95,17 @@ def test_a_home_written_with_the_event_logs_earlier_module_is_upgraded(home_env,
     assert (home / "dagster.yaml").read_text() == dagster_yaml(home)
 
 
+def test_plain_definitions_import_dbt_core_and_equal_the_fast_ones(monkeypatch):
+    from tests.test_dbt_selection import _definitions
+
+    monkeypatch.setenv("VARDVAL_RUNTIME", "fast")
+    fast = _definitions("")
+    monkeypatch.setenv("VARDVAL_RUNTIME", "plain")
+    plain = _definitions("")
+    assert fast[2] == "False" and plain[2] == "True"      # dagster-dbt's own dbt-core path when plain
+    assert plain[:2] == fast[:2]
+
+
 NO_SIDE_EFFECTS = """
 import sys, threading
 threads = threading.active_count()

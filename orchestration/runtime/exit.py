@@ -21,9 +21,11 @@ _safe = False
 
 def allow_fast_exit(instance) -> None:
     """Called by a run with its Dagster instance: the fast exit is safe if it captures no compute logs."""
+    global _safe
+    if not enabled("fast_exit"):
+        return
     from dagster._core.storage.noop_compute_log_manager import NoOpComputeLogManager
 
-    global _safe
     _safe = isinstance(instance.compute_log_manager, NoOpComputeLogManager)
 
 
