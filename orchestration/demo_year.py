@@ -10,9 +10,8 @@ the rest new). Month B is the third-last month of the range.
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
-from orchestration.settings import Settings
+from core.settings import Settings
 
 BROKEN_SHARE = 0.01          # of the blocked month's visits lines: twice the default quarantine limit
 LATE_SHARE = 0.02            # late registrations added to the corrected month's visits

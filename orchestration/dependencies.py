@@ -33,7 +33,7 @@ import json
 from pathlib import Path
 
 from orchestration.defs.sources.ingestion import REFERENCE_FILES, SOURCES, sha256_of
-from orchestration.months import month_bounds, month_range, shift_month
+from core.months import month_bounds, month_range, shift_month
 
 LISTING_REACH = 12
 VISITS_REACH = 11

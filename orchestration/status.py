@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from orchestration.settings import Settings
-from orchestration.warehouse import connect
+from core.settings import Settings
+from core.warehouse import connect
 
 
 @dataclass

@@ -456,7 +456,7 @@ def runtime_comparison(args, work: Path, logs: Path) -> dict:
     """A region month on an empty warehouse, cold, under each VARDVAL_RUNTIME value: plain, fast
     and plain with each piece alone. The repeats go round the values, so that a change in the
     machine's load falls on all of them alike."""
-    from orchestration.settings import RUNTIME_PIECES
+    from core.settings import RUNTIME_PIECES
 
     month = FIRST_MONTH
     landing = work / f"landing_scale{args.scale:g}"

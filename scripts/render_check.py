@@ -88,7 +88,7 @@ def to_png(pdf: Path) -> None:
 
 def render_check(folder: Path, pdf_dir: Path, vc: str | None = None, png: bool = False) -> list[str]:
     """The problems found (empty: all checks pass)."""
-    from orchestration.defs.publication.labels import COMPONENTS
+    from core.labels import COMPONENTS
 
     import openpyxl
 

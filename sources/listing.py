@@ -5,7 +5,7 @@ birth_date, vardcentral_hsa_id, listed_from, listing_type, fast_lakare_hsa_id, i
 source_file (e.g. 'listing.xlsx'), source_line. One row per person; every person has a valid
 personnummer (sex and birth date from it), is listed at an open `vardcentral` and was listed
 no later than the month's last day. Rows that break the contract
-(`validations/contracts/listing.py`) go to `IngestResult.quarantine` with line, column, reason
+(`validations/contracts/listing.py`, applied by `validations/intake.py`) go to `IngestResult.quarantine` with line, column, reason
 and a masked personnummer; the personnummer itself never leaves this module.
 """
 from __future__ import annotations
@@ -15,28 +15,29 @@ from pathlib import Path
 import pandas as pd
 
 from sources.pseudonym import pseudonymise_column
-from sources.reading import IngestResult, locate, quarantine_frame, read_table
-from validations.contracts import listing as contract
+from sources.reading import RawTable, locate, read_table
 
 SOURCE = "listing"
+FILE_COLUMNS = ["personnummer", "vardcentral_hsa_id", "listed_from", "listing_type",
+                "fast_lakare_hsa_id", "sabo", "deso"]
 ACCEPTED_COLUMNS = ["month", "person_key", "sex", "birth_date", "vardcentral_hsa_id",
                     "listed_from", "listing_type", "fast_lakare_hsa_id", "is_sabo", "deso",
                     "source_file", "source_line"]
 
 
-def read_listing(landing_dir: Path, month: str, units: pd.DataFrame, key: bytes) -> IngestResult:
-    path = locate(landing_dir, month, SOURCE, formats=("csv", "xlsx"))
-    table = read_table(path, contract.COLUMNS, pii_columns=("personnummer",))
-    checked = contract.validate(table.frame, month, units)
-    valid = checked.valid.reset_index()  # the index is the source line
-    accepted = valid.assign(
+def read_listing_file(landing_dir: Path, month: str) -> RawTable:
+    """The month's delivery split into lines and fields, text only (index = source line)."""
+    return read_table(locate(landing_dir, month, SOURCE, formats=("csv", "xlsx")),
+                      FILE_COLUMNS, pii_columns=("personnummer",))
+
+
+def accepted_rows(valid: pd.DataFrame, month: str, key: bytes, file_name: str) -> pd.DataFrame:
+    """The rows the contract accepted, shaped as `raw.listing` (identity numbers replaced by person_key)."""
+    valid = valid.reset_index()  # the index is the source line
+    return valid.assign(
         month=month,
         person_key=pseudonymise_column(valid["personnummer"], key),
         sex=valid["sex"].astype("str"),
         is_sabo=valid["sabo"].astype(bool),
-        source_file=table.file.name,
+        source_file=file_name,
     )[ACCEPTED_COLUMNS]
-    findings = pd.concat([table.bad_lines, checked.findings], ignore_index=True)
-    return IngestResult(source=SOURCE, month=month, file=table.file, rows_read=table.rows_read,
-                        accepted=accepted,
-                        quarantine=quarantine_frame(findings, month, SOURCE, table.file.name))

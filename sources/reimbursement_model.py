@@ -6,7 +6,7 @@ overlap-free, with capitation bands covering every age exactly once, geography t
 visit-fee rules that end in a catch-all, a visits-elsewhere deduction per performing unit type,
 goals and follow-up targets on real indicator codes with low/high in the order of their
 direction; and
-`model_tables()`, the frames of `raw.model_*` exactly as in `orchestration/warehouse.py`.
+`model_tables()`, the frames of `raw.model_*` exactly as in `core/warehouse.py`.
 Where bad input goes: nowhere silently. Any problem raises `ModelValidationError` naming the
 file and the path of the offending key, e.g.
 `reimbursement_model.yaml: versions[1].capitation[2].age_to: bands 20-39 and 35-64 overlap at age 35`.
@@ -21,8 +21,8 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, StrictFloat, StrictInt, ValidationError
 
-from sources import indicator_catalogue
-from sources.vocabulary import CONTACT_TYPES, LICENSED_PROFESSIONS, PROFESSIONS, RURAL_TIERS, band_label
+from core import indicator_catalogue
+from core.vocabulary import CONTACT_TYPES, LICENSED_PROFESSIONS, PROFESSIONS, RURAL_TIERS, band_label
 
 GEOGRAPHY_TIERS = RURAL_TIERS
 
@@ -33,13 +33,6 @@ PROFESSION_SPLIT_INDICATORS = indicator_catalogue.codes(is_split_by_profession=T
 # Indicators whose value is a share (or a mean COC) in [0, 1]: thresholds must lie there too.
 UNIT_INTERVAL_INDICATORS = indicator_catalogue.codes_in_unit_interval()
 
-# The components of reimbursement_monthly (SPEC §6), in the order of the table; the
-# person-level ones also in reimbursement_person_monthly. Sign: +1 paid, -1 deducted.
-COMPONENTS = ("capitation", "acg", "cni", "geography", "sabo", "visit_fees",
-              "visits_elsewhere_deduction", "goal_payment", "start_grant", "extra_assignments",
-              "development_grant", "vat_compensation")
-PERSON_COMPONENTS = ("capitation", "acg", "cni", "sabo")
-DEDUCTION_COMPONENTS = ("visits_elsewhere_deduction",)
 # |total - Σ components| and |Σ person rows - VC row| allowed per VC and month (SEK), in the
 # reconciliations and in dbt's test (var amount_tolerance_sek, kept equal by a test)
 AMOUNT_TOLERANCE_SEK = 0.005

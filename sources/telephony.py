@@ -5,7 +5,7 @@ vardcentral_hsa_id (any registered unit, open on the day called), called_at (loc
 inside the month), queue, outcome, callback_at (present for callback_* outcomes and not
 before called_at), is_in_opening_hours, source_file, source_line. call_id is unique within
 the file (across months: the orchestration, via `IngestResult.move_to_quarantine`). Rows that
-break the contract (`validations/contracts/telephony.py`) go to `IngestResult.quarantine` with
+break the contract (`validations/contracts/telephony.py`, applied by `validations/intake.py`) go to `IngestResult.quarantine` with
 line, column and reason. No personal data in this source.
 """
 from __future__ import annotations
@@ -14,25 +14,25 @@ from pathlib import Path
 
 import pandas as pd
 
-from sources.reading import IngestResult, locate, quarantine_frame, read_table
-from validations.contracts import telephony as contract
+from sources.reading import RawTable, locate, read_table
 
 SOURCE = "telephony"
+FILE_COLUMNS = ["call_id", "vardcentral_hsa_id", "called_at", "queue", "outcome", "callback_at",
+                "in_opening_hours"]
 ACCEPTED_COLUMNS = ["month", "call_id", "vardcentral_hsa_id", "called_at", "queue", "outcome",
                     "callback_at", "is_in_opening_hours", "source_file", "source_line"]
 
 
-def read_telephony(landing_dir: Path, month: str, units: pd.DataFrame) -> IngestResult:
-    path = locate(landing_dir, month, SOURCE)
-    table = read_table(path, contract.COLUMNS)
-    checked = contract.validate(table.frame, month, units)
-    valid = checked.valid.reset_index()  # the index is the source line
-    accepted = valid.assign(
+def read_telephony_file(landing_dir: Path, month: str) -> RawTable:
+    """The month's delivery split into lines and fields, text only (index = source line)."""
+    return read_table(locate(landing_dir, month, SOURCE), FILE_COLUMNS)
+
+
+def accepted_rows(valid: pd.DataFrame, month: str, file_name: str) -> pd.DataFrame:
+    """The rows the contract accepted, shaped as `raw.telephony`."""
+    valid = valid.reset_index()  # the index is the source line
+    return valid.assign(
         month=month,
         is_in_opening_hours=valid["in_opening_hours"].astype(bool),
-        source_file=table.file.name,
+        source_file=file_name,
     )[ACCEPTED_COLUMNS]
-    findings = pd.concat([table.bad_lines, checked.findings], ignore_index=True)
-    return IngestResult(source=SOURCE, month=month, file=table.file, rows_read=table.rows_read,
-                        accepted=accepted,
-                        quarantine=quarantine_frame(findings, month, SOURCE, table.file.name))

@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from orchestration.warehouse import connect, ensure_schema
+from core.warehouse import connect, ensure_schema
 
 MONTHS = ("2025-01", "2025-02")
 VC_A = "SE2321000016-AAA1"

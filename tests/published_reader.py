@@ -26,7 +26,8 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.defs.publication.tables import NON_MONTHLY, PUBLISHED_TABLES, export_month_table
+from core.published_tables import NON_MONTHLY, PUBLISHED_TABLES
+from orchestration.defs.publication.tables import export_month_table
 
 MONTHLY = [t for t in PUBLISHED_TABLES if t not in NON_MONTHLY]
 

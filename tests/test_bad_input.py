@@ -25,7 +25,7 @@ import pytest
 
 from orchestration.defs.sources import ingestion
 from orchestration.defs.sources.ingestion import ingest_month, load_reference
-from orchestration.settings import Settings
+from core.settings import Settings
 from sources.pseudonym import KEY_ENV
 from sources.reading import SourceFileError
 from sources.reimbursement_model import ModelValidationError

@@ -24,7 +24,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.defs.publication.tables import NON_MONTHLY, PUBLISHED_TABLES
+from core.published_tables import NON_MONTHLY, PUBLISHED_TABLES
 from tests.delivery_edits import Delivery
 from tests.pii_scan import personnummer_hits, scan_outputs
 from tests.pipeline_fixture import Region, tree_digest
@@ -304,7 +304,7 @@ def test_a_blocked_month_is_a_failed_run_with_its_failing_checks_by_name(faulty_
     assert all(recorded.checks[(name, "2025-01")].passed for name in others)
     # every result of the gate's record shows in a check of its own name
     from orchestration.defs.publication.checks import undeclared
-    from validations.expectations import CheckOutcome
+    from validations.outcome import CheckOutcome
     for month in ("2025-01", "2025-02"):
         records = [json.loads(p.read_text()) for p in (faulty_run.region.data / "checks" / month).glob("*.json")]
         latest = max(records, key=lambda r: r["recorded_at"])

@@ -4,13 +4,13 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from sources.listing import read_listing
+from validations.intake import read_listing
 from sources.reading import SourceFileError
-from sources.reference import (OPTIONAL_UNIT_COLUMNS, UNIT_COLUMNS, load_acg_weights, load_cni_areas,
+from validations.contracts.reference import (OPTIONAL_UNIT_COLUMNS, UNIT_COLUMNS, load_acg_weights, load_cni_areas,
                                load_development_grants, load_units)
-from sources.telephony import read_telephony
+from validations.intake import read_telephony
 from sources.visits import ACCEPTED_COLUMNS as VISITS_COLUMNS
-from sources.visits import read_visits
+from validations.intake import read_visits
 from tests.source_fixtures import (KEY, LISTING_HEADER, MONTH, TELEPHONY_HEADER, VISITS_HEADER,
                                    listing_rows, pnr, telephony_rows, units, visits_rows,
                                    write_csv)
@@ -363,7 +363,7 @@ def test_acg_weights_read_in_parts_find_bad_identities_and_repeats_across_parts(
     # A national file is classified and pseudonymised in parts; what a part finds, and a
     # person-year repeated in another part (written with a hyphen there), still reaches the
     # one error, with the lines of the whole file.
-    import sources.reference as reference
+    import validations.contracts.reference as reference
 
     monkeypatch.setattr(reference, "ACG_PART_ROWS", 2)
     header = ["personnummer", "year", "acg_weight"]

@@ -40,7 +40,7 @@ from tests.delivery_edits import Delivery
 from tests.marts_fixture import build_marts_warehouse
 from tests.pipeline_fixture import VARDVAL, Region, published_db_content, run_ok
 from tests.published_reader import MONTHLY, check_db
-from validations.expectations.outcome import CheckOutcome
+from validations.outcome import CheckOutcome
 
 
 def _output_has(pattern: str):

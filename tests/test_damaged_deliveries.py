@@ -17,9 +17,9 @@ import random
 
 import pytest
 
-from sources.listing import read_listing
-from sources.telephony import read_telephony
-from sources.visits import read_visits
+from validations.intake import read_listing
+from validations.intake import read_telephony
+from validations.intake import read_visits
 from tests.source_fixtures import (KEY, LISTING_HEADER, MONTH, TELEPHONY_HEADER, VISITS_HEADER,
                                    pnr, units)
 

@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from tests.marts_fixture import VC_B, VC_C, build_marts_warehouse, execute
-from orchestration.warehouse import connect
-from validations.expectations import CheckOutcome, run_month_checks
+from core.warehouse import connect
+from validations.outcome import CheckOutcome
+from validations.expectations import run_month_checks
 from validations.reconciliations import run_reconciliations
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
@@ -182,7 +183,7 @@ def _with_other_bands_from_february(tmp_path: Path, good: Path) -> Path:
 
 
 def test_expected_values_come_from_the_months_model_version_and_catalogue(tmp_path, good):
-    from sources import indicator_catalogue
+    from core import indicator_catalogue
     from validations.expectations.expected import expected_for_month
     from validations.expectations.suites import reimbursement_person_sample
 
@@ -219,8 +220,8 @@ def test_no_checker_holds_a_copy_of_a_list():
     the checkers' code. The few names that are also column or table names are allowed."""
     import ast
 
-    from sources import indicator_catalogue, vocabulary
-    from sources.reimbursement_model import COMPONENTS
+    from core import indicator_catalogue, vocabulary
+    from core.vocabulary import COMPONENTS
 
     listed = ({str(v) for values in vocabulary.VOCABULARIES.values() for v in values}
               | set(indicator_catalogue.codes()) | set(COMPONENTS))

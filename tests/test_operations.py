@@ -11,7 +11,7 @@ import pytest
 
 from orchestration.defs.operations.sensors import landing_sensor, plan_runs
 from orchestration.defs.transform.project import dbt_run_window
-from orchestration.months import month_bounds, month_range, shift_month, validate_month
+from core.months import month_bounds, month_range, shift_month, check_month
 
 
 def deliver(landing: Path, month: str, listing_ext: str = "csv", content: str = "x") -> None:
@@ -28,7 +28,7 @@ def test_month_helpers():
     assert shift_month("2025-01", 12) == "2026-01"
     assert month_bounds("2024-02")[1].day == 29
     with pytest.raises(ValueError, match="not a month"):
-        validate_month("2025-13")
+        check_month("2025-13")
     with pytest.raises(ValueError, match="empty"):
         month_range("2025-02", "2025-01")
 
@@ -207,7 +207,7 @@ def test_a_run_of_a_corrected_month_takes_the_published_months_that_read_it(tmp_
     import duckdb
 
     from orchestration.dependencies import _reach, dependants_of_run
-    from orchestration.warehouse import ensure_schema
+    from core.warehouse import ensure_schema
 
     months = month_range("2025-01", "2026-03")
     landing, data = tmp_path / "landing", tmp_path / "data"

@@ -35,13 +35,13 @@ import pytest
 import yaml
 
 from orchestration.defs.sources.ingestion import load_reference
-from orchestration.settings import Settings
+from core.settings import Settings
 from sources.reading import SourceFileError
-from sources.reference import load_development_grants, load_extra_assignments, load_units
+from validations.contracts.reference import load_development_grants, load_extra_assignments, load_units
 from sources.reimbursement_model import ModelValidationError, load_model
 from tests.source_fixtures import write_csv
 from tests.warehouse_fixture import FixtureWarehouse
-from sources.reimbursement_model import COMPONENTS as REIMBURSEMENT_COMPONENTS
+from core.vocabulary import COMPONENTS as REIMBURSEMENT_COMPONENTS
 
 MONTHS = ("2025-03", "2025-04", "2025-05")
 TOLERANCE = 0.01  # SEK per VC and month (SPEC §10)

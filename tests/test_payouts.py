@@ -17,9 +17,9 @@ import pytest
 from orchestration.defs.publication import payouts as P
 from orchestration.defs.publication.gate import month_fingerprint, record_checks
 from orchestration.defs.publication.publisher import FAULT_ENV, publication, publish_month, read_catalog
-from sources.reimbursement_model import COMPONENTS
+from core.vocabulary import COMPONENTS
 from tests.marts_fixture import VC_A, VC_B, build_marts_warehouse, execute
-from validations.expectations.outcome import CheckOutcome
+from validations.outcome import CheckOutcome
 
 A, B, C = "SE-A", "SE-B", "SE-C"
 REGISTRY = pd.DataFrame([

@@ -18,7 +18,7 @@ import pytest
 
 from orchestration.defs.publication.periods import compute_period_tables, current_path
 from orchestration.defs.publication.publisher import read_catalog
-from sources.reimbursement_model import COMPONENTS
+from core.vocabulary import COMPONENTS
 from tests.marts_fixture import VC_B
 from tests.test_publication import _checked_publish, _correct, wh  # noqa: F401 (fixture)
 

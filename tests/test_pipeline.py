@@ -109,7 +109,7 @@ import sys
 from orchestration.cli.dagster_home import prepare_environment
 from orchestration.cli.progress import make_console
 from orchestration.cli.run import execute_job
-from orchestration.settings import get_settings
+from core.settings import get_settings
 prepare_environment(get_settings())
 sys.exit(0 if execute_job([sys.argv[1]], False, make_console(), True) else 1)
 """

@@ -19,10 +19,10 @@ from orchestration.defs.publication.gate import (
     PublicationRefused, assert_may_publish, load_check_record, month_fingerprint, record_checks,
 )
 from orchestration.defs.publication.publisher import publish_month, read_catalog
-from orchestration.defs.publication.tables import PUBLISHED_TABLES
+from core.published_tables import PUBLISHED_TABLES
 from sources.personnummer import luhn_check_digit
 from tests.marts_fixture import VC_B, build_marts_warehouse, execute
-from validations.expectations.outcome import CheckOutcome
+from validations.outcome import CheckOutcome
 
 OK = [CheckOutcome("components_sum_to_total", "marts.reimbursement_monthly", True, True, "fine.", {})]
 BAD = [*OK, CheckOutcome("shares_within_unit_interval", "marts.indicators_monthly", False, True,

@@ -9,10 +9,10 @@ import pytest
 from tests.source_fixtures import (KEY, LISTING_HEADER, MONTH, TELEPHONY_HEADER, VISITS_HEADER, listing_rows, pnr,
                              telephony_rows, units, write_csv, write_xlsx)
 from sources.listing import ACCEPTED_COLUMNS as LISTING_COLUMNS
-from sources.listing import read_listing
+from validations.intake import read_listing
 from sources.reading import QUARANTINE_COLUMNS, SourceFileError, _xlsx_sheet, read_table
-from sources.telephony import read_telephony
-from sources.visits import read_visits
+from validations.intake import read_telephony
+from validations.intake import read_visits
 
 
 def _listing(tmp_path, **kwargs):

@@ -18,7 +18,7 @@ import datetime as dt
 import pytest
 import yaml
 
-from sources.reimbursement_model import COMPONENTS
+from core.vocabulary import COMPONENTS
 from tests.pipeline_fixture import Region, run_ok
 
 MONTHS = ["2025-01", "2025-02"]

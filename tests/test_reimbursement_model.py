@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from orchestration.warehouse import connect, ensure_schema
+from core.warehouse import connect, ensure_schema
 from sources.reimbursement_model import ModelValidationError, load_model, model_tables, version_for_month
 
 EXAMPLE = Path(__file__).parent / "fixtures" / "models" / "reimbursement_model.yaml"
@@ -205,7 +205,7 @@ def test_one_tolerance_for_components_summing_to_the_total():
 
 
 def test_goals_refer_to_the_catalogues_codes(tmp_path):
-    from sources import indicator_catalogue
+    from core import indicator_catalogue
 
     assert "continuity_doctor" in indicator_catalogue.codes(value_kind="mean")
     assert set(indicator_catalogue.codes(is_split_by_profession=True)) == {

@@ -18,7 +18,7 @@ from orchestration.runtime.dbt_resource import FastDbtCliResource, dbt_cli_resou
 from orchestration.runtime.dbt_worker import client_path, start_worker
 from orchestration.runtime.eventlog import PooledSqliteEventLogStorage
 from orchestration.runtime.parallel import map_forked, worker_count
-from orchestration.settings import RUNTIME_PIECES, get_settings, runtime_pieces
+from core.settings import RUNTIME_PIECES, get_settings, runtime_pieces
 from tests.conftest import REGION_MONTHS
 from tests.pipeline_fixture import Region, published_db_content
 from tests.test_repeatability import manifests, published_bytes

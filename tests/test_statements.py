@@ -12,7 +12,7 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from orchestration.defs.publication.labels import COMPONENTS, components_of
+from core.labels import COMPONENTS, components_of
 from orchestration.defs.publication.statements import FOLLOW_UP_SHEET, SUMMARY_SHEET, write_statements
 from tests.marts_fixture import OPEN_VCS, VC_A, VC_B, VC_C, build_marts_warehouse, execute, query
 

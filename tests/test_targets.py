@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestration.defs.publication.labels import format_value, window_note
+from core.labels import format_value, window_note
 from orchestration.defs.publication.targets import direction_of, shortfall, status
 
 

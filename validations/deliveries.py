@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from orchestration.warehouse import connect
-from validations.expectations import CheckOutcome
+from core import vocabulary
+from core.warehouse import connect
+from validations.outcome import CheckOutcome
 
-SOURCES = ("listing", "visits", "telephony")
+SOURCES = vocabulary.SOURCES
 
 
 def delivery_outcomes(warehouse_path: Path, month: str, max_share: float) -> list[CheckOutcome]:

@@ -28,12 +28,11 @@ from __future__ import annotations
 
 import duckdb
 
-from orchestration.defs.publication.tables import (
-    NON_MONTHLY, PUBLISHED_TABLES, registry_month_filter, table_exists,
-)
+from core.published_tables import NON_MONTHLY, PUBLISHED_TABLES, registry_month_filter
+from core.warehouse import table_exists
 from sources.reimbursement_model import AMOUNT_TOLERANCE_SEK as TOLERANCE_SEK
 from validations.expectations.expected import Expected, expected_for_month
-from validations.expectations.outcome import CheckOutcome
+from validations.outcome import CheckOutcome
 SAMPLE = 5
 
 

@@ -1,10 +1,10 @@
 {#
   The values of a shipped vocabulary as a SQL list for `x in ...`: raw.vocabulary (the lists
-  of sources/vocabulary.py and the model's components), or with `indicator_catalogue` the
+  of core/vocabulary.py and the model's components), or with `indicator_catalogue` the
   codes of raw.indicator_catalogue. dbt's tests take accepted values from here, never from
   lists of their own.
 
-  Read when the test runs (raw.* is always there: orchestration/warehouse.py writes it) and
+  Read when the test runs (raw.* is always there: core/warehouse.py writes it) and
   written into the test's SQL as literals, not joined: a source or ref here would make the
   test a child of raw.vocabulary, and dbt's eager selection would then pick every mart's test
   whenever a selection builds anything upstream of it.

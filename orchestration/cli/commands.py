@@ -19,8 +19,8 @@ from pathlib import Path
 from orchestration.cli.dagster_home import prepare_environment
 from orchestration.cli.progress import make_console
 from orchestration.cli.run import run_months
-from orchestration.months import month_range, shift_month, validate_month
-from orchestration.settings import get_settings
+from core.months import check_month, month_range, shift_month
+from core.settings import get_settings
 
 DEMO_FIRST_MONTH = "2025-01"
 DEMO_MONTHS = 13
@@ -30,8 +30,8 @@ EXIT_WAREHOUSE_BUSY = 3   # 0 all published, 1 a month not published, 2 bad argu
 # --- commands ---------------------------------------------------------------------------
 
 def cmd_run(args: argparse.Namespace) -> int:
-    month_from = validate_month(args.month_from)
-    month_to = validate_month(args.month_to or args.month_from)
+    month_from = check_month(args.month_from)
+    month_to = check_month(args.month_to or args.month_from)
     return run_months(month_from, month_to, force=args.force, quiet=args.quiet)
 
 
@@ -52,7 +52,7 @@ def cmd_payouts(args: argparse.Namespace) -> int:
     from orchestration.status import render_payouts
 
     settings = get_settings()
-    month = validate_month(args.month) if args.month else None
+    month = check_month(args.month) if args.month else None
     complete_interrupted_commit(settings.data_dir)
     render_payouts(make_console(), settings.published_dir, month)
     return 0
@@ -63,7 +63,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     landing = Path(args.landing).resolve() if args.landing else settings.landing_dir
-    months = month_range(validate_month(args.month_from), validate_month(args.month_to))
+    months = month_range(check_month(args.month_from), check_month(args.month_to))
     started = time.monotonic()
     summary = generate_region(landing, months, scale=args.scale, seed=args.seed)
     print(f"generated {len(months)} months at scale {args.scale} in {landing} "
@@ -78,7 +78,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     ensure_demo_key(settings.data_dir)
-    first = validate_month(args.month_from)
+    first = check_month(args.month_from)
     months = month_range(first, shift_month(first, args.months - 1))
     marker = settings.landing_dir / ".demo_generated"
     wanted = f"{months[0]}..{months[-1]} scale={args.scale} seed={args.seed}"
@@ -114,8 +114,8 @@ def cmd_ui(args: argparse.Namespace) -> int:
 def cmd_scenario(args: argparse.Namespace) -> int:
     from orchestration.scenario import run_scenario
 
-    return run_scenario(Path(args.model), validate_month(args.month_from),
-                        validate_month(args.month_to or args.month_from))
+    return run_scenario(Path(args.model), check_month(args.month_from),
+                        check_month(args.month_to or args.month_from))
 
 
 def package_version() -> str:
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", message=r".*is currently in beta.*")
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     args = build_parser().parse_args(argv)
-    from orchestration.warehouse import WarehouseBusy
+    from core.warehouse import WarehouseBusy
     try:
         return args.func(args)
     except ValueError as exc:

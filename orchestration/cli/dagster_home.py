@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 
 from orchestration.runtime import enabled
-from orchestration.settings import Settings
+from core.settings import Settings
 
 TELEMETRY_OFF = """\
 telemetry:

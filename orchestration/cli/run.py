@@ -8,8 +8,8 @@ import time
 
 from orchestration.cli.dagster_home import prepare_environment
 from orchestration.cli.progress import follow_progress, make_console
-from orchestration.months import month_range, shift_month
-from orchestration.settings import Settings, get_settings
+from core.months import month_range, shift_month
+from core.settings import Settings, get_settings
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -34,7 +34,7 @@ def run_months(month_from: str, month_to: str, force: bool = False, quiet: bool 
         console.print(f"[red]{exc}[/red]")
         return 2
     if settings.warehouse_path.exists():
-        from orchestration.warehouse import connect
+        from core.warehouse import connect
         with connect(settings.warehouse_path):  # held by another process: WarehouseBusy, before any run
             pass
         months = _with_dependants(settings, months, console)
@@ -69,7 +69,7 @@ def _with_dependants(settings: Settings, months: list[str], console) -> list[str
     run ingests anew (SPEC §9): re-run in the same run, up to the first month not published."""
     from orchestration.defs.publication.publisher import read_catalog
     from orchestration.dependencies import dependants_of_run
-    from orchestration.warehouse import connect
+    from core.warehouse import connect
 
     published = sorted(read_catalog(settings.published_dir)["months"])
     with connect(settings.warehouse_path, read_only=True) as con:
@@ -98,7 +98,7 @@ def execute_job(months: list[str], force: bool, console, quiet: bool) -> bool:
     from orchestration.cli.concurrency import process_tags, release_run, release_stale_slots
     from orchestration.cli.job_run import execute_monthly_job
     from orchestration.runtime.exit import allow_fast_exit
-    from orchestration.warehouse import WarehouseBusy
+    from core.warehouse import WarehouseBusy
 
     instance = dg.DagsterInstance.get()
     allow_fast_exit(instance)

@@ -1,7 +1,16 @@
 """What every domain's assets share: the monthly partitions and single-run backfills."""
 import dagster as dg
 
-from orchestration.months import month_range, monthly_partitions
+from core.months import TIMEZONE, month_range
+from core.settings import get_settings
+
+
+def monthly_partitions() -> dg.MonthlyPartitionsDefinition:
+    # end_offset=0: the current month appears only once it has ended (in Swedish time). The
+    # schedule built from the job runs in the partitions' timezone.
+    return dg.MonthlyPartitionsDefinition(start_date=get_settings().first_month, fmt="%Y-%m",
+                                          timezone=TIMEZONE)
+
 
 PARTITIONS = monthly_partitions()
 # A range of months is one run: imports, dbt start-up and GE load are paid once.
@@ -9,7 +18,7 @@ SINGLE_RUN = dg.BackfillPolicy.single_run()
 OWNERS = ["team:vardval-data"]
 
 
-def run_months(context: dg.AssetExecutionContext) -> list[str]:
+def partition_months(context: dg.AssetExecutionContext) -> list[str]:
     """The months of this run (one, or a backfill range)."""
     window = context.partition_key_range
     return month_range(window.start, window.end)

@@ -23,7 +23,7 @@ client (`python -m orchestration.runtime.dbt_worker`, `vardval-dbt`) start in mi
 """
 from __future__ import annotations
 
-from orchestration.settings import RUNTIME_PIECES, get_settings
+from core.settings import RUNTIME_PIECES, get_settings
 
 
 def enabled(piece: str) -> bool:

@@ -26,7 +26,7 @@ from pydantic import PrivateAttr
 
 from orchestration.runtime import enabled
 from orchestration.runtime.dbt_worker import DbtWorker, client_path, start_worker
-from orchestration.settings import get_settings
+from core.settings import get_settings
 
 
 class FastDbtCliResource(DbtCliResource):

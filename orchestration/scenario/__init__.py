@@ -21,7 +21,7 @@ from orchestration.scenario.compute import (
     compute_scenario,
     summarise,
 )
-from orchestration.settings import get_settings
+from core.settings import get_settings
 from sources.reimbursement_model import ModelValidationError
 
 __all__ = ["COMPONENTS", "ScenarioResult", "compare_monthly", "compute_scenario", "run_scenario", "summarise"]

@@ -25,11 +25,11 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from orchestration.months import month_range
-from orchestration.settings import Settings
-from orchestration.warehouse import WarehouseBusy, connect
+from core.months import month_range
+from core.settings import Settings
+from core.warehouse import WarehouseBusy, connect
 from sources.reimbursement_model import ReimbursementModel, load_model, model_tables, version_for_month
-from sources.reimbursement_model import COMPONENTS as REIMBURSEMENT_COMPONENTS
+from core.vocabulary import COMPONENTS as REIMBURSEMENT_COMPONENTS
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 

@@ -16,8 +16,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from orchestration.defs.publication.labels import COMPONENTS as COMPONENT_LABELS
-from orchestration.defs.publication.labels import OWNER_SV, TOTAL_LABEL
+from core.labels import COMPONENTS as COMPONENT_LABELS
+from core.labels import OWNER_SV, TOTAL_LABEL
 from orchestration.scenario.compute import COMPONENTS, ScenarioResult
 
 LABEL_SV = {**dict(COMPONENT_LABELS), "total": TOTAL_LABEL}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sources import vocabulary
+from core import vocabulary
 
 from . import months
 from .contacts import SEASON

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sources import vocabulary
+from core import vocabulary
 
 from . import months
 from .listing import change_weights, choose

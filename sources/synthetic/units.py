@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sources import vocabulary
+from core import vocabulary
 
 from . import months
 

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from core.months import month_bounds
 from sources.columnar import duckdb_over
 from sources.personnummer import mask_series
 from sources.reading import FINDING_COLUMNS, MAX_SHOWN
@@ -264,9 +265,11 @@ def may_repeat(values: pd.Series | pd.DataFrame) -> bool:
     return distinct != len(frame)
 
 
-def month_bounds(month: str) -> tuple[pd.Timestamp, pd.Timestamp]:
-    first = pd.Timestamp(f"{month}-01")
-    return first, first + pd.offsets.MonthEnd(0)
+def month_timestamps(month: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """The month's first and last day (core.months.month_bounds) as pandas timestamps, the
+    type the parsed frames compare with."""
+    first, last = month_bounds(month)
+    return pd.Timestamp(first), pd.Timestamp(last)
 
 
 def finish(typed: pd.DataFrame, findings: Findings) -> Checked:

@@ -4,21 +4,21 @@ from __future__ import annotations
 import pandas as pd
 import pandera.pandas as pa
 
-from sources import vocabulary
+from core import vocabulary
+from sources import listing
 from sources.registry_history import units_in_month
 from sources.personnummer import SAMORDNINGSNUMMER, classify
 from validations.contracts import (VALUE, Checked, Findings, allowed, check_units, check_unique,
-                                   finish, lower, month_bounds, parse_bools, parse_dates,
+                                   finish, lower, month_timestamps, parse_bools, parse_dates,
                                    run_schema)
 
-COLUMNS = ["personnummer", "vardcentral_hsa_id", "listed_from", "listing_type",
-           "fast_lakare_hsa_id", "sabo", "deso"]
+COLUMNS = listing.FILE_COLUMNS
 LISTING_TYPES = vocabulary.LISTING_TYPES
 
 
 def schema(month: str) -> pa.DataFrameSchema:
     """Per-column rules; the parsed frame has dates as datetime64 and `sabo` as boolean."""
-    last_day = month_bounds(month)[1]
+    last_day = month_timestamps(month)[1]
     text = dict(dtype=str, nullable=False)
     return pa.DataFrameSchema(
         {
@@ -63,7 +63,7 @@ def validate(text: pd.DataFrame, month: str, units: pd.DataFrame) -> Checked:
                  "invalid personnummer: not 12 digits (YYYYMMDDNNNC or YYYYMMDD-NNNC)")
     person = ids["normalized"].fillna(text["personnummer"])
     check_unique(findings, person, "personnummer", "duplicate person in snapshot")
-    check_units(findings, text["vardcentral_hsa_id"], month_bounds(month)[1], units,
+    check_units(findings, text["vardcentral_hsa_id"], month_timestamps(month)[1], units,
                 unit_types=("vardcentral",))
 
     typed["personnummer"] = ids["normalized"]

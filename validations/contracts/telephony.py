@@ -4,22 +4,22 @@ from __future__ import annotations
 import pandas as pd
 import pandera.pandas as pa
 
-from sources import vocabulary
+from core import vocabulary
+from sources import telephony
 from sources.registry_history import units_in_month
 
 from validations.contracts import (VALUE, Checked, Findings, allowed, check_units, check_unique,
-                                   finish, lower, month_bounds, parse_bools, parse_timestamps,
+                                   finish, lower, month_timestamps, parse_bools, parse_timestamps,
                                    run_schema)
 
-COLUMNS = ["call_id", "vardcentral_hsa_id", "called_at", "queue", "outcome", "callback_at",
-           "in_opening_hours"]
+COLUMNS = telephony.FILE_COLUMNS
 QUEUES = vocabulary.QUEUES
 OUTCOMES = vocabulary.CALL_OUTCOMES
 CALLBACK_OUTCOMES = ("callback_done", "callback_no_answer")
 
 
 def schema(month: str) -> pa.DataFrameSchema:
-    first, last = month_bounds(month)
+    first, last = month_timestamps(month)
     end = last + pd.Timedelta(days=1)  # called_at is a timestamp: the whole last day counts
     text = dict(dtype=str, nullable=False)
     return pa.DataFrameSchema(

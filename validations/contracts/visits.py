@@ -5,23 +5,22 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from sources import vocabulary
+from core import vocabulary
+from sources import visits
 from sources.registry_history import units_in_month
 from sources.personnummer import INVALID, RESERVE, classify
 from validations.contracts import (VALUE, Checked, Findings, allowed, check_units, check_unique,
-                                   finish, lower, month_bounds, parse_bools, parse_dates,
+                                   finish, lower, month_timestamps, parse_bools, parse_dates,
                                    run_schema)
 
-COLUMNS = ["contact_id", "personnummer", "vardcentral_hsa_id", "contact_date", "contact_type",
-           "profession", "staff_hsa_id", "status", "new_problem", "first_contact_date",
-           "patient_chose_later"]
+COLUMNS = visits.FILE_COLUMNS
 CONTACT_TYPES = vocabulary.CONTACT_TYPES
 PROFESSIONS = vocabulary.PROFESSIONS
 STATUSES = vocabulary.STATUSES
 
 
 def schema(month: str) -> pa.DataFrameSchema:
-    first, last = month_bounds(month)
+    first, last = month_timestamps(month)
     text = dict(dtype=str, nullable=False)
     return pa.DataFrameSchema(
         {

@@ -1,5 +1,4 @@
 """Expectation suites (Great Expectations 1.x, imported lazily) and reconciliations on the marts."""
-from validations.expectations.outcome import CheckOutcome, summarise
 from validations.expectations.runner import run_month_checks, run_range_checks
 
-__all__ = ["CheckOutcome", "run_month_checks", "run_range_checks", "summarise"]
+__all__ = ["run_month_checks", "run_range_checks"]

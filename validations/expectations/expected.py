@@ -1,8 +1,8 @@
 """What a month's checks expect, read from the warehouse for that month (SPEC §9).
 
 Nothing here is a list of its own: the fixed vocabularies and the model's components come from
-`raw.vocabulary` (written from sources/vocabulary.py and sources/reimbursement_model.py), the
-indicator codes and kinds from `raw.indicator_catalogue` (sources/indicator_catalogue.csv),
+`raw.vocabulary` (written from core/vocabulary.py and sources/reimbursement_model.py), the
+indicator codes and kinds from `raw.indicator_catalogue` (core/indicator_catalogue.csv),
 and the capitation bands from the model version valid on the month's first day
 (`raw.model_versions`, `raw.model_capitation`). So a region whose model changes its bands,
 or a catalogue with a new code, is checked against what it has, not against the default.
@@ -13,8 +13,9 @@ from dataclasses import dataclass
 
 import duckdb
 
-from orchestration.defs.publication.tables import month_bounds, table_exists
-from sources.vocabulary import band_label
+from core.months import month_bounds_iso
+from core.warehouse import table_exists
+from core.vocabulary import band_label
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def capitation_bands(con: duckdb.DuckDBPyConnection, month: str) -> tuple[str, .
     """The band labels of the model version valid on the month's first day (empty: none is)."""
     if not (table_exists(con, "raw", "model_versions") and table_exists(con, "raw", "model_capitation")):
         return ()
-    first = month_bounds(month)[0]
+    first = month_bounds_iso(month)[0]
     rows = con.execute(f"""
         select c.age_from, c.age_to from raw.model_capitation c
         join raw.model_versions v using (version_id)

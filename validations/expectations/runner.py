@@ -30,10 +30,12 @@ from typing import Any
 
 import pandas as pd
 
-from orchestration.defs.publication.tables import check_month, registry_month_filter, table_exists
-from orchestration.warehouse import connect
+from core.months import check_month
+from core.published_tables import registry_month_filter
+from core.warehouse import table_exists
+from core.warehouse import connect
 from validations.expectations.expected import Expected, expected_for_month
-from validations.expectations.outcome import CheckOutcome
+from validations.outcome import CheckOutcome
 from validations.expectations.suites import SUITES
 
 PERSON_SAMPLE_SIZE = 50_000
@@ -198,7 +200,7 @@ def _outcomes_for_month(together: list[CheckOutcome], frames: dict[str, pd.DataF
 def run_range_checks(warehouse_path: Path, months: list[str], *, plausibility_share: float = 0.2,
                      person_sample_size: int = PERSON_SAMPLE_SIZE) -> dict[str, list[CheckOutcome]]:
     """run_month_checks for each month of a range (each month's previous month is month - 1)."""
-    from orchestration.months import shift_month
+    from core.months import shift_month
     from validations.reconciliations import run_reconciliations
 
     months = [check_month(m) for m in months]

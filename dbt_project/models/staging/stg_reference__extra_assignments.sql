@@ -1,4 +1,4 @@
--- Extra assignments (tilläggsuppdrag), validated on load by sources/reference.py.
+-- Extra assignments (tilläggsuppdrag), validated on load by validations/contracts/reference.py.
 with source as (
     select * from {{ source('raw', 'extra_assignments') }}
 )

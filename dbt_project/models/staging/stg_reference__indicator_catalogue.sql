@@ -1,4 +1,4 @@
--- Shipped with the code (written by orchestration/warehouse.py from sources/): see _staging.yml.
+-- Shipped with the code (written by core/warehouse.py from sources/): see _staging.yml.
 with source as (
     select * from {{ source('raw', 'indicator_catalogue') }}
 )

@@ -1,7 +1,7 @@
 {#
     Every row of a mart keeps its rules, checked in one scan: `not_null` columns are filled,
     `accepted_values` columns hold one of their values, `vocabularies` columns a value of their
-    vocabulary in raw.vocabulary (sources/vocabulary.py; `indicator_catalogue` names the codes
+    vocabulary in raw.vocabulary (core/vocabulary.py; `indicator_catalogue` names the codes
     of raw.indicator_catalogue), and each of `rules` (a name and a boolean SQL expression) holds. Returns one row per broken rule, with how many rows break it.
 
     One test per mart rather than a dbt test per column and rule: each test is a query and

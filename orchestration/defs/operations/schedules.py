@@ -1,5 +1,5 @@
 """Run the previous month on a configurable day (VARDVAL_SCHEDULE_DAY, default the 5th), at 06:00
-Swedish time (the partitions' timezone, orchestration/months.py)."""
+Swedish time (the partitions' timezone, core/months.py)."""
 from __future__ import annotations
 
 import os

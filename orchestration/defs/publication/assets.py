@@ -12,10 +12,10 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.defs.partitions import OWNERS, PARTITIONS, SINGLE_RUN, check_outputs, run_months
+from orchestration.defs.partitions import OWNERS, PARTITIONS, SINGLE_RUN, check_outputs, partition_months
 from orchestration.defs.publication.checks import gate_check_specs, month_evaluations, undeclared
-from orchestration.defs.publication.tables import PUBLISHED_TABLES
-from orchestration.settings import get_settings
+from core.published_tables import PUBLISHED_TABLES
+from core.settings import get_settings
 
 GATE_KEY = dg.AssetKey(["publication", "month_gate"])
 PROJECT_DIR = Path(__file__).resolve().parents[3]
@@ -85,7 +85,7 @@ def publication(context: dg.AssetExecutionContext):
     months are published, and the step then fails, naming each blocked month and its checks.
     """
     selected = context.selected_asset_keys
-    months = run_months(context)
+    months = partition_months(context)
     failing: list[dg.AssetCheckEvaluation] = []
     if GATE_KEY in selected:
         for event in _gate(context, months):
@@ -255,7 +255,7 @@ def published_months(context: dg.AssetExecutionContext) -> list[str]:
     settings = get_settings()
     catalog = read_catalog(settings.published_dir).get("months", {})
     months = []
-    for month in run_months(context):
+    for month in partition_months(context):
         record = load_check_record(settings.data_dir, month)
         entry = catalog.get(month)
         if record.get("passed") and entry and entry.get("content_hash") == record.get("fingerprint"):

@@ -15,10 +15,11 @@ import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from orchestration.defs.publication.tables import (
-    PUBLISHED_TABLES, check_month, combine_hashes, month_digests, table_exists,
-)
-from orchestration.warehouse import connect
+from core.months import check_month
+from core.published_tables import PUBLISHED_TABLES
+from core.warehouse import table_exists
+from orchestration.defs.publication.tables import combine_hashes, month_digests
+from core.warehouse import connect
 
 
 class PublicationRefused(RuntimeError):

@@ -31,7 +31,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from sources.reimbursement_model import COMPONENTS
+from core.vocabulary import COMPONENTS
 
 PAYOUTS_DIR = "payouts"
 LEDGER = "ledger.json"

@@ -34,8 +34,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from orchestration.defs.publication.tables import PARQUET_OPTIONS
-from sources.indicator_catalogue import catalogue
-from sources.reimbursement_model import COMPONENTS
+from core.indicator_catalogue import catalogue
+from core.vocabulary import COMPONENTS
 
 PERIOD_TABLES = ("indicators_quarterly", "indicators_yearly", "reimbursement_quarterly",
                  "reimbursement_yearly")

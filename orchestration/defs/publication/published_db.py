@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 import yaml
 
-from orchestration.defs.publication import tables
+from core import published_tables
 from orchestration.defs.publication.payouts import TABLE_DESCRIPTIONS as PAYOUT_TABLES
 
 MARTS_DIR = Path(__file__).resolve().parents[3] / "dbt_project" / "models" / "marts"
@@ -39,7 +39,7 @@ DERIVED_COLUMNS: dict[str, tuple[str, str, str]] = {
                               "cast(regexp_extract(\"capitation_band\", '^[0-9]+') as integer)",
                               "Sort order of `capitation_band`: its lowest age in years."),
 }
-assert set(DERIVED_COLUMNS) == tables.DERIVED_COLUMNS
+assert set(DERIVED_COLUMNS) == published_tables.DERIVED_COLUMNS
 
 PUBLISHED_VERSIONS = (
     "published_versions",

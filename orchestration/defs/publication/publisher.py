@@ -53,12 +53,12 @@ from orchestration.defs.publication import payouts as payout_ledger
 from orchestration.defs.publication.gate import PublicationRefused, assert_may_publish, write_json_atomic
 from orchestration.defs.publication.periods import stage_period_files, suppression_limit, write_period_tables
 from orchestration.defs.publication.suppression import register_open_cells
-from orchestration.defs.publication.tables import (
-    NON_MONTHLY, PARQUET_OPTIONS, PUBLISHED_TABLES, check_month, combine_hashes, export_month_table,
-    month_digest, table_exists,
-)
-from orchestration.warehouse import connect
-from sources.reimbursement_model import COMPONENTS as REIMBURSEMENT_COMPONENTS
+from core.months import check_month
+from core.published_tables import NON_MONTHLY, PUBLISHED_TABLES
+from core.warehouse import table_exists
+from orchestration.defs.publication.tables import PARQUET_OPTIONS, combine_hashes, export_month_table, month_digest
+from core.warehouse import connect
+from core.vocabulary import COMPONENTS as REIMBURSEMENT_COMPONENTS
 
 MONTHLY_TABLES = [t for t in PUBLISHED_TABLES if t not in NON_MONTHLY]
 # Every monthly table is stored in published.duckdb (a view over Parquet would name its files

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from orchestration.defs.publication.labels import (EXCEPTION_SV, OWNER_SV, STATUS_SV, TOTAL_LABEL, components_of,
+from core.labels import (EXCEPTION_SV, OWNER_SV, STATUS_SV, TOTAL_LABEL, components_of,
                                                    indicator_kind, indicator_label, month_sv)
 from orchestration.defs.publication.statement_inputs import MonthInputs
 from orchestration.defs.publication.targets import direction_of, shortfall, status

@@ -23,11 +23,12 @@ from pathlib import Path
 import pandas as pd
 
 from orchestration.runtime.parallel import map_forked
-from orchestration.defs.publication.labels import (EXCEPTION_SV, SEX_SV, components_of, format_value, indicator_kind,
+from core.labels import (EXCEPTION_SV, SEX_SV, components_of, format_value, indicator_kind,
                                                    indicator_label, month_short, window_note)
-from orchestration.defs.publication.labels import month_sv as _month_sv
+from core.labels import month_sv as _month_sv
 from orchestration.defs.publication.statement_inputs import Source, months_back, registry_sql
-from orchestration.defs.publication.tables import check_month, previous_month, table_exists
+from core.months import check_month, previous_month
+from core.warehouse import table_exists
 from orchestration.defs.publication.targets import direction_of, shortfall, status
 from orchestration.defs.publication.workbook import write_if_changed
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from orchestration.defs.publication.labels import (CATEGORY_SV, CONTACT_SV, PAYOUT_SV, PROFESSION_SV,
+from core.labels import (CATEGORY_SV, CONTACT_SV, PAYOUT_SV, PROFESSION_SV,
                                                    components_of, format_value, indicator_kind,
                                                    indicator_label)
 from orchestration.defs.publication.statement_inputs import MonthInputs

@@ -17,7 +17,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from orchestration.defs.publication.tables import check_month, previous_month, table_exists
+from core.months import check_month, previous_month
+from core.warehouse import table_exists
 
 
 def months_back(month: str, n: int) -> list[str]:

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from orchestration.defs.publication.labels import COMPONENTS  # noqa: F401  (the components' home is labels.py)
-from orchestration.defs.publication.labels import (EXCEPTION_SV, OWNER_SV, SEX_SV, TOTAL_LABEL, indicator_kind,
+from core.labels import COMPONENTS  # noqa: F401  (the components' home is labels.py)
+from core.labels import (EXCEPTION_SV, OWNER_SV, SEX_SV, TOTAL_LABEL, indicator_kind,
                                                    indicator_label, month_short, month_sv, window_note)
 from orchestration.defs.publication.region_workbook import write_region_workbook
 from orchestration.defs.publication.statement_basis import (AMOUNT, DIVISOR, FACTOR_COL, QUANTITY, RATE,

@@ -24,7 +24,6 @@ depend on how DuckDB happened to chunk its output.
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,23 +32,9 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-MONTH_RE = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-
-# table -> key columns (the grain of docs/architecture.md), in sort order
-PUBLISHED_TABLES: dict[str, tuple[str, ...]] = {
-    "indicators_monthly": ("month", "vardcentral_hsa_id", "indicator_code", "sex", "profession"),
-    "listing_monthly": ("month", "vardcentral_hsa_id", "age_band", "sex"),
-    "contacts_monthly": ("month", "vardcentral_hsa_id", "contact_type", "profession", "patient_category"),
-    "reimbursement_monthly": ("month", "vardcentral_hsa_id"),
-    "reimbursement_person_monthly": ("month", "person_key"),
-    "data_quality_monthly": ("month", "source", "source_file", "reason"),
-    "vardcentraler": ("hsa_id", "valid_from"),
-}
-NON_MONTHLY = frozenset({"vardcentraler"})
-# Columns published.duckdb adds for readers (published_db.DERIVED_COLUMNS), each a function of
-# another column: not content, so a month's content hash leaves them out wherever it is taken.
-DERIVED_COLUMNS = frozenset({"month_start", "age_band_order", "capitation_band_order"})
-MARTS_SCHEMA = "marts"
+from core.months import check_month
+from core.published_tables import DERIVED_COLUMNS, MARTS_SCHEMA, NON_MONTHLY, PUBLISHED_TABLES, registry_month_filter
+from core.warehouse import table_columns, table_exists
 
 ROW_GROUP_SIZE = 262_144
 # zstd level 1, not 3: a national month's reimbursement_person_monthly (10.6 M rows, mostly
@@ -63,51 +48,6 @@ PARQUET_OPTIONS = dict(
     data_page_version="1.0",
     store_schema=True,
 )
-
-
-def check_month(month: str) -> str:
-    if not isinstance(month, str) or not MONTH_RE.match(month):
-        raise ValueError(f"month must be 'YYYY-MM', got {month!r}")
-    return month
-
-
-def month_bounds(month: str) -> tuple[str, str]:
-    """First and last day of the month as ISO strings."""
-    import calendar
-
-    year, mon = (int(p) for p in check_month(month).split("-"))
-    last = calendar.monthrange(year, mon)[1]
-    return f"{year:04d}-{mon:02d}-01", f"{year:04d}-{mon:02d}-{last:02d}"
-
-
-def previous_month(month: str) -> str:
-    year, mon = (int(p) for p in check_month(month).split("-"))
-    return f"{year - 1:04d}-12" if mon == 1 else f"{year:04d}-{mon - 1:02d}"
-
-
-def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(con.execute(
-        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
-        [schema, table],
-    ).fetchall()[0][0])
-
-
-def table_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:
-    rows = con.execute(
-        "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
-        "order by ordinal_position", [schema, table],
-    ).fetchall()
-    return [r[0] for r in rows]
-
-
-def registry_month_filter(month: str) -> str:
-    """SQL condition on marts.vardcentraler: the units open at some time during the month, each
-    with its row valid on the month's last day (SPEC §3.5; valid_from/valid_to null = open)."""
-    first, last = month_bounds(month)
-    return (f"(valid_from is null or cast(valid_from as date) <= date '{last}') and "
-            f"(valid_to is null or cast(valid_to as date) >= date '{last}') and "
-            f"cast(opened_on as date) <= date '{last}' and "
-            f"(closed_on is null or cast(closed_on as date) >= date '{first}')")
 
 
 def _month_filter(table: str, month: str) -> str:

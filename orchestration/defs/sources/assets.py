@@ -6,17 +6,18 @@ Both assets take a month range in one execution (single-run backfills).
 
 import dagster as dg
 
-from orchestration.defs.partitions import OWNERS, PARTITIONS, SINGLE_RUN, check_outputs, run_months
+from core import vocabulary
+from orchestration.defs.partitions import OWNERS, PARTITIONS, SINGLE_RUN, check_outputs, partition_months
 from orchestration.defs.sources.checks import CONTRACT_CHECK_SPECS, contract_check_results
 from orchestration.defs.sources.ingestion import ingest_months, load_reference
-from orchestration.settings import get_settings
+from core.settings import get_settings
 
 REGISTRY = [dg.AssetKey(["raw", "vardcentraler"])]
 REFERENCE_TABLES = ["vardcentraler", "cni_areas", "acg_weights", "development_grants",
                     "extra_assignments", "model_versions", "model_capitation", "model_geography",
                     "model_visit_fees", "model_deductions", "model_goals", "model_follow_up_targets"]
-# Shipped with the code (sources/vocabulary.py, sources/indicator_catalogue.csv), written by
-# the same step (orchestration/warehouse.py ensure_schema) so dbt's sources over them have an asset.
+# Shipped with the code (core/vocabulary.py, core/indicator_catalogue.csv), written by
+# the same step (core/warehouse.py ensure_schema) so dbt's sources over them have an asset.
 SHIPPED_TABLES = ["vocabulary", "indicator_catalogue", "reporting_age_bands"]
 
 
@@ -72,14 +73,14 @@ def reference_data(context: dg.AssetExecutionContext):
 def source_deliveries(context: dg.AssetExecutionContext):
     settings = get_settings()
     force = bool(context.run.tags.get("vardval/force"))
-    outcomes = ingest_months(settings, run_months(context), force=force)
+    outcomes = ingest_months(settings, partition_months(context), force=force)
     for outcome in outcomes:
         context.log.info(
             f"{outcome.month} {outcome.source}: {outcome.status}"
             + (f" — {outcome.message}" if outcome.message else
                f" — {outcome.rows_read:,} read, {outcome.rows_accepted:,} accepted, "
                f"{outcome.rows_quarantined:,} quarantined"))
-    months = run_months(context)
+    months = partition_months(context)
     broken = {o.month for o in outcomes if o.status == "file_error"}
     if broken == set(months):
         # Nothing to build: stop here with the reasons rather than run dbt on stale data.
@@ -104,7 +105,7 @@ def source_deliveries(context: dg.AssetExecutionContext):
                                    metadata={"rows": sum(o.rows_quarantined for o in mine)})
         context.add_asset_metadata(asset_key=["raw", "source_files"], partition_key=month,
                                    metadata={"files": sum(1 for o in mine if o.source_file)})
-    for key in ("listing", "visits", "telephony", "quarantine", "source_files"):
+    for key in (*vocabulary.SOURCES, "quarantine", "source_files"):
         yield dg.MaterializeResult(asset_key=["raw", key])
     yield from contract_check_results(outcomes, settings.max_quarantine_share)
     yield from check_outputs(context)

@@ -15,19 +15,18 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from core import vocabulary
+from core.settings import Settings
+from core.warehouse import RAW_COLUMN_CHANGES, RAW_DDL, WarehouseBusy, connect, ensure_schema
 from orchestration.runtime.memory import release_freed_memory
 from orchestration.runtime.parallel import imap_forked
-from orchestration.settings import Settings
-from orchestration.warehouse import RAW_COLUMN_CHANGES, RAW_DDL, WarehouseBusy, connect, ensure_schema
-from sources import reference
-from sources.listing import read_listing
 from sources.pseudonym import MissingPseudonymKey, get_key
 from sources.reading import IngestResult, SourceFileError
 from sources.reimbursement_model import ModelValidationError, load_model, model_tables
-from sources.telephony import read_telephony
-from sources.visits import read_visits
+from validations.contracts import reference
+from validations.intake import read_listing, read_telephony, read_visits
 
-SOURCES = ("listing", "visits", "telephony")
+SOURCES = vocabulary.SOURCES
 REFERENCE_FILES = ("vardcentraler.csv", "cni_areas.csv", "acg_weights.csv",
                    "development_grants.csv", "extra_assignments.csv", "reimbursement_model.yaml")
 # Ids must be unique across all months (SPEC §3.3, §3.4).

@@ -21,7 +21,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from orchestration.runtime.dbt_resource import dbt_cli_resource, wait_for_dbt
 from orchestration.runtime.dbt_worker import keep_partial_parse
 from orchestration.runtime.preload import preload_great_expectations
-from orchestration.defs.partitions import OWNERS, PARTITIONS, SINGLE_RUN, run_months
+from orchestration.defs.partitions import OWNERS, PARTITIONS, SINGLE_RUN, partition_months
 from orchestration.defs.transform.project import dbt_project, dbt_run_window, ensure_manifest
 from orchestration.defs.transform.views import (
     VIEW_SELECTION,
@@ -31,8 +31,8 @@ from orchestration.defs.transform.views import (
     views_current,
 )
 from orchestration.dependencies import record_built_from
-from orchestration.settings import get_settings
-from orchestration.warehouse import connect, write_run_window
+from core.settings import get_settings
+from core.warehouse import connect, write_run_window
 
 DOMAINS = ("indicators", "reimbursement", "quality")
 
@@ -199,7 +199,7 @@ def vardval_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     settings = get_settings()
     # The dbt subprocess finds the warehouse through the same variable as Dagster.
     os.environ["VARDVAL_DATA_DIR"] = str(settings.data_dir)
-    months = run_months(context)
+    months = partition_months(context)
     manifest = _manifest()
     with connect(settings.warehouse_path) as con:
         write_run_window(con, dbt_run_window(months[0], months[-1], settings.min_cell))

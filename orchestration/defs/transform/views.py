@@ -17,7 +17,7 @@ from typing import Any
 
 import duckdb
 
-from orchestration.warehouse import ensure_schema
+from core.warehouse import ensure_schema
 
 VIEW_SELECTION = "config.materialized:view"
 

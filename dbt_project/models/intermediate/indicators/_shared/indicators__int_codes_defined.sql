@@ -1,4 +1,4 @@
--- The indicator catalogue of SPEC §5 (sources/indicator_catalogue.csv, loaded as
+-- The indicator catalogue of SPEC §5 (core/indicator_catalogue.csv, loaded as
 -- raw.indicator_catalogue): one row per indicator code with how it is computed and split.
 -- value_kind: count (numerator = value, no denominator), share (numerator / denominator),
 -- mean (continuity: Σ person COC / persons) or ratio. window_kind names the window whose

@@ -1,5 +1,5 @@
 """The indicator catalogue (SPEC §5, §5.1, §7): one row per indicator code, in
-`sources/indicator_catalogue.csv`.
+`core/indicator_catalogue.csv`.
 
 Per code: Swedish name, description, unit basis (`listing` | `performing`), value kind
 (`share` | `count` | `mean` | `ratio`), period kind for quarters and years (`stock` | `flow` |
@@ -7,7 +7,7 @@ Per code: Swedish name, description, unit basis (`listing` | `performing`), valu
 better (empty: neither), and whether the code is split by sex and by profession.
 
 It is the one home of the indicator codes: the model's goal validation, the dbt models (through
-`raw.indicator_catalogue`, written by `orchestration/warehouse.py`), the expectation suites and
+`raw.indicator_catalogue`, written by `core/warehouse.py`), the expectation suites and
 the reconciliations all read it. A new indicator is one new row (and its computation in dbt).
 """
 from __future__ import annotations

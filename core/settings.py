@@ -1,4 +1,6 @@
-"""Settings from the environment (SPEC §10). Read at call time, never at import, so tests can set them."""
+"""Settings from the environment (SPEC §10), read when `get_settings()` is called so tests can
+set them. The module-level readers are the partitions definition (first_month) and the dbt
+resource (runtime), built when Dagster loads the definitions."""
 from __future__ import annotations
 
 import os

@@ -32,6 +32,15 @@ RURAL_TIERS = (0, 1, 2, 3)
 REPORTING_AGE_BANDS = ((0, 6), (7, 19), (20, 39), (40, 64), (65, 74), (75, 84), (85, None))
 
 
+# The components of reimbursement_monthly (SPEC §6), in the order of the table; the
+# person-level ones also in reimbursement_person_monthly. Sign: +1 paid, -1 deducted.
+COMPONENTS = ("capitation", "acg", "cni", "geography", "sabo", "visit_fees",
+              "visits_elsewhere_deduction", "goal_payment", "start_grant", "extra_assignments",
+              "development_grant", "vat_compensation")
+PERSON_COMPONENTS = ("capitation", "acg", "cni", "sabo")
+DEDUCTION_COMPONENTS = ("visits_elsewhere_deduction",)
+
+
 def band_label(age_from: int, age_to: int | None) -> str:
     """'0-6', '85+': the label of an age band, reporting or capitation alike."""
     return f"{age_from}+" if age_to is None else f"{age_from}-{age_to}"

@@ -15,8 +15,8 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from sources import indicator_catalogue, vocabulary
-from sources.reimbursement_model import COMPONENTS, DEDUCTION_COMPONENTS, PERSON_COMPONENTS
+from core import indicator_catalogue, vocabulary
+from core.vocabulary import COMPONENTS, DEDUCTION_COMPONENTS, PERSON_COMPONENTS
 
 RAW_DDL = """
 create schema if not exists raw;
@@ -175,8 +175,8 @@ alter table raw.vardcentraler add column if not exists vat_compensation_pct doub
 alter table raw.vardcentraler add column if not exists provider_org_number varchar;
 
 -- Shipped with the code, rewritten by ensure_schema when they differ: the fixed vocabularies
--- (sources/vocabulary.py, the model's components), the indicator catalogue
--- (sources/indicator_catalogue.csv) and listing_monthly's reporting age bands.
+-- (core/vocabulary.py, the model's components), the indicator catalogue
+-- (core/indicator_catalogue.csv) and listing_monthly's reporting age bands.
 create table if not exists raw.vocabulary (
     vocabulary varchar not null, value varchar not null, sort_order integer not null
 );
@@ -256,7 +256,7 @@ alter table raw.model_goals add column if not exists direction varchar;
 alter table raw.model_versions drop column if exists visits_elsewhere_deduction_sek;
 """
 
-MONTHLY_RAW_TABLES = ("listing", "visits", "telephony")
+MONTHLY_RAW_TABLES = vocabulary.SOURCES
 
 
 class WarehouseBusy(RuntimeError):
@@ -349,3 +349,18 @@ def write_run_window(con: duckdb.DuckDBPyConnection, window: dict) -> None:
     con.execute("insert into raw.run_window values (?, ?, ?)",
                 [window["month_from"], window["month_to"], window["min_cell"]])
     con.execute("commit")
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(con.execute(
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
+    ).fetchall()[0][0])
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:
+    rows = con.execute(
+        "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
+        "order by ordinal_position", [schema, table],
+    ).fetchall()
+    return [r[0] for r in rows]

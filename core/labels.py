@@ -6,20 +6,24 @@ number an indicator is (count, share or index) that decides how it is formatted 
 """
 from __future__ import annotations
 
-COMPONENTS = [  # column of reimbursement_monthly, Swedish label; in the order of SPEC §6
-    ("capitation", "Kapitering"),
-    ("acg", "Vårdtyngd (ACG)"),
-    ("cni", "Socioekonomi (CNI)"),
-    ("geography", "Geografi"),
-    ("sabo", "Särskilt boende"),
-    ("visit_fees", "Besöksersättning"),
-    ("visits_elsewhere_deduction", "Avdrag för besök på annan enhet"),
-    ("goal_payment", "Målrelaterad ersättning"),
-    ("start_grant", "Startbidrag"),
-    ("extra_assignments", "Tilläggsuppdrag"),
-    ("development_grant", "Utvecklingsmedel"),
-    ("vat_compensation", "Momskompensation"),
-]
+from core import indicator_catalogue, vocabulary
+
+COMPONENT_SV = {  # column of reimbursement_monthly -> Swedish label
+    "capitation": "Kapitering",
+    "acg": "Vårdtyngd (ACG)",
+    "cni": "Socioekonomi (CNI)",
+    "geography": "Geografi",
+    "sabo": "Särskilt boende",
+    "visit_fees": "Besöksersättning",
+    "visits_elsewhere_deduction": "Avdrag för besök på annan enhet",
+    "goal_payment": "Målrelaterad ersättning",
+    "start_grant": "Startbidrag",
+    "extra_assignments": "Tilläggsuppdrag",
+    "development_grant": "Utvecklingsmedel",
+    "vat_compensation": "Momskompensation",
+}
+# (column, label) in the components' order of SPEC §6 (core/vocabulary.py)
+COMPONENTS = [(component, COMPONENT_SV[component]) for component in vocabulary.COMPONENTS]
 TOTAL_LABEL = "Summa"
 
 
@@ -30,7 +34,7 @@ def components_of(columns) -> list[tuple[str, str]]:
     return [(column, label) for column, label in COMPONENTS if column in present]
 
 
-AGE_BANDS = ["0-6", "7-19", "20-39", "40-64", "65-74", "75-84", "85+"]
+AGE_BANDS = list(vocabulary.REPORTING_AGE_BAND_LABELS)
 SEX_SV = {"all": "Alla", "female": "Kvinnor", "male": "Män"}
 PROFESSION_SV = {"all": "Alla", "lakare": "Läkare", "sjukskoterska": "Sjuksköterska", "fysioterapeut": "Fysioterapeut",
                  "arbetsterapeut": "Arbetsterapeut", "psykolog": "Psykolog", "kurator": "Kurator", "dietist": "Dietist",
@@ -38,22 +42,15 @@ PROFESSION_SV = {"all": "Alla", "lakare": "Läkare", "sjukskoterska": "Sjuksköt
 CONTACT_SV = {"besok": "Besök", "hembesok": "Hembesök", "telefon": "Telefon", "video": "Video", "chatt": "Chatt",
               "*": "Alla"}
 CATEGORY_SV = {"own_listed": "Listad här", "other_listed": "Listad på annan VC", "not_listed": "Ej listad"}
-INDICATOR_SV = {
-    "listed_count": "Antal listade", "new_listings": "Nylistade", "ended_listings": "Avlistade",
-    "relisting_over_limit": "Omlistningar över gränsen", "cap_breach_listings": "Nylistningar över listningstak",
-    "fast_lakare_share": "Andel med fast läkarkontakt", "fast_lakare_share_sabo": "Fast läkarkontakt, SÄBO",
-    "distance_contact_share": "Andel distanskontakter", "video_contact_share": "Andel videokontakter",
-    "visits_elsewhere": "Andel besök på annan enhet", "coverage_ratio": "Täckningsgrad (6 mån)",
-    "assessment_3d_share": "Medicinsk bedömning inom 3 dagar", "assessment_0d_share": "Medicinsk bedömning samma dag",
-    "assessment_7d_share": "Medicinsk bedömning inom 7 dagar", "phone_same_day_share": "Telefontillgänglighet samma dag",
-    "continuity_doctor": "Kontinuitet läkare (COC)", "continuity_all": "Kontinuitet alla yrken (COC)",
-    "continuity_doctor_sabo": "Kontinuitet läkare, SÄBO (COC)",
-    "continuity_all_sabo": "Kontinuitet alla yrken, SÄBO (COC)",
-    "listed_per_named_gp": "Listade per namngiven fast läkare",
-}
-COUNT_CODES = {"listed_count", "new_listings", "ended_listings", "relisting_over_limit", "cap_breach_listings"}
-INDEX_PREFIXES = ("continuity",)   # COC: an index 0–1, shown as a decimal (targets in the same unit)
-RATIO_CODES = {"listed_per_named_gp"}   # a ratio of counts, shown with one decimal
+_CATALOGUE = indicator_catalogue.catalogue()
+INDICATOR_SV = dict(zip(_CATALOGUE["indicator_code"], _CATALOGUE["name_sv"]))
+# How a value is shown, by the catalogue's value kind: a mean COC is an index 0–1 (targets in
+# the same unit), a ratio of counts has one decimal, a share is a percentage.
+_SHOWN_AS = {"count": "count", "ratio": "ratio", "mean": "index", "share": "share"}
+_KIND = {code: _SHOWN_AS[kind] for code, kind in zip(_CATALOGUE["indicator_code"], _CATALOGUE["value_kind"])}
+# Months in each windowed indicator's full window (SPEC §10.2)
+_WINDOWED = _CATALOGUE[_CATALOGUE["window_months"].notna()]
+WINDOW_LENGTH = {code: int(months) for code, months in zip(_WINDOWED["indicator_code"], _WINDOWED["window_months"])}
 PAYOUT_SV = {"all_or_nothing": "Allt eller inget", "linear": "Linjär"}
 OWNER_SV = {"offentlig": "Offentlig", "privat": "Privat"}
 EXCEPTION_SV = {  # reimbursement_exceptions_monthly.exception: what it is, and what the model did
@@ -88,23 +85,12 @@ def month_short(month: str) -> str:
 
 def indicator_kind(code: str) -> str:
     """count, ratio, index (continuity, 0–1) or share (shown as %)."""
-    if code in COUNT_CODES:
-        return "count"
-    if code in RATIO_CODES:
-        return "ratio"
-    if code.startswith(INDEX_PREFIXES):
-        return "index"
-    return "share"
+    return _KIND.get(code, "share")
 
 
 def indicator_label(code: str, profession: str = "all") -> str:
     label = INDICATOR_SV.get(code, code)
     return label if profession in ("all", None) else f"{label} ({PROFESSION_SV.get(profession, profession).lower()})"
-
-
-# Months in each windowed indicator's full window (SPEC §10.2; ended_listings needs M-1 and M).
-WINDOW_LENGTH = {"continuity_doctor": 12, "continuity_all": 12, "continuity_doctor_sabo": 12,
-                 "relisting_over_limit": 12, "coverage_ratio": 6, "ended_listings": 2}
 
 
 def window_note(code: str, window_months) -> str:

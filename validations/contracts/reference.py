@@ -17,7 +17,7 @@ import pandera.pandas as pa
 
 from sources.personnummer import PERSONNUMMER, SAMORDNINGSNUMMER, classify
 from sources.pseudonym import pseudonymise_repeated_column
-from sources import vocabulary
+from core import vocabulary
 from sources.reading import RawTable, SourceFileError, read_table
 from validations.contracts import (VALUE, Findings, allowed, lower, may_repeat, parse_dates,
                                    parse_numbers, run_schema)
