@@ -60,6 +60,6 @@ def runtime_pieces(value: str) -> frozenset[str]:
     pieces = {piece.strip() for piece in value.split(",") if piece.strip()}
     unknown = sorted(pieces - set(RUNTIME_PIECES))
     if unknown:
-        raise ValueError(f"VARDVAL_RUNTIME={value!r}: {', '.join(unknown)} is not a runtime piece; use fast, "
+        raise ValueError(f"VARDVAL_RUNTIME={value!r}: not a runtime piece: {', '.join(unknown)}; use fast, "
                          f"plain or a comma-separated list of {', '.join(RUNTIME_PIECES)}")
     return frozenset(pieces)

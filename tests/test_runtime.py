@@ -32,7 +32,7 @@ def test_the_switch_reads_fast_plain_or_a_list_of_pieces(monkeypatch):
     assert runtime_pieces("plain") == frozenset()
     assert runtime_pieces(" Fast ") == frozenset(RUNTIME_PIECES)
     assert runtime_pieces("eventlog, fork_pool") == {"eventlog", "fork_pool"}
-    with pytest.raises(ValueError, match="VARDVAL_RUNTIME='turbo': turbo is not a runtime piece"):
+    with pytest.raises(ValueError, match="VARDVAL_RUNTIME='turbo': not a runtime piece: turbo"):
         runtime_pieces("turbo")
     monkeypatch.setenv("VARDVAL_RUNTIME", "eventlog")
     assert enabled("eventlog") and not enabled("fork_pool")
@@ -140,3 +140,12 @@ def test_a_plain_run_publishes_what_the_fast_run_published(published_region, tmp
     assert published_bytes(plain) == expected
     assert manifests(plain) == manifests(published_region)
     assert published_db_content(plain) == published_db_content(published_region)
+
+
+def test_an_unknown_runtime_is_a_clear_message_and_exit_2(tmp_path):
+    from tests.test_cli import vardval
+
+    result = vardval(tmp_path, "status", VARDVAL_RUNTIME="eventlog,turbo")
+    assert result.returncode == 2
+    assert "VARDVAL_RUNTIME='eventlog,turbo': not a runtime piece: turbo; use fast, plain" in result.stderr
+    assert "Traceback" not in result.stderr
