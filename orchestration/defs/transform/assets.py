@@ -18,9 +18,6 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
-from orchestration.runtime.dbt_resource import dbt_cli_resource, wait_for_dbt
-from orchestration.runtime.dbt_worker import keep_partial_parse
-from orchestration.runtime.preload import preload_great_expectations
 from orchestration.defs.partitions import OWNERS, PARTITIONS, SINGLE_RUN, partition_months
 from orchestration.defs.transform.project import dbt_project, dbt_run_window, ensure_manifest
 from orchestration.defs.transform.views import (
@@ -31,6 +28,9 @@ from orchestration.defs.transform.views import (
     views_current,
 )
 from orchestration.dependencies import record_built_from
+from orchestration.runtime.dbt_resource import dbt_cli_resource, wait_for_dbt
+from orchestration.runtime.dbt_worker import keep_partial_parse
+from orchestration.runtime.preload import preload_great_expectations
 from core.settings import get_settings
 from core.warehouse import connect, write_run_window
 
