@@ -23,7 +23,7 @@ from core.settings import get_settings
 
 VARDVAL = str(Path(sys.executable).with_name("vardval"))
 SUBCOMMANDS = ["run", "status", "payouts", "demo", "generate", "scenario", "ui"]
-GROUPS = {"sources", "staging", "indicators", "reimbursement", "quality", "publication"}
+GROUPS = {"sources", "staging", "shared", "indicators", "reimbursement", "quality", "publication"}
 
 
 def cli_env(root: Path, **extra: str) -> dict:

@@ -13,7 +13,8 @@ import pytest
 
 from tests.warehouse_fixture import FixtureWarehouse
 
-MY_MODELS = ["+path:models/intermediate/indicators", "+path:models/marts/indicators",
+MY_MODELS = ["+path:models/intermediate/shared", "+path:models/intermediate/indicators",
+             "+path:models/marts/indicators",
              "+path:models/marts/quality"]
 
 
@@ -45,7 +46,9 @@ def test_every_tricky_rule_has_a_unit_test(unit_test_run):
         "listing__int_listings_ended_moved_and_gone",
         "contacts__int_coverage_persons_counted_window",
         "contacts__int_care_unit_contacts_counted_incremental",
-        "listing__int_persons_listed_age_on_leap_birthday",
+        "listing__int_persons_listed_bands_and_flags",
+        "shared__int_person_months_listed_age_on_leap_birthday",
+        "shared__int_contacts_categorised_patient_category",
     ]
     missing = [name for name in expected if name not in unit_test_run.stdout]
     assert not missing, missing

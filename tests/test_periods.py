@@ -156,6 +156,54 @@ def test_a_flow_whose_months_are_all_null_is_null(tmp_path):
     assert pd.isna(r.value) and pd.isna(r.numerator) and not r.is_suppressed
 
 
+def test_a_stock_whose_period_ends_on_a_missing_month_is_the_last_published_months_row(tmp_path):
+    published, catalog = _published(tmp_path)
+    del catalog["months"]["2025-03"]            # March blocked: Q1 is January alone, 2025 January and April
+    tables = compute_period_tables(published, catalog, min_cell=5)
+    q = tables["indicators_quarterly"].to_pandas()
+    r = _row(q, "2025-Q1", A, "listed_count")
+    assert (r.months_published, r.last_published_month, r.value) == (1, "2025-01", 100)
+    # VC B was open in January, the quarter's last published month: it has its stock rows now
+    assert _row(q, "2025-Q1", B, "listed_count").value == 50
+    assert _row(q, "2025-Q1", "REGION", "listed_count").value == 150
+    cont = _row(q, "2025-Q1", A, "continuity_doctor")
+    assert (cont.numerator, cont.denominator, cont.window_months, cont.value) == (30, 60, 12, 0.5)
+    y = tables["indicators_yearly"].to_pandas()
+    assert _row(y, "2025", A, "listed_count").value == 108            # April's
+    assert _row(y, "2025", B, "listed_count") is None                 # not open in April
+    assert _row(y, "2025", "REGION", "new_listings").value == 11 + 1   # January's and April's
+    reimb = tables["reimbursement_yearly"].to_pandas().set_index("vardcentral_hsa_id")
+    assert reimb.loc[A, "total"] == 1050.0 + 1225.5 and reimb.loc[A, "months_published"] == 2
+
+
+def test_region_rows_of_the_year_to_date(periods):
+    y = periods["indicators_yearly"]
+    assert _row(y, "2025", "REGION", "listed_count").value == 108                # April's REGION row
+    assert _row(y, "2025", "REGION", "new_listings").value == 11 + 3 + 1
+    assert _row(y, "2025", "REGION", "ended_listings").value == 2                 # January's null skipped
+    share = _row(y, "2025", "REGION", "distance_contact_share")
+    assert (share.numerator, share.denominator) == (15 + 20 + 1, 50 + 30 + 2)
+    assert share.value == pytest.approx(36 / 82)
+    assert (share.months_published, bool(share.is_complete)) == (3, False)
+
+
+def test_a_higher_suppression_limit_suppresses_period_rows_of_each_kind(tmp_path):
+    published, catalog = _published(tmp_path)
+    q = compute_period_tables(published, catalog, min_cell=40)["indicators_quarterly"].to_pandas()
+
+    def suppressed(vc, code, period="2025-Q1"):
+        return bool(_row(q, period, vc, code).is_suppressed)
+
+    assert suppressed(A, "new_listings") and suppressed("REGION", "new_listings")   # flows 7 and 14: 1..39
+    assert not suppressed(A, "listed_count") and not suppressed("REGION", "listed_count")   # stock 104
+    assert suppressed(B, "distance_contact_share")                                 # Σ denominators 10
+    assert not suppressed(A, "distance_contact_share")                             # 70
+    assert not suppressed("REGION", "distance_contact_share")                      # 80
+    assert not suppressed(A, "continuity_doctor")                                  # March's denominator 70
+    assert not suppressed(A, "listed_per_named_gp")                                # a ratio: never
+    assert suppressed(A, "ended_listings")                                         # flow 2 (January null)
+
+
 def test_period_rows_are_suppressed_by_the_monthly_rule(periods):
     q = periods["indicators_quarterly"]
     # min_cell 5: B's January new_listings 7 is not suppressed; A's Q2 new_listings 1 is.

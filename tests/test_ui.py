@@ -17,7 +17,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPT = REPO / "scripts" / "ui_screenshot.py"
-GROUPS = {"sources", "staging", "indicators", "reimbursement", "quality", "publication"}
+GROUPS = {"sources", "staging", "shared", "indicators", "reimbursement", "quality", "publication"}
 
 
 def _load_script():

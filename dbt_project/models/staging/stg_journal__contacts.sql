@@ -32,8 +32,8 @@ final as (
         source.source_line
     from source
     left join units
-        on units.hsa_id = source.vardcentral_hsa_id
-        and {{ registry_row_valid('units', month_end_of('source.month')) }}
+        on source.vardcentral_hsa_id = units.hsa_id
+            and {{ registry_row_valid('units', month_end_of('source.month')) }}
 )
 
 select * from final

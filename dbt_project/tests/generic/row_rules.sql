@@ -5,9 +5,9 @@
     of raw.indicator_catalogue), and each of `rules` (a name and a boolean SQL expression) holds. Returns one row per broken rule, with how many rows break it.
 
     One test per mart rather than a dbt test per column and rule: each test is a query and
-    three Dagster events, and a month's build ran 46 of them. It replaces the not-null-only
-    `columns_not_null` test of session 3. As in dbt's accepted_values, a
-    null passes a value list or a rule (the not_null list says what must be filled).
+    three Dagster events, and one test per column and rule would be 46 of them a month. As in
+    dbt's accepted_values, a null passes a value list or a rule (the not_null list says what
+    must be filled).
 #}
 {% test row_rules(model, not_null=[], accepted_values={}, vocabularies={}, rules={}) %}
 {%- set checks = [] -%}

@@ -67,7 +67,8 @@ def _spec(key: dg.AssetKey, deps: list, kinds: set[str], description: str) -> dg
               "(published months only)."),
         _spec(REPORT_KEY, [PUBLISHED_KEY], {"html", "matplotlib"},
               "The monthly report with charts: listed per VC, indicators against targets over 13 months, "
-              "reimbursement per VC by component (published months only)."),
+              "reimbursement per VC by component (published months only); and the quarterly and yearly "
+              "reports of the month's quarter and year (to date while not complete), from the period tables."),
     ],
     check_specs=gate_check_specs(GATE_KEY),
     partitions_def=PARTITIONS,
@@ -217,13 +218,21 @@ def _statements(context: dg.AssetExecutionContext, months: list[str]):
 
 
 def _report(months: list[str]):
+    from orchestration.defs.publication.period_report import write_period_reports
+    from orchestration.defs.publication.periods import period_of
     from orchestration.defs.publication.report import write_reports
 
     settings = get_settings()
-    for month, result in zip(months, write_reports(settings.warehouse_path, months, settings.reports_dir)):
-        yield dg.AssetMaterialization(REPORT_KEY, partition=month, metadata={
-            "report": dg.MetadataValue.path(str(result.html_path)),
-            "summary": dg.MetadataValue.md(result.markdown_summary)})
+    monthly = write_reports(settings.warehouse_path, months, settings.reports_dir)
+    periods = {r.period: r for r in write_period_reports(settings.warehouse_path, settings.published_dir, months,
+                                                         settings.reports_dir)} if months else {}
+    for month, result in zip(months, monthly):
+        metadata = {"report": dg.MetadataValue.path(str(result.html_path)),
+                    "summary": dg.MetadataValue.md(result.markdown_summary)}
+        for name, grain in (("quarter_report", "quarter"), ("year_report", "year")):
+            if period_of(month, grain) in periods:
+                metadata[name] = dg.MetadataValue.path(str(periods[period_of(month, grain)].html_path))
+        yield dg.AssetMaterialization(REPORT_KEY, partition=month, metadata=metadata)
 
 
 def _publish(context: dg.AssetExecutionContext, batch, month: str, version: str):

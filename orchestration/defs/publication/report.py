@@ -67,10 +67,15 @@ def _plt():
     return plt
 
 
-def _save_fig(fig, path: Path, tight: bool = True) -> bytes:
+def png_bytes(fig, tight: bool = True) -> bytes:
+    """The figure as PNG bytes, the same on every run (no software tag)."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight" if tight else None, metadata={"Software": None})
-    data = buffer.getvalue()
+    return buffer.getvalue()
+
+
+def _save_fig(fig, path: Path, tight: bool = True) -> bytes:
+    data = png_bytes(fig, tight)
     write_if_changed(path, data)
     return data
 

@@ -2,7 +2,7 @@
 month range; the staging and intermediate views are definitions, built when their code changes
 (views.py).
 
-Groups follow the dbt folders' domains (staging, indicators, reimbursement, quality);
+Groups follow the dbt folders' domains (staging, shared, indicators, reimbursement, quality);
 dbt tests load as asset checks beside their models.
 """
 
@@ -34,7 +34,8 @@ from orchestration.runtime.preload import preload_great_expectations
 from core.settings import get_settings
 from core.warehouse import connect, write_run_window
 
-DOMAINS = ("indicators", "reimbursement", "quality")
+# the folders of models/intermediate and models/marts; `shared` feeds both indicators and reimbursement
+DOMAINS = ("shared", "indicators", "reimbursement", "quality")
 
 
 # Every month runs the data tests on the marts (and the gate's suites after them). The unit

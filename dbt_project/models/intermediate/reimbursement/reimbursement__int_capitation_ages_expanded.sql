@@ -15,13 +15,14 @@ final as (
         bands.version_id,
         ages.age,
         case when bands.age_to is null then bands.age_from || '+'
-             else bands.age_from || '-' || bands.age_to end as capitation_band,
+            else bands.age_from || '-' || bands.age_to
+        end as capitation_band,
         bands.female_sek_year,
         bands.male_sek_year
     from bands
     inner join ages
-        on ages.age >= bands.age_from
-        and (bands.age_to is null or ages.age <= bands.age_to)
+        on bands.age_from <= ages.age
+            and (bands.age_to is null or bands.age_to >= ages.age)
 )
 
 select * from final

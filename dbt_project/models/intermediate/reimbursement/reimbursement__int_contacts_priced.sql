@@ -1,27 +1,18 @@
 -- Step 9. Completed contacts performed at an open VC in the run's months (filials count for
 -- their parent through care_unit_hsa_id; jour and digital units are not VCs and earn none),
--- with the patient category and the fee of the first matching visit-fee rule (SPEC §6):
---   own_listed   = the patient is listed at this VC at month end
---   other_listed = listed at another VC
---   not_listed   = not listed anywhere (also samordningsnummer and reserve numbers)
+-- with the patient category (shared__int_contacts_categorised) and the fee of the first
+-- matching visit-fee rule (SPEC §6).
 -- Rules are resolved once per (version, contact_type, profession) seen in the month: the
 -- lowest rule_order whose contact_type and profession are equal or "*". Contacts then get
 -- their fee by an equi-join. fee_sek and rule_order are null when no rule matches (reported
 -- as visit_fee_no_rule, never priced silently).
 -- Grain: one row per contact.
 with contacts as (
-    select * from {{ ref('stg_journal__contacts') }}
-    where month in {{ run_month_list() }}
-        and is_completed
+    select * from {{ ref('shared__int_contacts_categorised') }}
 ),
 
 open_vardcentraler as (
-    select * from {{ ref('reimbursement__int_vardcentraler_opened') }}
-),
-
-listing as (
-    select month, person_key, vardcentral_hsa_id
-    from {{ ref('reimbursement__int_person_months_listed') }}
+    select * from {{ ref('shared__int_vardcentraler_opened') }}
 ),
 
 months as (
@@ -39,20 +30,13 @@ categorised as (
         contacts.care_unit_hsa_id as vardcentral_hsa_id,
         contacts.contact_type,
         contacts.profession,
-        case
-            when listing.vardcentral_hsa_id = contacts.care_unit_hsa_id then 'own_listed'
-            when listing.vardcentral_hsa_id is not null then 'other_listed'
-            else 'not_listed'
-        end as patient_category,
+        contacts.patient_category,
         months.version_id
     from contacts
     inner join open_vardcentraler
-        on open_vardcentraler.month = contacts.month
-        and open_vardcentraler.vardcentral_hsa_id = contacts.care_unit_hsa_id
-    inner join months on months.month = contacts.month
-    left join listing
-        on listing.month = contacts.month
-        and listing.person_key = contacts.person_key
+        on contacts.month = open_vardcentraler.month
+            and contacts.care_unit_hsa_id = open_vardcentraler.vardcentral_hsa_id
+    inner join months on contacts.month = months.month
 ),
 
 pairs as (
@@ -67,9 +51,9 @@ first_matching_rule as (
         min(rules.rule_order) as rule_order
     from pairs
     inner join rules
-        on rules.version_id = pairs.version_id
-        and rules.contact_type in ('*', pairs.contact_type)
-        and rules.profession in ('*', pairs.profession)
+        on pairs.version_id = rules.version_id
+            and rules.contact_type in ('*', pairs.contact_type)
+            and rules.profession in ('*', pairs.profession)
     group by pairs.version_id, pairs.contact_type, pairs.profession
 ),
 
@@ -84,8 +68,8 @@ fees as (
         rules.not_listed
     from first_matching_rule
     inner join rules
-        on rules.version_id = first_matching_rule.version_id
-        and rules.rule_order = first_matching_rule.rule_order
+        on first_matching_rule.version_id = rules.version_id
+            and first_matching_rule.rule_order = rules.rule_order
 ),
 
 final as (
@@ -104,9 +88,9 @@ final as (
         end as fee_sek
     from categorised
     left join fees
-        on fees.version_id = categorised.version_id
-        and fees.contact_type = categorised.contact_type
-        and fees.profession = categorised.profession
+        on categorised.version_id = fees.version_id
+            and categorised.contact_type = fees.contact_type
+            and categorised.profession = fees.profession
 )
 
 select * from final

@@ -27,7 +27,7 @@ final as (
     from run_months
     left join versions
         on run_months.month_start >= versions.valid_from
-        and (versions.valid_to is null or run_months.month_start <= versions.valid_to)
+            and (versions.valid_to is null or run_months.month_start <= versions.valid_to)
 )
 
 select * from final

@@ -16,14 +16,14 @@ acg_years as (
 cni_year_per_month as (
     select months.month, max(cni_years.year) as cni_year
     from months
-    left join cni_years on cni_years.year <= months.month_year
+    left join cni_years on months.month_year >= cni_years.year
     group by months.month
 ),
 
 acg_year_per_month as (
     select months.month, max(acg_years.year) as acg_year
     from months
-    left join acg_years on acg_years.year <= months.month_year
+    left join acg_years on months.month_year >= acg_years.year
     group by months.month
 ),
 
@@ -33,7 +33,7 @@ final as (
         cni_year_per_month.cni_year,
         acg_year_per_month.acg_year
     from cni_year_per_month
-    inner join acg_year_per_month on acg_year_per_month.month = cni_year_per_month.month
+    inner join acg_year_per_month on cni_year_per_month.month = acg_year_per_month.month
 )
 
 select * from final

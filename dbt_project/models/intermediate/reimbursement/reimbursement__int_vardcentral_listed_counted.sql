@@ -2,7 +2,7 @@
 -- reference joins), for the goal payment and the development-grant split.
 -- Grain: month, vardcentral_hsa_id (VCs with listed persons).
 with persons as (
-    select * from {{ ref('reimbursement__int_person_months_listed') }}
+    select * from {{ ref('shared__int_person_months_listed') }}
 ),
 
 final as (

@@ -13,7 +13,7 @@ with contacts as (
 
 listing as (
     select month, person_key, vardcentral_hsa_id
-    from {{ ref('reimbursement__int_person_months_listed') }}
+    from {{ ref('shared__int_person_months_listed') }}
 ),
 
 months as (
@@ -33,8 +33,8 @@ counted as (
         count(*) as visits_elsewhere_count
     from contacts
     inner join listing
-        on listing.month = contacts.month
-        and listing.person_key = contacts.person_key
+        on contacts.month = listing.month
+            and contacts.person_key = listing.person_key
     where contacts.care_unit_hsa_id <> listing.vardcentral_hsa_id
     group by all
 ),
@@ -48,10 +48,10 @@ final as (
         coalesce(deductions.sek_per_visit, 0.0) as sek_per_visit,
         -1.0 * counted.visits_elsewhere_count * coalesce(deductions.sek_per_visit, 0.0) as amount
     from counted
-    inner join months on months.month = counted.month
+    inner join months on counted.month = months.month
     left join deductions
-        on deductions.version_id = months.version_id
-        and deductions.unit_type = counted.performing_unit_type
+        on months.version_id = deductions.version_id
+            and counted.performing_unit_type = deductions.unit_type
 )
 
 select * from final

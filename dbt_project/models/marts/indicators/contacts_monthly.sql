@@ -9,7 +9,7 @@
 -- and digital units under their own id), contact type, profession and patient category
 -- (relative to that care unit). Sparse: only combinations with contacts.
 with contacts as (
-    select * from {{ ref('contacts__int_contacts_attributed') }}
+    select * from {{ ref('shared__int_contacts_categorised') }}
 ),
 
 final as (

@@ -38,9 +38,9 @@ final as (
         coalesce(reasons.reason_rows, 0) as reason_rows
     from source_files
     full outer join reasons
-        on reasons.month = source_files.month
-        and reasons.source = source_files.source
-        and reasons.source_file = source_files.source_file
+        on source_files.month = reasons.month
+            and source_files.source = reasons.source
+            and source_files.source_file = reasons.source_file
 )
 
 select * from final

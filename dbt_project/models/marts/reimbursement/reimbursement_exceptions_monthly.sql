@@ -20,7 +20,7 @@ with months as (
 ),
 
 open_vardcentraler as (
-    select * from {{ ref('reimbursement__int_vardcentraler_opened') }}
+    select * from {{ ref('shared__int_vardcentraler_opened') }}
 ),
 
 person_factors as (
@@ -32,7 +32,8 @@ contacts_priced as (
 ),
 
 goal_fulfilment as (
-    select * from {{ ref('reimbursement__int_goals_fulfilled') }}
+    select * from {{ ref('reimbursement_goals_monthly') }}
+    where month in {{ run_month_list() }}
 ),
 
 geography as (
@@ -49,10 +50,11 @@ extra_assignments as (
 ),
 
 no_model_version as (
-    select open_vardcentraler.month, open_vardcentraler.vardcentral_hsa_id,
-           'no_model_version' as exception, 1 as item_count
+    select
+        open_vardcentraler.month, open_vardcentraler.vardcentral_hsa_id,
+        'no_model_version' as exception, 1 as item_count
     from open_vardcentraler
-    inner join months on months.month = open_vardcentraler.month
+    inner join months on open_vardcentraler.month = months.month
     where months.version_id is null
 ),
 
@@ -69,22 +71,26 @@ person_counts as (
 
 person_exceptions as (
     select month, vardcentral_hsa_id, 'capitation_band_missing' as exception, capitation_band_missing as item_count
-    from person_counts where capitation_band_missing > 0
+    from person_counts
+    where capitation_band_missing > 0
     union all
     select month, vardcentral_hsa_id, 'acg_weight_missing', acg_weight_missing
-    from person_counts where acg_weight_missing > 0
+    from person_counts
+    where acg_weight_missing > 0
     union all
     select month, vardcentral_hsa_id, 'cni_area_unknown', cni_area_unknown
-    from person_counts where cni_area_unknown > 0
+    from person_counts
+    where cni_area_unknown > 0
 ),
 
 listed_at_unit_not_open as (
-    select person_factors.month, person_factors.vardcentral_hsa_id,
-           'listed_at_unit_not_open' as exception, count(*) as item_count
+    select
+        person_factors.month, person_factors.vardcentral_hsa_id,
+        'listed_at_unit_not_open' as exception, count(*) as item_count
     from person_factors
     left join open_vardcentraler
-        on open_vardcentraler.month = person_factors.month
-        and open_vardcentraler.vardcentral_hsa_id = person_factors.vardcentral_hsa_id
+        on person_factors.month = open_vardcentraler.month
+            and person_factors.vardcentral_hsa_id = open_vardcentraler.vardcentral_hsa_id
     where open_vardcentraler.vardcentral_hsa_id is null
     group by person_factors.month, person_factors.vardcentral_hsa_id
 ),
@@ -104,64 +110,85 @@ goal_indicator_missing as (
 ),
 
 geography_tier_unknown as (
-    select open_vardcentraler.month, open_vardcentraler.vardcentral_hsa_id,
-           'geography_tier_unknown' as exception, 1 as item_count
+    select
+        open_vardcentraler.month, open_vardcentraler.vardcentral_hsa_id,
+        'geography_tier_unknown' as exception, 1 as item_count
     from open_vardcentraler
-    inner join months on months.month = open_vardcentraler.month
+    inner join months on open_vardcentraler.month = months.month
     left join geography
-        on geography.version_id = months.version_id
-        and geography.rural_tier = open_vardcentraler.rural_tier
+        on months.version_id = geography.version_id
+            and open_vardcentraler.rural_tier = geography.rural_tier
     where months.version_id is not null and geography.rural_tier is null
 ),
 
 development_grant_unit_not_open as (
-    select grants.payout_month as month, grants.hsa_id as vardcentral_hsa_id,
-           'development_grant_unit_not_open' as exception, count(*) as item_count
+    select
+        grants.payout_month as month, grants.hsa_id as vardcentral_hsa_id,
+        'development_grant_unit_not_open' as exception, count(*) as item_count
     from grants
     left join open_vardcentraler
-        on open_vardcentraler.month = grants.payout_month
-        and open_vardcentraler.vardcentral_hsa_id = grants.hsa_id
+        on grants.payout_month = open_vardcentraler.month
+            and grants.hsa_id = open_vardcentraler.vardcentral_hsa_id
     where open_vardcentraler.vardcentral_hsa_id is null
     group by grants.payout_month, grants.hsa_id
 ),
 
-development_grant_pot_differs as (
-    select grants.payout_month as month, grants.hsa_id as vardcentral_hsa_id,
-           'development_grant_pot_differs' as exception, count(*) as item_count
+differing_programmes as (
+    select
+        payout_month,
+        programme
     from grants
-    inner join (
-        select payout_month, programme from grants group by payout_month, programme
-        having min(pot_sek) <> max(pot_sek) or min(split) <> max(split)
-    ) as differing
-        on differing.payout_month = grants.payout_month
-        and differing.programme is not distinct from grants.programme
+    group by payout_month, programme
+    having min(pot_sek) <> max(pot_sek) or min(split) <> max(split)
+),
+
+development_grant_pot_differs as (
+    select
+        grants.payout_month as month,
+        grants.hsa_id as vardcentral_hsa_id,
+        'development_grant_pot_differs' as exception,
+        count(*) as item_count
+    from grants
+    inner join differing_programmes
+        on
+            grants.payout_month = differing_programmes.payout_month
+            and grants.programme is not distinct from differing_programmes.programme
     group by grants.payout_month, grants.hsa_id
 ),
 
 extra_assignment_unit_not_open as (
-    select months.month, extra_assignments.hsa_id as vardcentral_hsa_id,
-           'extra_assignment_unit_not_open' as exception, count(*) as item_count
+    select
+        months.month, extra_assignments.hsa_id as vardcentral_hsa_id,
+        'extra_assignment_unit_not_open' as exception, count(*) as item_count
     from months
     inner join extra_assignments
-        on extra_assignments.valid_from <= months.month_start
-        and (extra_assignments.valid_to is null or months.month_start <= extra_assignments.valid_to)
+        on months.month_start >= extra_assignments.valid_from
+            and (extra_assignments.valid_to is null or months.month_start <= extra_assignments.valid_to)
     left join open_vardcentraler
-        on open_vardcentraler.month = months.month
-        and open_vardcentraler.vardcentral_hsa_id = extra_assignments.hsa_id
+        on months.month = open_vardcentraler.month
+            and extra_assignments.hsa_id = open_vardcentraler.vardcentral_hsa_id
     where open_vardcentraler.vardcentral_hsa_id is null
     group by months.month, extra_assignments.hsa_id
 ),
 
 final as (
     select * from no_model_version
-    union all select * from person_exceptions
-    union all select * from listed_at_unit_not_open
-    union all select * from visit_fee_no_rule
-    union all select * from goal_indicator_missing
-    union all select * from geography_tier_unknown
-    union all select * from development_grant_unit_not_open
-    union all select * from development_grant_pot_differs
-    union all select * from extra_assignment_unit_not_open
+    union all
+    select * from person_exceptions
+    union all
+    select * from listed_at_unit_not_open
+    union all
+    select * from visit_fee_no_rule
+    union all
+    select * from goal_indicator_missing
+    union all
+    select * from geography_tier_unknown
+    union all
+    select * from development_grant_unit_not_open
+    union all
+    select * from development_grant_pot_differs
+    union all
+    select * from extra_assignment_unit_not_open
 )
 
 -- Only the run's months, whatever an upstream view was last compiled with.

@@ -4,7 +4,7 @@
 -- sek_per_month. Assignments of a VC that is not open that month pay nothing and are reported
 -- in reimbursement_exceptions_monthly. Grain: month, vardcentral_hsa_id, assignment, valid_from.
 with open_vardcentraler as (
-    select * from {{ ref('reimbursement__int_vardcentraler_opened') }}
+    select * from {{ ref('shared__int_vardcentraler_opened') }}
 ),
 
 months as (
@@ -24,11 +24,11 @@ final as (
         assignments.valid_to,
         assignments.sek_per_month as amount
     from open_vardcentraler
-    inner join months on months.month = open_vardcentraler.month
+    inner join months on open_vardcentraler.month = months.month
     inner join assignments
-        on assignments.hsa_id = open_vardcentraler.vardcentral_hsa_id
-        and assignments.valid_from <= months.month_start
-        and (assignments.valid_to is null or months.month_start <= assignments.valid_to)
+        on open_vardcentraler.vardcentral_hsa_id = assignments.hsa_id
+            and months.month_start >= assignments.valid_from
+            and (assignments.valid_to is null or months.month_start <= assignments.valid_to)
 )
 
 -- Only the run's months, whatever an upstream view was last compiled with.

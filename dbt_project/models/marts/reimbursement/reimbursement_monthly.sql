@@ -7,7 +7,7 @@
 -- only; the registry's rate for the VC where it gives one, else the model's);
 -- total = the sum of all components. Grain: month, vardcentral_hsa_id (every open VC).
 with open_vardcentraler as (
-    select * from {{ ref('reimbursement__int_vardcentraler_opened') }}
+    select * from {{ ref('shared__int_vardcentraler_opened') }}
 ),
 
 months as (
@@ -83,42 +83,47 @@ components as (
         coalesce(visits_elsewhere.visits_elsewhere_deduction, 0.0) as visits_elsewhere_deduction,
         coalesce(goal_payments.goal_payment, 0.0) as goal_payment,
         case when open_vardcentraler.months_open between 1 and months.start_grant_months
-             then months.start_grant_sek_per_month else 0.0 end as start_grant,
+                then months.start_grant_sek_per_month
+            else 0.0
+        end as start_grant,
         coalesce(extra_assignments.extra_assignments, 0.0) as extra_assignments,
         coalesce(development_grants.development_grant, 0.0) as development_grant,
         case when open_vardcentraler.owner_type = 'privat'
-             then coalesce(open_vardcentraler.vat_compensation_pct, months.vat_compensation_pct, 0.0) / 100.0
-             else 0.0 end as vat_rate
+                then coalesce(open_vardcentraler.vat_compensation_pct, months.vat_compensation_pct, 0.0) / 100.0
+            else 0.0
+        end as vat_rate
     from open_vardcentraler
-    inner join months on months.month = open_vardcentraler.month
+    inner join months on open_vardcentraler.month = months.month
     left join geography
-        on geography.version_id = months.version_id
-        and geography.rural_tier = open_vardcentraler.rural_tier
+        on months.version_id = geography.version_id
+            and open_vardcentraler.rural_tier = geography.rural_tier
     left join person_sums
-        on person_sums.month = open_vardcentraler.month
-        and person_sums.vardcentral_hsa_id = open_vardcentraler.vardcentral_hsa_id
+        on open_vardcentraler.month = person_sums.month
+            and open_vardcentraler.vardcentral_hsa_id = person_sums.vardcentral_hsa_id
     left join visit_fees
-        on visit_fees.month = open_vardcentraler.month
-        and visit_fees.vardcentral_hsa_id = open_vardcentraler.vardcentral_hsa_id
+        on open_vardcentraler.month = visit_fees.month
+            and open_vardcentraler.vardcentral_hsa_id = visit_fees.vardcentral_hsa_id
     left join goal_payments
-        on goal_payments.month = open_vardcentraler.month
-        and goal_payments.vardcentral_hsa_id = open_vardcentraler.vardcentral_hsa_id
+        on open_vardcentraler.month = goal_payments.month
+            and open_vardcentraler.vardcentral_hsa_id = goal_payments.vardcentral_hsa_id
     left join visits_elsewhere
-        on visits_elsewhere.month = open_vardcentraler.month
-        and visits_elsewhere.vardcentral_hsa_id = open_vardcentraler.vardcentral_hsa_id
+        on open_vardcentraler.month = visits_elsewhere.month
+            and open_vardcentraler.vardcentral_hsa_id = visits_elsewhere.vardcentral_hsa_id
     left join extra_assignments
-        on extra_assignments.month = open_vardcentraler.month
-        and extra_assignments.vardcentral_hsa_id = open_vardcentraler.vardcentral_hsa_id
+        on open_vardcentraler.month = extra_assignments.month
+            and open_vardcentraler.vardcentral_hsa_id = extra_assignments.vardcentral_hsa_id
     left join development_grants
-        on development_grants.month = open_vardcentraler.month
-        and development_grants.vardcentral_hsa_id = open_vardcentraler.vardcentral_hsa_id
+        on open_vardcentraler.month = development_grants.month
+            and open_vardcentraler.vardcentral_hsa_id = development_grants.vardcentral_hsa_id
 ),
 
 with_vat as (
     select
         *,
-        vat_rate * (capitation + acg + cni + geography + sabo + visit_fees + visits_elsewhere_deduction
-                    + goal_payment + start_grant + extra_assignments + development_grant) as vat_compensation
+        vat_rate * (
+            capitation + acg + cni + geography + sabo + visit_fees + visits_elsewhere_deduction
+            + goal_payment + start_grant + extra_assignments + development_grant
+        ) as vat_compensation
     from components
 ),
 
@@ -143,7 +148,7 @@ final as (
         development_grant,
         vat_compensation,
         capitation + acg + cni + geography + sabo + visit_fees + visits_elsewhere_deduction
-            + goal_payment + start_grant + extra_assignments + development_grant + vat_compensation as total
+        + goal_payment + start_grant + extra_assignments + development_grant + vat_compensation as total
     from with_vat
 )
 

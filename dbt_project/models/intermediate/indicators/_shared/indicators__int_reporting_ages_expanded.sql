@@ -17,8 +17,8 @@ final as (
         bands.sort_order as age_band_order
     from bands
     inner join ages
-        on ages.age >= bands.age_from
-        and (bands.age_to is null or ages.age <= bands.age_to)
+        on bands.age_from <= ages.age
+            and (bands.age_to is null or bands.age_to >= ages.age)
 )
 
 select * from final

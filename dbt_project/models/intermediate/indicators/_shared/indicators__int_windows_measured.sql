@@ -55,7 +55,7 @@ relisting_counts as (
     select months.month, count(listing_pairs.month_start) as relisting_window_months
     from months
     left join listing_pairs
-        on listing_pairs.month_start between months.month_start - interval 11 months and months.month_start
+        on listing_pairs.month_start between months.month_start - interval 11 month and months.month_start
     group by months.month
 ),
 
@@ -63,12 +63,12 @@ contact_counts as (
     select
         months.month,
         count(contact_months.month_start) filter (
-            where contact_months.month_start >= months.month_start - interval 5 months
+            where contact_months.month_start >= months.month_start - interval 5 month
         ) as coverage_window_months,
         count(contact_months.month_start) as continuity_window_months
     from months
     left join contact_months
-        on contact_months.month_start between months.month_start - interval 11 months and months.month_start
+        on contact_months.month_start between months.month_start - interval 11 month and months.month_start
     group by months.month
 ),
 
@@ -83,9 +83,9 @@ final as (
         contact_counts.coverage_window_months,
         contact_counts.continuity_window_months
     from months
-    left join listing_counts on listing_counts.month = months.month
-    left join relisting_counts on relisting_counts.month = months.month
-    left join contact_counts on contact_counts.month = months.month
+    left join listing_counts on months.month = listing_counts.month
+    left join relisting_counts on months.month = relisting_counts.month
+    left join contact_counts on months.month = contact_counts.month
 )
 
 select * from final

@@ -21,8 +21,10 @@ final as (
         queue in ('sjukvardsradgivning', 'tidsbokning') and is_in_opening_hours as is_counted,
         coalesce(
             outcome = 'answered'
-            or (outcome in ('callback_done', 'callback_no_answer')
-                and cast(callback_at as date) = called_date),
+            or (
+                outcome in ('callback_done', 'callback_no_answer')
+                and cast(callback_at as date) = called_date
+            ),
             false
         ) as is_handled_same_day
     from calls

@@ -23,10 +23,11 @@ with run_candidates as (
 ),
 
 history_bound as (
-    select greatest(
-        min(first_contact_date),
-        cast({{ window_start_date(var('assessment_history_months', 24)) }} as date)
-    ) as history_from_date
+    select
+        greatest(
+            min(first_contact_date),
+            cast({{ window_start_date(var('assessment_history_months', 24)) }} as date)
+        ) as history_from_date
     from run_candidates
 ),
 
@@ -43,13 +44,13 @@ rivals as (
         contacts.contact_date
     from {{ ref('stg_journal__contacts') }} as contacts
     semi join run_candidates
-        on run_candidates.person_key = contacts.person_key
-        and run_candidates.care_unit_hsa_id = contacts.care_unit_hsa_id
-        and run_candidates.first_contact_date = contacts.first_contact_date
+        on contacts.person_key = run_candidates.person_key
+            and contacts.care_unit_hsa_id = run_candidates.care_unit_hsa_id
+            and contacts.first_contact_date = run_candidates.first_contact_date
     -- the history bound below never reaches further back; bounding here keeps older months
     -- out of the scan
     where contacts.month in {{ window_month_list(var('assessment_history_months', 24)) }}
-        and contacts.month >= (select strftime(history_from_date, '%Y-%m') from history_bound)
+        and contacts.month >= (select strftime(history_bound.history_from_date, '%Y-%m') from history_bound)
         and contacts.is_completed
         and contacts.is_new_problem
         and contacts.profession <> 'ovrig'

@@ -17,7 +17,7 @@ with wanted_months as (
 
 contacts as (
     select * from {{ ref('stg_journal__contacts') }}
-    where month in (select month from wanted_months)
+    where month in (select wanted_months.month from wanted_months)
         and is_completed
 ),
 

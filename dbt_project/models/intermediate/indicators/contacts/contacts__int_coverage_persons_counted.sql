@@ -25,8 +25,8 @@ final as (
         sum(windowed.contact_count) as contacts_any
     from persons
     inner join windowed
-        on windowed.month = persons.month
-        and windowed.person_id = persons.person_id
+        on persons.month = windowed.month
+            and persons.person_id = windowed.person_id
     group by all
 )
 

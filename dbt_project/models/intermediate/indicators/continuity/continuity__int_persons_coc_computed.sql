@@ -53,19 +53,21 @@ final as (
         persons.sex,
         persons.is_sabo,
         per_person.contact_count,
-        case when per_person.contact_count >= 2 then
-            cast(per_person.contact_count_squares - per_person.contact_count as double)
-            / (per_person.contact_count * (per_person.contact_count - 1))
+        case
+            when per_person.contact_count >= 2
+                then cast(per_person.contact_count_squares - per_person.contact_count as double)
+                    / (per_person.contact_count * (per_person.contact_count - 1))
         end as coc_all,
         per_person.doctor_contact_count,
-        case when per_person.doctor_contact_count >= 2 then
-            cast(per_person.doctor_contact_count_squares - per_person.doctor_contact_count as double)
-            / (per_person.doctor_contact_count * (per_person.doctor_contact_count - 1))
+        case
+            when per_person.doctor_contact_count >= 2
+                then cast(per_person.doctor_contact_count_squares - per_person.doctor_contact_count as double)
+                    / (per_person.doctor_contact_count * (per_person.doctor_contact_count - 1))
         end as coc_doctor
     from per_person
     inner join persons
-        on persons.month = per_person.month
-        and persons.person_id = per_person.person_id
+        on per_person.month = persons.month
+            and per_person.person_id = persons.person_id
 )
 
 select * from final

@@ -26,8 +26,8 @@ final as (
         current_listing.vardcentral_hsa_id as new_vardcentral_hsa_id
     from previous_listing
     left join current_listing
-        on current_listing.month = previous_listing.month
-        and current_listing.person_key = previous_listing.person_key
+        on previous_listing.month = current_listing.month
+            and previous_listing.person_key = current_listing.person_key
     where current_listing.vardcentral_hsa_id is null
         or current_listing.vardcentral_hsa_id <> previous_listing.vardcentral_hsa_id
 )

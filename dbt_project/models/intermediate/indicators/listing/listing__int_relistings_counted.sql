@@ -19,7 +19,7 @@ final as (
     from persons
     inner join changes
         on {{ compact_key('changes.person_key') }} = persons.person_id
-        and changes.month_start between persons.month_start - interval 11 months and persons.month_start
+            and changes.month_start between persons.month_start - interval 11 month and persons.month_start
     group by all
 )
 

@@ -29,20 +29,24 @@ with wanted_months as (
 present_months as (
     select distinct month
     from {{ ref('stg_listing__snapshots') }}
-    where month in (select month from wanted_months union all select previous_month from wanted_months)
+    where month in (
+            select wanted_months.month from wanted_months
+            union all
+            select wanted_months.previous_month from wanted_months
+        )
 ),
 
 pairs as (
     select month, previous_month
     from wanted_months
-    where month in (select month from present_months)
-        and previous_month in (select month from present_months)
+    where month in (select present_months.month from present_months)
+        and previous_month in (select present_months.month from present_months)
 ),
 
 later_snapshots as (
     select month, month_start, person_key, vardcentral_hsa_id
     from {{ ref('stg_listing__snapshots') }}
-    where month in (select month from pairs)
+    where month in (select pairs.month from pairs)
         and listing_type = 'aktiv'
 ),
 
@@ -52,7 +56,7 @@ earlier_snapshots as (
         person_key,
         vardcentral_hsa_id
     from {{ ref('stg_listing__snapshots') }}
-    where month in (select previous_month from pairs)
+    where month in (select pairs.previous_month from pairs)
 ),
 
 final as (
@@ -64,8 +68,8 @@ final as (
         later_snapshots.vardcentral_hsa_id as to_vardcentral_hsa_id
     from later_snapshots
     inner join earlier_snapshots
-        on earlier_snapshots.next_month = later_snapshots.month
-        and earlier_snapshots.person_key = later_snapshots.person_key
+        on later_snapshots.month = earlier_snapshots.next_month
+            and later_snapshots.person_key = earlier_snapshots.person_key
     where later_snapshots.vardcentral_hsa_id <> earlier_snapshots.vardcentral_hsa_id
 )
 

@@ -5,18 +5,26 @@
 --   listing_vardcentral_hsa_id  the VC where the person is listed at the end of the
 --                               contact's month (null: not listed, e.g. samordnings- or
 --                               reserve number)
--- patient_category is relative to the performing care unit: own_listed (listed there),
--- other_listed (listed at another VC), not_listed. Only the columns the indicators and
--- contacts_monthly read are kept: a national month writes ~3.4 M rows here.
+-- and the patient category relative to the performing care unit (SPEC §6, §10.2):
+--   own_listed   listed at the performing care unit
+--   other_listed listed at another VC
+--   not_listed   not listed anywhere
+-- A table (the run's months only), because the contact indicators, contacts_monthly and the
+-- visit fees all read it: the join runs once per run. Only the columns its readers use are
+-- kept: a national month writes ~3.4 M rows here.
 with contacts as (
     select * from {{ ref('stg_journal__contacts') }}
-    where month in {{ run_month_list() }}
+    where
+        month in {{ run_month_list() }}
         and is_completed
 ),
 
 persons as (
-    select month, person_id, vardcentral_hsa_id
-    from {{ ref('listing__int_persons_listed') }}
+    select
+        month,
+        person_key,
+        vardcentral_hsa_id
+    from {{ ref('shared__int_person_months_listed') }}
 ),
 
 units as (
@@ -40,11 +48,13 @@ final as (
         end as patient_category
     from contacts
     left join persons
-        on persons.month = contacts.month
-        and persons.person_id = {{ compact_key('contacts.person_key') }}
+        on
+            contacts.month = persons.month
+            and contacts.person_key = persons.person_key
     left join units as care_units
-        on care_units.hsa_id = contacts.care_unit_hsa_id
-        and {{ registry_row_valid('care_units', month_end_of('contacts.month')) }}
+        on
+            contacts.care_unit_hsa_id = care_units.hsa_id
+            and {{ registry_row_valid('care_units', month_end_of('contacts.month')) }}
 )
 
 select * from final
