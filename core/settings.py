@@ -1,6 +1,8 @@
 """Settings from the environment (SPEC §10), read when `get_settings()` is called so tests can
-set them. The module-level readers are the partitions definition (first_month) and the dbt
-resource (runtime), built when Dagster loads the definitions."""
+set them. Three are read when Dagster loads the definitions, because Dagster needs them then: the
+partitions' first month (VARDVAL_FIRST_MONTH), the schedule's day (VARDVAL_SCHEDULE_DAY,
+orchestration/defs/operations/schedules.py) and the runtime, which picks the dbt resource
+(VARDVAL_RUNTIME, orchestration/runtime/dbt_resource.py)."""
 from __future__ import annotations
 
 import os

@@ -14,7 +14,7 @@ What it measures (each `vardval run` is a fresh child process, i.e. a cold start
   dbt's parse cache valid). The two must cost the same: a month reads only its windows;
 * national (scale 37, one month; --skip-national to leave out): generated once, run once on an
   empty warehouse, or with --national-history N after N national months built a run each;
-* the floor, in the same session, for each measured month: a child process with only DuckDB
+* the floor, in the same benchmark run, for each measured month: a child process with only DuckDB
   that loads the month's three files into tables (read_csv; the xlsx via calamine) and computes
   the same aggregates (listed per VC/age band/sex, contacts per VC/type/profession, a 12-month
   COC per person and VC, capitation sums), with no validation, no pseudonymisation and no

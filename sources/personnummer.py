@@ -94,7 +94,7 @@ def classify(values: pd.Series) -> pd.DataFrame:
     m = len(normalized)
     offsets, data = string_buffers(normalized)
     start = int(offsets[0])
-    # one byte per digit: as int64 these (m, 12) digits alone were 1 GiB nationally
+    # one byte per digit: as int64 these (m, 12) digits alone would be 1 GiB nationally
     digits = data[start:start + 12 * m].reshape(m, 12) - np.uint8(ord("0"))
     day = digits[:, 6].astype(np.int16) * 10 + digits[:, 7]
     is_coordination = day > 60

@@ -412,7 +412,7 @@ def _xlsx_sheet(path: Path) -> tuple[pd.DataFrame, str, list[str]]:
     name, and the names of the other sheets (for messages: only the first is read).
 
     The cells as `pd.read_excel(dtype=str, engine="calamine")` reads them, without its per-cell
-    parser (4.8 -> 4.0 s for a region listing): whole numbers as integers, dates as midnight
+    parser (a region listing in 4.0 s, against 4.8 s through pandas): whole numbers as integers, dates as midnight
     datetimes, then text; blank and pandas' NA spellings ('NA', 'NULL', ...) missing."""
     from python_calamine import CalamineWorkbook
 

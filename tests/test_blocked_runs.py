@@ -339,4 +339,6 @@ def test_each_partition_carries_its_own_metadata(faulty_run, faulty_dagster_run)
     assert telephony["2025-02"]["rows_quarantined"] == faulty_run.above[0]
     assert telephony["2025-01"]["rows_quarantined"] == 0
     workbooks = len(list((region.data / "statements").rglob("*2025-01*.xlsx")))
+    assert (region.data / "statements" / "2025" / "region_summary_2025.xlsx").is_file()
+    workbooks += 1    # the region's yearly workbook, written with the month's statements
     assert materialized["publication/statements"]["2025-01"]["workbooks"] == workbooks > 0

@@ -1,4 +1,4 @@
-"""Every line of a damaged delivery is accepted or quarantined (SPEC §7, §8; issue 26 item 1).
+"""Every line of a damaged delivery is accepted or quarantined (SPEC §7, §8).
 
 A property-style test with a fixed seed: a few hundred small deliveries of the three sources,
 each damaged on random lines the ways files get damaged (an unclosed quote, an extra

@@ -228,6 +228,38 @@ def test_reimbursement_sums_each_component_over_the_published_months(periods):
     assert set(COMPONENTS) <= set(y.columns)
 
 
+def _paid(month, vc, month_total, adjustments=0.0):
+    return dict(payout_month=month, vardcentral_hsa_id=vc, provider_name="p", provider_org_number=None,
+                month_total=month_total, adjustments_total=adjustments,
+                amount_to_pay=round(month_total + adjustments, 2), paid_at="x")
+
+
+def test_the_payouts_of_the_period_stand_beside_its_reimbursement(tmp_path):
+    published, catalog = _published(tmp_path)
+    payouts = pd.DataFrame([
+        _paid("2025-01", A, 1050.0), _paid("2025-01", B, 500.0),
+        _paid("2025-03", A, 1100.0, 12.5), _paid("2025-03", B, 0.0, -20.0),    # B closed: claws back
+        _paid("2025-04", A, 1225.5), _paid("2025-04", "SE-C", 0.0, 7.25),      # C: paid, no month of its own
+    ])
+    tables = compute_period_tables(published, catalog, min_cell=5, payouts=payouts)
+    q = tables["reimbursement_quarterly"].to_pandas().set_index(["period", "vardcentral_hsa_id"])
+    a = q.loc[("2025-Q1", A)]
+    assert (a.payouts_made, a.paid_month_total, a.paid_adjustments_total, a.amount_paid) == (
+        2, 1050.0 + 1100.0, 12.5, 1050.0 + 1112.5)
+    b = q.loc[("2025-Q1", B)]
+    assert (b.vc_months, b.total, b.payouts_made, b.amount_paid) == (1, 500.0, 2, 480.0)
+    c = q.loc[("2025-Q2", "SE-C")]
+    assert (c.vc_months, c.total, c.capitation, c.payouts_made, c.amount_paid) == (0, 0.0, 0.0, 1, 7.25)
+    assert c.months_published == 1 and c.last_published_month == "2025-04"
+    y = tables["reimbursement_yearly"].to_pandas().set_index(["period", "vardcentral_hsa_id"])
+    assert y.loc[("2025", A), "amount_paid"] == 1050.0 + 1112.5 + 1225.5
+    assert y.loc[("2025", A), "payouts_made"] == 3
+    # no ledger: nothing paid, and every VC with months still has its row
+    empty = compute_period_tables(published, catalog, min_cell=5)["reimbursement_yearly"].to_pandas()
+    assert set(empty["vardcentral_hsa_id"]) == {A, B} and (empty["amount_paid"] == 0).all()
+    assert (empty["payouts_made"] == 0).all()
+
+
 # --------------------------------------------------------------------------------- publication
 
 def test_periods_are_published_with_their_months_and_only_when_a_month_changed(wh):

@@ -156,7 +156,7 @@ def test_open_data_suppresses_the_complement_of_a_lonely_suppressed_cell(wh):
     from orchestration.defs.publication.suppression import complementary_suppression
 
     w, d = wh
-    # the case: REGION female 54/69 shown beside male 6/7 suppressed
+    # REGION female 54/69 would be shown beside male 6/7 suppressed: all minus female gives male
     for sex, num, den in (("female", 54, 69), ("male", 6, 7)):
         execute(w, f"update marts.indicators_monthly set numerator = {num}, denominator = {den}, "
                    f"value = {num} / {den}, is_suppressed = {den} < 20 where month = '2025-02' and "

@@ -246,7 +246,8 @@ def test_every_krona_of_every_vc_of_the_pipelines_region_recomputes(published_re
     paths = write_statements(published_region.warehouse, month, tmp_path)
     expected = query(published_region.warehouse,
                      f"select * from marts.reimbursement_monthly where month = '{month}'")
-    assert len(paths) == len(expected) + 1
+    assert len(paths) == len(expected) + 2        # the VCs', the region's month and the region's year
+    assert tmp_path / "2025" / "region_summary_2025.xlsx" in paths
     for r in expected.to_dict("records"):
         assert_every_krona_recomputes(tmp_path / month / f"ersattningsunderlag_{month}_{r['vardcentral_hsa_id']}.xlsx",
                                       r) == len(components_of(expected.columns))
@@ -269,7 +270,7 @@ def test_a_statement_shows_the_registry_row_valid_at_the_months_end(tmp_path):
 
 
 def test_an_unchanged_rerun_of_the_pipeline_leaves_statements_and_report_untouched(published_region, tmp_path):
-    """Issue 26 item 6, end to end: a file share sees no changed file after an unchanged re-run."""
+    """End to end: a file share sees no changed file after an unchanged re-run (stable bytes)."""
     from tests.pipeline_fixture import run_ok
 
     region = published_region.copy(tmp_path / "region")          # copytree keeps modification times

@@ -28,7 +28,7 @@ def _suppressed(cells: pd.DataFrame) -> set[tuple]:
                                                                                                   name=None))
 
 
-def test_the_issues_example_female_is_suppressed_with_male():
+def test_a_lonely_suppressed_male_cell_takes_female_with_it():
     # REGION, assessment within 3 days, barnmorska: all 60/76, female 54/69, male 6/7
     cells = _cells(("REGION", "assessment_3d", "all", "barnmorska", 60, 76),
                    ("REGION", "assessment_3d", "female", "barnmorska", 54, 69),

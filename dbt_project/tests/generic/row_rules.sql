@@ -2,12 +2,12 @@
     Every row of a mart keeps its rules, checked in one scan: `not_null` columns are filled,
     `accepted_values` columns hold one of their values, `vocabularies` columns a value of their
     vocabulary in raw.vocabulary (core/vocabulary.py; `indicator_catalogue` names the codes
-    of raw.indicator_catalogue), and each of `rules` (a name and a boolean SQL expression) holds. Returns one row per broken rule, with how many rows break it.
+    of raw.indicator_catalogue), and each of `rules` (a name and a boolean SQL expression)
+    holds. Returns one row per broken rule, with how many rows break it.
 
     One test per mart rather than a dbt test per column and rule: each test is a query and
-    three Dagster events, and one test per column and rule would be 46 of them a month. As in
-    dbt's accepted_values, a null passes a value list or a rule (the not_null list says what
-    must be filled).
+    three Dagster events in every month's build. As in dbt's accepted_values, a null passes a
+    value list or a rule (the not_null list says what must be filled).
 #}
 {% test row_rules(model, not_null=[], accepted_values={}, vocabularies={}, rules={}) %}
 {%- set checks = [] -%}

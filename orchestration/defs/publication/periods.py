@@ -21,6 +21,11 @@ row there, so no stock row for the period), `flow` sums the months' counts (null
 all null → null), `events` is Σ numerators / Σ denominators. `REGION` is rolled up like a VC:
 its monthly rows are the sums of the VC rows, so its period rows are too. Suppression is the
 monthly rule with the suppression limit of the run that published (`min_cell`).
+
+Beside each VC's reimbursement of the period stand the payouts of the period (SPEC §6.1): the
+payouts whose payout month lies in the period, i.e. what was paid in it, adjustments of earlier
+months included. A payout is made when its month is first published, so a period's payouts
+change only with one of its months, like its sums.
 """
 from __future__ import annotations
 
@@ -33,9 +38,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from orchestration.defs.publication.tables import PARQUET_OPTIONS
 from core.indicator_catalogue import catalogue
 from core.vocabulary import COMPONENTS
+from orchestration.defs.publication.payouts import PAYOUT_COLUMNS, load_ledger
+from orchestration.defs.publication.tables import PARQUET_OPTIONS
 
 PERIOD_TABLES = ("indicators_quarterly", "indicators_yearly", "reimbursement_quarterly",
                  "reimbursement_yearly")
@@ -67,7 +73,18 @@ DESCRIPTIONS = {
     "period_kind": "Hur indikatorn summeras över perioden: stock (periodens sista publicerade månad), "
                    "flow (summa av månaderna) eller events (Σ täljare / Σ nämnare).",
     "vc_months": "Antal publicerade månader i perioden med en ersättningsrad för vårdcentralen.",
+    "payouts_made": "Antal utbetalningar till vårdcentralen i perioden (utbetalningar vars månad ligger i "
+                    "perioden, SPEC §6.1).",
+    "paid_month_total": "Summa av utbetalningarnas månadsersättning (payouts.month_total) i perioden: "
+                        "månadernas ersättning enligt den version som betalades (SEK, oavrundad).",
+    "paid_adjustments_total": "Summa av efterregleringar av tidigare månader som reglerades i periodens "
+                              "utbetalningar (payouts.adjustments_total, SEK, oavrundad).",
+    "amount_paid": "Utbetalt i perioden: summa av utbetalningarnas belopp att betala (payouts.amount_to_pay, "
+                   "avrundade till öre), efterregleringar inräknade.",
 }
+# The payout columns of reimbursement_quarterly / _yearly: (column, aggregate over the payouts rows)
+PAYOUT_SUMS = (("payouts_made", "count(*)"), ("paid_month_total", "sum(month_total)"),
+               ("paid_adjustments_total", "sum(adjustments_total)"), ("amount_paid", "sum(amount_to_pay)"))
 
 
 def period_of(month: str, grain: str) -> str:
@@ -171,7 +188,14 @@ def _indicators_sql(grain: str, files: list[str], min_cell: int) -> str:
 
 
 def _reimbursement_sql(grain: str, files: list[str]) -> str:
+    """Per period and VC: each component summed over the published months, and beside it the
+    period's payouts (`payouts_rows`: payout_month, vardcentral_hsa_id and the amounts). A VC paid
+    in the period without a reimbursement row of its own there (a closed VC settling an
+    adjustment) has components 0 and vc_months 0; a VC with months but no payout has 0 paid."""
     amounts = ",\n               ".join(f"sum({c}) as {c}" for c in (*COMPONENTS, "total"))
+    zero = ", ".join(f"coalesce(s.{c}, 0.0) as {c}" for c in (*COMPONENTS, "total"))
+    paid = ",\n               ".join(f"{agg} as {name}" for name, agg in PAYOUT_SUMS)
+    paid_cols = ", ".join(f"coalesce(p.{name}, 0) as {name}" for name, _ in PAYOUT_SUMS)
     return f"""
     with files as (select * from file_months),
     {_period_sql(grain)},
@@ -181,16 +205,37 @@ def _reimbursement_sql(grain: str, files: list[str]) -> str:
     summed as (
         select period, vardcentral_hsa_id, count(*) as vc_months,
                {amounts}
-        from monthly group by period, vardcentral_hsa_id)
-    select s.period, b.period_start, b.period_end, b.months_in_period, b.months_published,
-           b.is_complete, b.last_published_month, s.* exclude (period)
-    from summed s join period_bounds b using (period)
-    order by s.period, s.vardcentral_hsa_id
+        from monthly group by period, vardcentral_hsa_id),
+    paid as (
+        select p.period, r.vardcentral_hsa_id,
+               {paid}
+        from payouts_rows r join period_of_month p on p.month = r.payout_month
+        group by p.period, r.vardcentral_hsa_id)
+    select b.period, b.period_start, b.period_end, b.months_in_period, b.months_published,
+           b.is_complete, b.last_published_month,
+           coalesce(s.vardcentral_hsa_id, p.vardcentral_hsa_id) as vardcentral_hsa_id,
+           coalesce(s.vc_months, 0) as vc_months, {zero}, {paid_cols}
+    from summed s full join paid p on p.period = s.period and p.vardcentral_hsa_id = s.vardcentral_hsa_id
+    join period_bounds b on b.period = coalesce(s.period, p.period)
+    order by 1, 8
     """
 
 
-def compute_period_tables(published: Path, catalog: dict, min_cell: int) -> dict[str, pa.Table]:
-    """Every period table over the catalog's published months, as Arrow tables."""
+def _payout_rows(published: Path, payouts: pd.DataFrame | None) -> pd.DataFrame:
+    """The payouts ledger's rows (the one given, else the one in force under `published`)."""
+    frame = load_ledger(published).payouts if payouts is None else payouts
+    frame = frame.reindex(columns=PAYOUT_COLUMNS)
+    return frame.astype({"payout_month": "string", "vardcentral_hsa_id": "string", "month_total": "float64",
+                         "adjustments_total": "float64", "amount_to_pay": "float64"})[
+        ["payout_month", "vardcentral_hsa_id", "month_total", "adjustments_total", "amount_to_pay"]]
+
+
+def compute_period_tables(published: Path, catalog: dict, min_cell: int, payouts: pd.DataFrame | None = None,
+                          tables: tuple[str, ...] = PERIOD_TABLES) -> dict[str, pa.Table]:
+    """The period `tables` over the catalog's published months, as Arrow tables. `payouts` is the
+    payout ledger's rows (default: the ledger in force under `published`); only payouts of the
+    catalog's months count. A catalog narrowed to some months (the months of a year up to one
+    month) gives that year to date."""
     out = {}
     if not catalog.get("months"):
         return out
@@ -198,7 +243,10 @@ def compute_period_tables(published: Path, catalog: dict, min_cell: int) -> dict
     try:
         kinds = catalogue()[["indicator_code", "period_kind", "value_kind"]]
         con.register("indicator_kinds", kinds)
-        for table, (grain, source) in _PERIODS.items():
+        if any(_PERIODS[t][1] == "reimbursement_monthly" for t in tables):
+            con.register("payouts_rows", _payout_rows(published, payouts))
+        for table in tables:
+            grain, source = _PERIODS[table]
             file_months = _sources(published, catalog, source)
             con.register("file_months", file_months)
             files = list(file_months["filename"])
@@ -209,6 +257,19 @@ def compute_period_tables(published: Path, catalog: dict, min_cell: int) -> dict
     finally:
         con.close()
     return out
+
+
+def year_to_date_tables(published: Path, catalog: dict, month: str,
+                        tables: tuple[str, ...] = ("indicators_yearly", "reimbursement_yearly"),
+                        ) -> dict[str, pd.DataFrame]:
+    """The yearly rows of `month`'s year up to and including `month`, from the months published
+    in it (each in its latest version) and the payouts made in them: the year to date a
+    statement of `month` shows. Empty when none of those months is published."""
+    year = month[:4]
+    months = {m: e for m, e in catalog.get("months", {}).items() if m[:4] == year and m <= month}
+    narrowed = {**catalog, "months": months}
+    computed = compute_period_tables(published, narrowed, min_cell_of(catalog), tables=tables)
+    return {t: computed[t].to_pandas() for t in tables if t in computed}
 
 
 def current_path(published: Path, table: str, period: str) -> Path:
@@ -226,17 +287,17 @@ def _write_parquet(table, dst: Path) -> Path:
     return dst
 
 
-def _min_cell(catalog: dict) -> int:
+def min_cell_of(catalog: dict) -> int:
     return int(catalog.get("min_cell") or DEFAULT_MIN_CELL)
 
 
-def stage_period_files(published: Path, stage: Path, catalog: dict, months: set[str]) -> list[Path]:
+def stage_period_files(stage: Path, catalog: dict, months: set[str], tables: dict[str, pa.Table]) -> list[Path]:
     """The current Parquet of every period holding one of `months` (months with a new version, or
-    whose current files are repaired), written into the commit's staging folder; records in
-    `catalog["periods"]` the month versions each period was built from."""
+    whose current files are repaired), taken from `tables` (compute_period_tables over the new
+    catalog) and written into the commit's staging folder; records in `catalog["periods"]` the
+    month versions each period was built from."""
     if not months or not catalog.get("months"):
         return []
-    tables = compute_period_tables(published, catalog, _min_cell(catalog))
     written = []
     periods = catalog.setdefault("periods", {})
     for table, (grain, _) in _PERIODS.items():
@@ -258,12 +319,12 @@ def _column_text(monthly: dict, table: str, column: str) -> str:
     return monthly.get(source, ("", {}))[1].get(column, "")
 
 
-def write_period_tables(db_path: Path, published: Path, catalog: dict) -> None:
-    """Replace the period tables in the (staged) published.duckdb with every period of `catalog`,
-    each table and column described (the columns shared with the monthly tables by their text)."""
+def write_period_tables(db_path: Path, tables: dict[str, pa.Table]) -> None:
+    """Replace the period tables in the (staged) published.duckdb with `tables` (every period of
+    the catalog), each table and column described (the columns shared with the monthly tables
+    by their text)."""
     from orchestration.defs.publication.published_db import _literal, load_descriptions
 
-    tables = compute_period_tables(published, catalog, _min_cell(catalog))
     monthly = load_descriptions()
     con = duckdb.connect(str(db_path))
     try:

@@ -51,7 +51,8 @@ from orchestration.defs.publication.published_db import (
 )
 from orchestration.defs.publication import payouts as payout_ledger
 from orchestration.defs.publication.gate import PublicationRefused, assert_may_publish, write_json_atomic
-from orchestration.defs.publication.periods import stage_period_files, suppression_limit, write_period_tables
+from orchestration.defs.publication.periods import (compute_period_tables, min_cell_of, stage_period_files,
+                                                    suppression_limit, write_period_tables)
 from orchestration.defs.publication.suppression import register_open_cells
 from core.months import check_month
 from core.published_tables import NON_MONTHLY, PUBLISHED_TABLES
@@ -394,16 +395,18 @@ def _commit(published: Path, catalog: dict, committed: dict, months: set[str], r
         staged: list[Path] = []
         for month in sorted(months | repair):
             staged += _stage_current_files(published, stage, month, catalog)
-        staged += stage_period_files(published, stage, catalog, months | repair)
+        ledger, ledger_files = _stage_payouts(published, stage, catalog, committed)
+        # the quarters and years, with the payouts this commit makes beside them
+        periods = compute_period_tables(published, catalog, min_cell_of(catalog), payouts=ledger.payouts)
+        staged += stage_period_files(stage, catalog, months | repair, periods)
         registry = published / "vardcentraler" / "data.parquet"
         if months or repair:
             registry = _write_registry(published, catalog, stage / "vardcentraler" / "data.parquet")
             staged += [registry] if registry else []
-        ledger, ledger_files = _stage_payouts(published, stage, catalog, committed)
         staged += ledger_files
         db = _build_published_db(published, catalog, stage / "published.duckdb", registry,
                                  previous=None if repair else committed, ledger=ledger)
-        write_period_tables(db, published, catalog)
+        write_period_tables(db, periods)
         staged += [db, write_dictionary(db, stage / "dictionary.csv")]
         if months or repair:
             write_json_atomic(stage / "catalog.json", catalog)

@@ -152,6 +152,16 @@ def load_month(path: Path, month: str) -> MonthInputs:
     return inputs
 
 
+def targets_of(path: Path, month: str) -> pd.DataFrame:
+    """Every target of one month (as MonthInputs.targets holds them for its 13 months)."""
+    check_month(month)
+    src = Source(Path(path))
+    try:
+        return _targets(src, f"'{month}'")
+    finally:
+        src.close()
+
+
 def _targets(src: Source, in_months: str) -> pd.DataFrame:
     """Every target per month of the 13: the goals (from the goals mart: the version valid each
     month) and the follow-up targets that pay nothing (the model's, where it has them)."""

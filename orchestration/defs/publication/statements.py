@@ -9,6 +9,11 @@ months (Efterreglering, SPEC §6.1). Sheet "Uppföljning", A4 landscape: every i
 target, and the key indicators, over 13 months with female and male below each, coloured
 met / close / missed against the target of each month.
 
+Beside the month stands the year to date (hittills i år, year_to_date.py): each component's
+sum over the year's published months up to this one, and each indicator rolled up by its kind,
+with the payouts made so far this year below the total. The region's yearly workbook
+(region_year_workbook.py) is written with them.
+
 Every line reads: amount = quantity × rate × factor ÷ divisor (empty cells count as 1), so a
 reader recomputes it by hand. Amounts are written unrounded (SPEC §10) and shown in whole
 kronor; totals are values, not formulas, so the workbook reads the same in any tool.
@@ -29,11 +34,14 @@ from orchestration.defs.publication.statement_inputs import MonthInputs, load_mo
 from orchestration.defs.publication.targets import direction_of, status
 from orchestration.defs.publication.workbook import (COUNT, INDICATOR_FORMAT, SEK, Sheet, page_setup,
                                                      save_stable, styles)
+from orchestration.defs.publication.year_to_date import (YearRows, last_published_month_of_year, load_year_rows,
+                                                         published_dir)
 from orchestration.runtime.parallel import map_forked
 
 SUMMARY_SHEET, FOLLOW_UP_SHEET = "Ersättningsunderlag", "Uppföljning"
 FOLLOW_UP_ONE_PAGE_ROWS = 80   # up to this many rows the follow-up prints on one landscape page (≥ 8 pt)
 BASIS_HEADERS = [QUANTITY, RATE, FACTOR_COL, DIVISOR, AMOUNT]
+YEAR_TO_DATE = "Hittills i år"
 # Indicators shown on the follow-up sheet besides those with a target, in this order.
 FOLLOW_UP_CODES = ["listed_count", "new_listings", "ended_listings", "phone_same_day_share", "assessment_0d_share",
                    "assessment_3d_share", "assessment_7d_share", "fast_lakare_share", "fast_lakare_share_sabo",
@@ -70,20 +78,38 @@ def _basis_cells(line) -> tuple[list, list]:
             [line.quantity_format, line.rate_format, line.factor_format, COUNT, SEK])
 
 
-def _write_summary(s: Sheet, bases: list[ComponentBasis], r: dict) -> tuple[int, int]:
+def _write_summary(s: Sheet, bases: list[ComponentBasis], r: dict, ytd: dict | None = None,
+                   year: YearRows | None = None) -> tuple[int, int]:
+    """The components with their basis and amount; with `ytd` (the VC's reimbursement_yearly row
+    of the year to date) each component's and the total's year to date beside the month."""
     header_row = s.row
-    s.header(["Komponent", "Underlag", *BASIS_HEADERS])
+    extra = [YEAR_TO_DATE] if ytd is not None else []
+
+    def so_far(column: str) -> list:
+        return [float(ytd.get(column) or 0.0)] if ytd is not None else []
+
+    s.header(["Komponent", "Underlag", *BASIS_HEADERS, *extra])
     for b in bases:
         if len(b.lines) == 1 and not b.spec_title:
             values, formats = _basis_cells(b.lines[0])
-            s.line([b.label, b.text, *values], [None, None, *formats])
+            s.line([b.label, b.text, *values, *so_far(b.column)], [None, None, *formats, SEK])
         else:
-            s.line([b.label, b.text, b.summary_quantity, None, None, None, b.amount],
-                   [None, None, b.summary_quantity_format, None, None, None, SEK])
-    s.line([TOTAL_LABEL, "", None, None, None, None, float(r["total"])], [None] * 6 + [SEK], total=True)
+            s.line([b.label, b.text, b.summary_quantity, None, None, None, b.amount, *so_far(b.column)],
+                   [None, None, b.summary_quantity_format, None, None, None, SEK, SEK])
+    s.line([TOTAL_LABEL, "", None, None, None, None, float(r["total"]), *so_far("total")], [None] * 6 + [SEK, SEK],
+           total=True)
     s.text("Belopp = antal × sats × faktor ÷ delat med (tom cell = 1). Beloppen beräknas oavrundade och "
            "visas i hela kronor.", "note")
+    if ytd is not None and year is not None:
+        s.text(year.caption(), "note")
+        s.text(f"Utbetalt hittills i år: {_kr(ytd.get('amount_paid'))} i {int(ytd.get('payouts_made') or 0)} "
+               f"utbetalningar, varav efterreglering av tidigare månader {_kr(ytd.get('paid_adjustments_total'))}.",
+               "note")
     return header_row, s.row - 1
+
+
+def _kr(value) -> str:
+    return f"{float(value or 0.0):,.0f} kr".replace(",", "\u00a0").replace("-", "−")
 
 
 def _write_specifications(s: Sheet, bases: list[ComponentBasis]) -> None:
@@ -132,10 +158,8 @@ def _published_ledger(published_db_or_warehouse: Path):
     """The payout ledger published beside the warehouse or the published DuckDB file, or None."""
     from orchestration.defs.publication.payouts import load_ledger
 
-    for published in (Path(published_db_or_warehouse).parent / "published", Path(published_db_or_warehouse).parent):
-        if (published / "catalog.json").is_file():
-            return load_ledger(published)
-    return None
+    published = published_dir(published_db_or_warehouse)
+    return load_ledger(published) if published is not None else None
 
 
 def _follow_up_rows(inputs: MonthInputs, vc: str) -> list[tuple[str, str]]:
@@ -153,7 +177,10 @@ def _follow_up_rows(inputs: MonthInputs, vc: str) -> list[tuple[str, str]]:
     return [p for p in pairs if p in present]
 
 
-def _write_follow_up(ws, st, inputs: MonthInputs, vc: str, unit: dict) -> tuple[int, int]:
+def _write_follow_up(ws, st, inputs: MonthInputs, vc: str, unit: dict,
+                     year: YearRows | None = None) -> tuple[int, int]:
+    """With `year`, a year-to-date column after the months: each indicator rolled up over the
+    year's published months up to this one by its kind, coloured against this month's target."""
     s = Sheet(ws, st)
     months = inputs.months
     s.text(f"Uppföljning {month_sv(inputs.month)} – {unit.get('name', vc)} ({vc})", "title")
@@ -161,8 +188,16 @@ def _write_follow_up(ws, st, inputs: MonthInputs, vc: str, unit: dict) -> tuple[
            "varje indikator. Andelar i %, kontinuitet (COC) som index 0–1 med mål i samma enhet.", "note")
     s.text("Färg: grön = uppfyllt, gul = nära (mellan nedre gräns och mål, eller inom 10 % av målet), "
            "röd = ej uppfyllt.", "note")
+    ytd_values = {}
+    if year is not None:
+        s.text(year.caption() + " Antal listade och andra lägen: månadens värde; flöden: summan; andelar: "
+               "summa täljare / summa nämnare.", "note")
+        rows = year.indicators_of(vc)
+        ytd_values = {(c, p, sx): v for c, p, sx, v in
+                      zip(rows["indicator_code"], rows["profession"], rows["sex"], rows["value"])}
+    extra = [YEAR_TO_DATE] if year is not None else []
     header_row = s.row
-    s.header(["Indikator", "Kön", "Nedre gräns", "Mål", *[month_short(m) for m in months], "Regionen",
+    s.header(["Indikator", "Kön", "Nedre gräns", "Mål", *[month_short(m) for m in months], *extra, "Regionen",
               "Anmärkning"])
     mine = inputs.of("indicators", vc)
     region = inputs.of("indicators", "REGION")
@@ -192,6 +227,13 @@ def _write_follow_up(ws, st, inputs: MonthInputs, vc: str, unit: dict) -> tuple[
                     row_fills[5 + i] = fills.get(state)
             if sex != "all" and all(v is None for v in row_values):
                 continue   # not split by sex (e.g. telephony)
+            so_far = []
+            if year is not None:
+                value = ytd_values.get((code, prof, sex))
+                so_far = [None if value is None or pd.isna(value) else float(value)]
+                if so_far[0] is not None and current:
+                    row_fills[5 + len(months)] = fills.get(status(
+                        so_far[0], low, high, direction_of(low, high, current.get("direction"))))
             note, suppressed = notes_of.get((code, prof, sex), ("", False))
             note = "; ".join(x for x in (note, "litet underlag" if suppressed else "") if x)
             first = sex == "all"
@@ -199,15 +241,16 @@ def _write_follow_up(ws, st, inputs: MonthInputs, vc: str, unit: dict) -> tuple[
             s.line([indicator_label(code, prof) if first else "", SEX_SV[sex],
                     (None if low is None or pd.isna(low) else float(low)) if first else None,
                     (None if high is None or pd.isna(high) else float(high)) if first else None,
-                    *row_values, None if reg is None or pd.isna(reg) else float(reg), note],
-                   [None, None, fmt, fmt, *[fmt] * len(months), fmt, None], bold=False, fills=row_fills)
-    s.indent(len(months) + 6, header_row)            # the notes, after the region's numbers
+                    *row_values, *so_far, None if reg is None or pd.isna(reg) else float(reg), note],
+                   [None, None, fmt, fmt, *[fmt] * len(months), *[fmt] * len(so_far), fmt, None], bold=False,
+                   fills=row_fills)
+    s.indent(len(months) + len(extra) + 6, header_row)            # the notes, after the region's numbers
     s.fit_widths(minimum=7, maximum=34, fixed={1: 34})
     return header_row, s.row - 1
 
 
 def _write_vc_workbook(inputs: MonthInputs, r: dict, path: Path, version: str,
-                       settled: pd.DataFrame | None = None) -> Path:
+                       settled: pd.DataFrame | None = None, year: YearRows | None = None) -> Path:
     from openpyxl import Workbook
 
     vc = r["vardcentral_hsa_id"]
@@ -230,7 +273,8 @@ def _write_vc_workbook(inputs: MonthInputs, r: dict, path: Path, version: str,
         if b.spec_title and b.lines:
             letter = next(letters)
             b.spec_title, b.text = f"{letter}. {b.spec_title}", b.text.replace("{spec}", letter)
-    header_row, _ = _write_summary(s, bases, r)
+    ytd = year.reimbursement_of(vc) if year is not None else None
+    header_row, _ = _write_summary(s, bases, r, ytd, year if ytd is not None else None)
     _write_specifications(s, bases)
     _write_exceptions(s, inputs.of("exceptions", vc))
     if settled is not None and not settled.empty:
@@ -242,7 +286,7 @@ def _write_vc_workbook(inputs: MonthInputs, r: dict, path: Path, version: str,
                footer_left="Vårdval primärvård")
 
     ws2 = wb.create_sheet(FOLLOW_UP_SHEET)
-    header2, _ = _write_follow_up(ws2, st, inputs, vc, unit)
+    header2, _ = _write_follow_up(ws2, st, inputs, vc, unit, year if ytd is not None else None)
     ws2.freeze_panes = ws2.cell(row=header2 + 1, column=3)
     page_setup(ws2, landscape=True, title_rows=(header2, header2), header=f"Uppföljning · {label}",
                footer_left="Vårdval primärvård", fit_height=1 if ws2.max_row <= FOLLOW_UP_ONE_PAGE_ROWS else 0)
@@ -266,17 +310,28 @@ def _version_label(path: Path, month: str) -> str:
 
 def write_statements(published_db_or_warehouse: Path, month: str, out_dir: Path) -> list[Path]:
     """Write <out_dir>/<YYYY-MM>/ersattningsunderlag_<YYYY-MM>_<hsa_id>.xlsx per VC and
-    region_summary_<YYYY-MM>.xlsx. A workbook whose content did not change is left untouched."""
-    inputs = load_month(Path(published_db_or_warehouse), month)
-    version = _version_label(Path(published_db_or_warehouse), month)
+    region_summary_<YYYY-MM>.xlsx, and the year's <out_dir>/<YYYY>/region_summary_<YYYY>.xlsx
+    when the month is published. A workbook whose content did not change is left untouched."""
+    from orchestration.defs.publication.region_year_workbook import write_region_year_workbook
+
+    path = Path(published_db_or_warehouse)
+    inputs = load_month(path, month)
+    version = _version_label(path, month)
     folder = Path(out_dir) / month
     jobs = [(r, folder / f"ersattningsunderlag_{month}_{r['vardcentral_hsa_id']}.xlsx")
             for r in inputs.reimb.to_dict("records")]
+    # the year to date from what is published up to this month (None when the month is not)
+    year = load_year_rows(path, month)
+    year = year if year is not None and month in year.months else None
     # ~0.1 s of openpyxl per workbook, about 1 000 workbooks a national month: over the cores.
-    ledger = _published_ledger(Path(published_db_or_warehouse))
+    ledger = _published_ledger(path)
     settled = ledger.adjustments[ledger.adjustments["settled_in_payout_month"] == month] if ledger else None
     payouts = ledger.payouts[ledger.payouts["payout_month"] == month] if ledger else None
-    written = map_forked(lambda job: _write_vc_workbook(inputs, job[0], job[1], version, settled), jobs,
+    written = map_forked(lambda job: _write_vc_workbook(inputs, job[0], job[1], version, settled, year), jobs,
                          min_items_per_worker=8)
     written.append(write_region_workbook(inputs, folder / f"region_summary_{month}.xlsx", version, payouts))
+    if year is not None:
+        last = last_published_month_of_year(path, year.year)
+        whole = year if last == month else load_year_rows(path, last)
+        written.append(write_region_year_workbook(path, inputs, whole, Path(out_dir)))
     return written

@@ -38,7 +38,7 @@ from core.warehouse import table_columns, table_exists
 
 ROW_GROUP_SIZE = 262_144
 # zstd level 1, not 3: a national month's reimbursement_person_monthly (10.6 M rows, mostly
-# random hex person keys) wrote in 4.9 s instead of 9.3 s, and 412 MiB instead of 425 MiB.
+# random hex person keys) writes in 4.9 s against 9.3 s, and takes 412 MiB against 425 MiB.
 PARQUET_OPTIONS = dict(
     compression="zstd",
     compression_level=1,

@@ -13,7 +13,7 @@
 -- contacts, so a run computes its own months (the pre-hook deletes them) and any month of
 -- its 12-month windows the table lacks. The window then sums 12 stored months of 16-byte
 -- keys instead of regrouping 12 months of contacts by their string keys (a national month
--- at 11 months of history ran out of DuckDB's 4 GB there).
+-- at 11 months of history runs out of DuckDB's 4 GB that way).
 with wanted_months as (
     {{ window_months_missing(12) }}
 ),

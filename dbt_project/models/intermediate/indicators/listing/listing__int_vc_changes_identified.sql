@@ -13,8 +13,8 @@
 -- a run computes the months its 12-month windows need that the table lacks, and always its
 -- own months and the month after them (whose earlier snapshot it may just have replaced;
 -- the pre-hook deletes those). A month's relisting window then reads 12 months of stored
--- changes instead of 13 listing snapshots (a national month: 138 M rows, which grew the dbt
--- build by ~30 s with each month of history until the window was full).
+-- changes instead of 13 listing snapshots (a national month: 138 M rows, which would grow the
+-- dbt build by ~30 s with each month of history until the window is full).
 with wanted_months as (
     select
         month,
