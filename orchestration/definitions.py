@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.defs.operations.definitions import defs as operations
-from orchestration.defs.publication.definitions import defs as publication
-from orchestration.defs.sources.definitions import defs as sources
-from orchestration.defs.transform.definitions import defs as transform
+from orchestration.runtime.dagster_dbt_import import import_dagster_dbt
+
+# Before any dbt asset module imports dagster-dbt: with the runtime's `lean_dbt` piece it is
+# imported without dbt-core (orchestration/runtime/dagster_dbt_import.py).
+import_dagster_dbt()
+
+from orchestration.defs.operations.definitions import defs as operations  # noqa: E402
+from orchestration.defs.publication.definitions import defs as publication  # noqa: E402
+from orchestration.defs.sources.definitions import defs as sources  # noqa: E402
+from orchestration.defs.transform.definitions import defs as transform  # noqa: E402
 
 defs = dg.Definitions.merge(
     sources,

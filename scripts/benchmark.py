@@ -163,9 +163,12 @@ def step_stats(data_dir: Path, log_path: Path) -> dict:
 
 
 def pipeline_run(label: str, landing: Path, data_dir: Path, month_from: str, month_to: str,
-                 logs: Path) -> dict:
+                 logs: Path, runtime: str | None = None) -> dict:
     cmd = [str(VARDVAL), "run", "--from", month_from, "--to", month_to, "--quiet"]
-    result = run_child(cmd, env_for(landing, data_dir), logs / f"{label}.log")
+    env = env_for(landing, data_dir)
+    if runtime is not None:
+        env["VARDVAL_RUNTIME"] = runtime
+    result = run_child(cmd, env, logs / f"{label}.log")
     if result["exit"] != 0:
         tail = Path(result["log"]).read_text(errors="replace")[-3000:]
         raise SystemExit(f"{label}: `vardval run` exited {result['exit']}\n{tail}")
@@ -449,6 +452,43 @@ def region(args, work: Path, logs: Path) -> dict:
     return out
 
 
+def runtime_comparison(args, work: Path, logs: Path) -> dict:
+    """A region month on an empty warehouse, cold, under each VARDVAL_RUNTIME value: plain, fast
+    and plain with each piece alone. The repeats go round the values, so that a change in the
+    machine's load falls on all of them alike."""
+    from core.settings import RUNTIME_PIECES
+
+    month = FIRST_MONTH
+    landing = work / f"landing_scale{args.scale:g}"
+    ensure_landing(landing, [month], args.scale)
+    values = ["plain", "fast", *RUNTIME_PIECES] if args.runtimes == "all" else args.runtimes.split(";")
+    runs: dict[str, list] = {value: [] for value in values}
+    for i in range(args.repeat):
+        for value in values:
+            print(f"[runtime] {value}, month {month}, empty warehouse, repeat {i + 1}/{args.repeat}", flush=True)
+            label = f"runtime_{value.replace(',', '+')}_{i}"
+            runs[value].append(pipeline_run(label, landing, fresh(work / "data_runtime"), month, month, logs,
+                                            runtime=value))
+    out = {"month": month, "scale": args.scale, "values": {value: median_of(r) for value, r in runs.items()}}
+    plain = out["values"]["plain"]
+    for value, figures in out["values"].items():
+        figures["wall_vs_plain_s"] = round(figures["wall_s"] - plain["wall_s"], 2)
+        figures["cpu_vs_plain_s"] = round(figures["cpu_s"] - plain["cpu_s"], 2)
+    return out
+
+
+def runtime_markdown(runtime: dict) -> str:
+    lines = [f"Region month {runtime['month']} (scale {runtime['scale']:g}), empty warehouse, cold process; "
+             "medians; against `plain`:", "",
+             "| VARDVAL_RUNTIME | wall s | vs plain | CPU s | vs plain | peak RSS MiB (process / tree) | dbt | load |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for value, f in runtime["values"].items():
+        lines.append(f"| `{value}` | {f['wall_s']:.1f} | {f['wall_vs_plain_s']:+.1f} | {f['cpu_s']:.1f} | "
+                     f"{f['cpu_vs_plain_s']:+.1f} | {f['peak_rss_mib']:.0f} / {f['peak_tree_rss_mib']:.0f} | "
+                     f"{f['stages'].get('dbt', 0):.1f} | {f['load_before']:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
 def national(args, work: Path, logs: Path) -> dict:
     """One national month on an empty warehouse or, with --national-history N, month N+1 after
     N months built by monthly runs (the window then holds 12 months of national contacts)."""
@@ -558,6 +598,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/vardval-benchmark"),
                         help="landing files, data dirs and logs (generated files are reused)")
     parser.add_argument("--output", type=Path, default=REPO / "docs" / "benchmark_results.json")
+    parser.add_argument("--runtimes", metavar="VALUES",
+                        help="only compare VARDVAL_RUNTIME values on a region month, cold: 'all' (plain, fast "
+                             "and plain with each piece alone) or values separated by ';' (docs/performance.md)")
     args = parser.parse_args(argv)
     if args.months < 2:
         parser.error("--months must be at least 2")
@@ -582,6 +625,14 @@ def main(argv: list[str] | None = None) -> int:
         args.output.with_suffix(".md").write_text(table)
         return table
 
+    if args.runtimes:
+        runtime = runtime_comparison(args, work, logs)
+        output = args.output.with_name("benchmark_runtime.json")
+        output.write_text(json.dumps({**results, "runtime": runtime}, indent=2) + "\n")
+        table = runtime_markdown(runtime)
+        output.with_suffix(".md").write_text(table)
+        print("\n" + table + f"\nwritten: {output} and {output.with_suffix('.md')}")
+        return 0
     if not args.skip_region:
         results["region"] = region(args, work, logs)
         save()

@@ -16,8 +16,9 @@ import dagster as dg
 import pytest
 import yaml
 
-from orchestration.cli import EXIT_WAREHOUSE_BUSY, dagster_yaml, main, prepare_environment
-from orchestration.concurrency import HOST_TAG, PID_TAG, POOL, holders, release_stale_slots
+from orchestration.cli.commands import EXIT_WAREHOUSE_BUSY, main
+from orchestration.cli.concurrency import HOST_TAG, PID_TAG, POOL, holders, release_stale_slots
+from orchestration.cli.dagster_home import dagster_yaml, prepare_environment
 from core.settings import get_settings
 
 VARDVAL = str(Path(sys.executable).with_name("vardval"))
@@ -190,11 +191,11 @@ def test_slots_of_finished_runs_and_dead_processes_are_freed_live_ones_kept():
 def test_a_step_failure_shows_its_root_cause():
     from dagster._utils.error import SerializableErrorInfo
 
-    from orchestration.cli import _root_cause
+    from orchestration.cli.progress import root_cause
 
     inner = SerializableErrorInfo("WarehouseBusy: the warehouse /x is held\n", [], "WarehouseBusy")
     outer = SerializableErrorInfo('Error occurred while executing op "reference_data"\n', [], "X", cause=inner)
-    assert _root_cause(outer).startswith("WarehouseBusy: the warehouse /x is held")
+    assert root_cause(outer).startswith("WarehouseBusy: the warehouse /x is held")
 
 
 # --- what a run prints ------------------------------------------------------------------------
@@ -339,7 +340,7 @@ def test_version(capsys):
 def test_every_option_has_help():
     import argparse
 
-    from orchestration.cli import build_parser
+    from orchestration.cli.commands import build_parser
 
     parser = build_parser()
     subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
@@ -353,7 +354,7 @@ def test_every_option_has_help():
 
 def test_cli_runs_are_recorded_under_the_uis_code_location():
     """The UI lists a run under its job, and on the timeline, by its code location's name."""
-    from orchestration.job_run import JOB_NAME, workspace_location
+    from orchestration.cli.job_run import JOB_NAME, workspace_location
 
     workspace = yaml.safe_load((Path(__file__).resolve().parents[1] / "workspace.yaml").read_text())
     target = workspace["load_from"][0]["python_module"]

@@ -1,4 +1,4 @@
-"""dagster-dbt runs in the run's process without dbt-core (orchestration/defs/transform/dbt_core_hidden.py):
+"""dagster-dbt runs in the run's process without dbt-core (orchestration/runtime/dagster_dbt_import.py):
 the dbt selections are evaluated from the manifest, and must select what dbt's own selector does."""
 import json
 import subprocess
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.defs.transform.assets import MANIFEST_PATH, MONTHLY_SELECTION
-from orchestration.defs.transform.dbt_core_hidden import select_unique_ids
+from orchestration.runtime.dagster_dbt_import import select_unique_ids
 from orchestration.defs.transform.views import VIEW_SELECTION
 
 REPO = Path(__file__).resolve().parents[1]

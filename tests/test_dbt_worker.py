@@ -1,4 +1,4 @@
-"""dbt started with the run (orchestration/dbt_worker.py): the `vardval-dbt` client runs a
+"""dbt started with the run (orchestration/runtime/dbt_worker.py): the `vardval-dbt` client runs a
 command in the waiting worker, or in a dbt of its own when there is none; either way with the
 same output format and exit status as dbt."""
 from __future__ import annotations
@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from orchestration.dbt_worker import DBT_PROJECT_DIR, SOCKET_ENV, client_path, start_worker
+from orchestration.runtime.dbt_worker import DBT_PROJECT_DIR, SOCKET_ENV, client_path, start_worker
 
 pytestmark = pytest.mark.skipif(not client_path().exists(), reason="vardval-dbt is not installed")
 
@@ -76,7 +76,7 @@ def test_without_a_worker_the_client_runs_dbt_itself(dbt_env, tmp_path, monkeypa
 
 
 def test_a_worker_ends_when_the_process_that_started_it_is_gone(tmp_path, dbt_env):
-    starter = ("import sys, pathlib; from orchestration.dbt_worker import start_worker; "
+    starter = ("import sys, pathlib; from orchestration.runtime.dbt_worker import start_worker; "
                "print(start_worker(pathlib.Path(sys.argv[1])).process.pid, flush=True)")
     pid = int(subprocess.run([sys.executable, "-c", starter, str(tmp_path)], env=dbt_env, capture_output=True,
                              text=True, timeout=60, check=True).stdout)

@@ -1,4 +1,4 @@
-"""The event log the CLI's Dagster home uses (orchestration/eventlog.py): Dagster's own SQLite
+"""The event log the CLI's Dagster home uses (orchestration/runtime/eventlog.py): Dagster's own SQLite
 files, written with connections kept open, and readable by Dagster's plain storage."""
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import dagster as dg
 import pytest
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 
-from orchestration.cli import dagster_yaml
-from orchestration.eventlog import KEPT_RUN_ENGINES, PooledSqliteEventLogStorage
-from orchestration.parallel import map_forked
+from orchestration.cli.dagster_home import dagster_yaml
+from orchestration.runtime.eventlog import KEPT_RUN_ENGINES, PooledSqliteEventLogStorage
+from orchestration.runtime.parallel import map_forked
 
 
 @dg.asset(check_specs=[dg.AssetCheckSpec("positive", asset="numbers")])

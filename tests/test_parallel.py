@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from orchestration.parallel import map_forked
+from orchestration.runtime.parallel import map_forked
 
 
 def test_forked_map_keeps_order_and_results(monkeypatch):
@@ -17,7 +17,7 @@ def test_forked_map_keeps_order_and_results(monkeypatch):
 
 
 def test_both_cores_by_default(monkeypatch):
-    from orchestration.parallel import worker_count
+    from orchestration.runtime.parallel import worker_count
 
     monkeypatch.delenv("VARDVAL_WORKERS", raising=False)
     assert worker_count() == min(2, os.cpu_count() or 1)
@@ -58,7 +58,7 @@ def test_workers_finish_even_when_this_process_ignores_sigterm(monkeypatch):
 
 
 def test_streamed_results_come_in_order_while_the_workers_read_ahead(monkeypatch):
-    from orchestration.parallel import imap_forked
+    from orchestration.runtime.parallel import imap_forked
 
     monkeypatch.setenv("VARDVAL_WORKERS", "2")
     results = imap_forked(lambda x: (x * x, os.getpid()), list(range(12)), ahead=1)

@@ -106,10 +106,12 @@ def _marts_content(warehouse, month):
 
 _ONE_MONTH_ALONE = """
 import sys
-from orchestration.cli import _execute_job, make_console, prepare_environment
+from orchestration.cli.dagster_home import prepare_environment
+from orchestration.cli.progress import make_console
+from orchestration.cli.run import execute_job
 from core.settings import get_settings
 prepare_environment(get_settings())
-sys.exit(0 if _execute_job([sys.argv[1]], False, make_console(), True) else 1)
+sys.exit(0 if execute_job([sys.argv[1]], False, make_console(), True) else 1)
 """
 
 

@@ -47,7 +47,7 @@ from orchestration.defs.publication.report import KEY_INDICATORS, MAX_PANELS, PA
 from orchestration.defs.publication.statement_inputs import Source, _targets, registry_sql
 from orchestration.defs.publication.targets import direction_of, shortfall, status
 from orchestration.defs.publication.workbook import write_if_changed
-from orchestration.parallel import map_forked
+from orchestration.runtime.parallel import map_forked
 
 QUARTER_RE = re.compile(r"^(\d{4})-Q([1-4])$")
 FINGERPRINT_META = "vardval-inputs"

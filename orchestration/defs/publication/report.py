@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from orchestration.parallel import map_forked
+from orchestration.runtime.parallel import map_forked
 from core.labels import (EXCEPTION_SV, SEX_SV, components_of, format_value, indicator_kind,
                                                    indicator_label, month_short, window_note)
 from core.labels import month_sv as _month_sv

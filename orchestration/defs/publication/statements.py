@@ -36,7 +36,7 @@ from orchestration.defs.publication.workbook import (COUNT, INDICATOR_FORMAT, SE
                                                      save_stable, styles)
 from orchestration.defs.publication.year_to_date import (YearRows, last_published_month_of_year, load_year_rows,
                                                          published_dir)
-from orchestration.parallel import map_forked
+from orchestration.runtime.parallel import map_forked
 
 SUMMARY_SHEET, FOLLOW_UP_SHEET = "Ersättningsunderlag", "Uppföljning"
 FOLLOW_UP_ONE_PAGE_ROWS = 80   # up to this many rows the follow-up prints on one landscape page (≥ 8 pt)

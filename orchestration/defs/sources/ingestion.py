@@ -18,8 +18,8 @@ import pandas as pd
 from core import vocabulary
 from core.settings import Settings
 from core.warehouse import RAW_COLUMN_CHANGES, RAW_DDL, WarehouseBusy, connect, ensure_schema
-from orchestration.memory import release_freed_memory
-from orchestration.parallel import imap_forked
+from orchestration.runtime.memory import release_freed_memory
+from orchestration.runtime.parallel import imap_forked
 from sources.pseudonym import MissingPseudonymKey, get_key
 from sources.reading import IngestResult, SourceFileError
 from sources.reimbursement_model import ModelValidationError, load_model, model_tables

@@ -7,24 +7,17 @@ dbt tests load as asset checks beside their models.
 """
 
 import functools
-import importlib.metadata
 import json
 import os
 import shutil
-import sys
-import threading
 import uuid
-from pathlib import Path
 from collections.abc import Mapping
-from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
-from packaging import version
-from pydantic import PrivateAttr
 
-from orchestration.dbt_worker import DbtWorker, client_path, keep_partial_parse, start_worker
 from orchestration.defs.partitions import OWNERS, PARTITIONS, SINGLE_RUN, partition_months
 from orchestration.defs.transform.project import dbt_project, dbt_run_window, ensure_manifest
 from orchestration.defs.transform.views import (
@@ -35,6 +28,9 @@ from orchestration.defs.transform.views import (
     views_current,
 )
 from orchestration.dependencies import record_built_from
+from orchestration.runtime.dbt_resource import dbt_cli_resource, wait_for_dbt
+from orchestration.runtime.dbt_worker import keep_partial_parse
+from orchestration.runtime.preload import preload_great_expectations
 from core.settings import get_settings
 from core.warehouse import connect, write_run_window
 
@@ -146,47 +142,6 @@ def _sources_through_views(manifest: Mapping[str, Any], unique_id: str) -> set[s
     return found
 
 
-class VardvalDbtCliResource(DbtCliResource):
-    """DbtCliResource without the start-up costs we need not pay after the run has begun.
-
-    * dbt itself starts with the run: a worker process imports dbt and parses the project
-      while the run ingests, and the dbt step's command runs in it (orchestration/dbt_worker.py;
-      the executable is its client, `vardval-dbt`). ~4–5 CPU-s of the dbt step, on the core
-      the ingestion leaves free.
-    * `dbt --version` (a whole dbt start, ~3 s): when the executable is this venv's, its
-      version is the installed dbt-core's, which we read from the package metadata.
-    * An in-process dbt adapter (imports dbt and loads its macros in the Dagster process): it
-      only serves `fetch_column_metadata` / `fetch_row_counts`, which we do not call.
-    """
-
-    _worker: DbtWorker | None = PrivateAttr(default=None)
-
-    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        super().setup_for_execution(context)
-        # `vardval run` started one before loading the definitions (cli.py); a UI run starts it here.
-        if Path(self.dbt_executable) == client_path():
-            self._worker = start_worker(get_settings().data_dir)
-
-    def wait_for_worker(self) -> None:
-        if self._worker is not None:
-            self._worker.wait()
-
-    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
-        if self._worker is not None:
-            self._worker.stop()
-            self._worker = None
-        super().teardown_after_execution(context)
-
-    @cached_property
-    def _cli_version(self) -> version.Version:
-        if Path(self.dbt_executable).parent == Path(sys.executable).parent:
-            return version.parse(importlib.metadata.version("dbt-core"))
-        return super()._cli_version
-
-    def _initialize_dbt_core_adapter(self, args):
-        return None
-
-
 TRANSLATOR = VardvalDbtTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
 
 
@@ -203,7 +158,7 @@ MONTHLY_SELECTION = "config.materialized:table config.materialized:incremental"
     dagster_dbt_translator=TRANSLATOR,
     pool="warehouse",
 )
-def vardval_dbt_views(context: dg.AssetExecutionContext, dbt: VardvalDbtCliResource):
+def vardval_dbt_views(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     """The staging and intermediate views: not monthly, rebuilt when their code changes. A
     month's dbt step does that itself when needed (views.py); this asset lets a data engineer
     rebuild them from the UI."""
@@ -218,7 +173,7 @@ def vardval_dbt_views(context: dg.AssetExecutionContext, dbt: VardvalDbtCliResou
     cache = settings.data_dir / "dbt_target"
     target_path = _invocation_target(cache, context.run.run_id)
     yield from dbt.cli(["run"], context=context, target_path=target_path).stream()
-    dbt.wait_for_worker()
+    wait_for_dbt(dbt)
     keep_partial_parse(target_path, cache)
     with connect(settings.warehouse_path) as con:
         record_views_built(con, _manifest())
@@ -233,7 +188,7 @@ def vardval_dbt_views(context: dg.AssetExecutionContext, dbt: VardvalDbtCliResou
     dagster_dbt_translator=TRANSLATOR,
     pool="warehouse",
 )
-def vardval_dbt_models(context: dg.AssetExecutionContext, dbt: VardvalDbtCliResource):
+def vardval_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource):
     unselected = set(context.assets_def.keys) - set(context.selected_asset_keys)
     if unselected:
         # Intermediate tables hold the run's months: rebuilding only some of the models would
@@ -250,7 +205,7 @@ def vardval_dbt_models(context: dg.AssetExecutionContext, dbt: VardvalDbtCliReso
     with connect(settings.warehouse_path) as con:
         write_run_window(con, dbt_run_window(months[0], months[-1], settings.min_cell))
         views_stale = not views_current(con, manifest)
-    _preload_checks()
+    preload_great_expectations()
     args = ["build", *PRODUCTION_EXCLUDES]
     if views_stale:
         # In the same build, so dbt orders each view after the tables it reads.
@@ -262,7 +217,7 @@ def vardval_dbt_models(context: dg.AssetExecutionContext, dbt: VardvalDbtCliReso
     target_path = _invocation_target(cache, context.run.run_id)
     invocation = dbt.cli(args, context=context, target_path=target_path)
     yield from _views_as_materializations(invocation.stream(), context)
-    dbt.wait_for_worker()  # dbt's warehouse connection is closed before the gate opens it
+    wait_for_dbt(dbt)  # dbt's warehouse connection is closed before the gate opens it
     keep_partial_parse(target_path, cache)
     with connect(settings.warehouse_path) as con:
         if views_stale:
@@ -315,24 +270,6 @@ def _invocation_target(cache: Path, run_id: str) -> Path:
     return target
 
 
-def _import_checks() -> None:
-    try:
-        import great_expectations  # noqa: F401
-        import great_expectations.expectations  # noqa: F401
-
-        import validations.expectations  # noqa: F401
-    except Exception:  # noqa: BLE001 - the gate imports them again and reports any error there
-        pass
-
-
-def _preload_checks() -> None:
-    """Import Great Expectations (~10 s of imports) while dbt runs in its subprocess: the gate
-    after dbt needs it, and this process mostly waits on dbt meanwhile. Python's import lock
-    makes the gate wait for this import if it is not finished, so it is imported once."""
-    if "great_expectations" not in sys.modules:
-        threading.Thread(target=_import_checks, name="preload-great-expectations", daemon=True).start()
-
-
 # A run's dbt output already reaches the run log (CLI) or the step's logs (UI), and its
 # compiled SQL stays in the invocation's target folder. dbt's own debug log file and its JSON
 # artifacts (manifest.json, run_results.json, rewritten by every build) cost ~1 s a build and
@@ -341,8 +278,6 @@ DBT_GLOBAL_FLAGS = ["--log-level-file", "none", "--no-write-json"]
 
 
 def dbt_resource() -> DbtCliResource:
-    # The venv's dbt client, whether or not the venv is on PATH (make targets call .venv/bin/*).
-    executable = client_path()
-    return VardvalDbtCliResource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir),
-                                 dbt_executable=str(executable) if executable.exists() else "dbt",
-                                 global_config_flags=DBT_GLOBAL_FLAGS)
+    """Stock or fast, as VARDVAL_RUNTIME says (orchestration/runtime/dbt_resource.py)."""
+    return dbt_cli_resource(project_dir=dbt_project, profiles_dir=str(dbt_project.profiles_dir),
+                            global_config_flags=DBT_GLOBAL_FLAGS)

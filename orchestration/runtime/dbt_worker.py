@@ -1,5 +1,5 @@
-"""A dbt process started with the run, so that dbt's start (imports and parse, ~4–5 CPU-s)
-happens while the run ingests, not after it.
+"""The `dbt_worker` piece (orchestration/runtime): a dbt process started with the run, so that
+dbt's start (imports and parse, ~4–5 CPU-s) happens while the run ingests, not after it.
 
 dagster-dbt runs dbt as a subprocess and reads its JSON log lines from stdout. The resource's
 dbt executable is `vardval-dbt` (`client_main`):
@@ -7,12 +7,14 @@ dbt executable is `vardval-dbt` (`client_main`):
 * when the run started a worker (`VARDVAL_DBT_WORKER` names its socket), the client hands it
   the command line, environment and working directory, relays its output, and exits with its
   status;
-* otherwise, or if the worker is gone, the client execs the real dbt in its place.
+* otherwise, or if the worker is gone, or for `--version`, the client execs the real dbt in
+  its place.
 
 The worker (`worker_main`) imports dbt and parses the project at once (no database
 connection), then waits for one command. It runs it with the parsed manifest, as dbt's
 documented "reusing objects" does, and exits. It exits as well when the run's process is
-gone. This module imports only the standard library at the top: the client starts in ~30 ms.
+gone. This module imports only the standard library and the settings at the top: the client
+starts in ~30 ms.
 """
 import json
 import os
@@ -28,7 +30,9 @@ import threading
 import traceback
 from pathlib import Path
 
-DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
+from orchestration.runtime import enabled
+
+DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 CLIENT = "vardval-dbt"
 SOCKET_ENV = "VARDVAL_DBT_WORKER"
 EXIT_MARK = b"\x00vardval-dbt-exit "
@@ -42,9 +46,9 @@ def client_path() -> Path:
 
 
 def start_worker(data_dir: Path) -> "DbtWorker | None":
-    """Start a worker for this process's next dbt command, unless one is already waiting or the
-    client is not installed. The client finds it through the environment."""
-    if os.environ.get(SOCKET_ENV) or not client_path().exists():
+    """Start a worker for this process's next dbt command, unless the piece is off, one is
+    already waiting or the client is not installed. The client finds it through the environment."""
+    if not enabled("dbt_worker") or os.environ.get(SOCKET_ENV) or not client_path().exists():
         return None
     cache = data_dir / "dbt_target"
     cache.mkdir(parents=True, exist_ok=True)
@@ -69,7 +73,7 @@ class DbtWorker:
         server.listen(1)
         with server:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "orchestration.dbt_worker", str(server.fileno()), str(parse_cache),
+                [sys.executable, "-m", "orchestration.runtime.dbt_worker", str(server.fileno()), str(parse_cache),
                  str(os.getpid())],
                 env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 cwd=env.get("DBT_PROJECT_DIR"), pass_fds=[server.fileno()],
@@ -201,7 +205,8 @@ def _close_database() -> None:
 # --- the client (`vardval-dbt`) ---------------------------------------------------------------
 
 def client_main() -> None:
-    worker = _connect(os.environ.get(SOCKET_ENV, ""))
+    # `--version` (dagster-dbt asks it when `lean_dbt` is off) is not the command the worker waits for.
+    worker = _connect(os.environ.get(SOCKET_ENV, "")) if sys.argv[1:] != ["--version"] else None
     if worker is None:
         dbt = str(Path(sys.executable).with_name("dbt"))
         os.execv(dbt, [dbt, *sys.argv[1:]])

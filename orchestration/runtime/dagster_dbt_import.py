@@ -1,4 +1,5 @@
-"""dagster-dbt in the run's process without importing dbt-core (~2 s of a region month's start).
+"""Part of the `lean_dbt` piece (orchestration/runtime): dagster-dbt in the run's process
+without importing dbt-core (~2 s of a region month's start).
 
 dagster-dbt drives dbt as a subprocess (here our dbt worker) and supports having no dbt-core
 beside it (for dbt Fusion): it then reads dbt's JSON events with its own status enums. It
@@ -6,13 +7,16 @@ imports dbt-core at its own import only for those enums and to evaluate `@dbt_as
 `select=` against the manifest. So dbt-core is hidden from dagster-dbt's import, and the two
 selections the definitions use are evaluated from the manifest here, with dbt's default
 (eager) indirect selection of tests; `tests/test_dbt_selection.py` holds them equal to
-dbt's own selector. A process that already imported dbt (the test suite) keeps dagster-dbt's
-dbt-core path; both paths select the same nodes.
+dbt's own selector. A process that already imported dbt or dagster-dbt (the test suite), or
+that runs with `lean_dbt` off, keeps dagster-dbt's dbt-core path; both paths select the same
+nodes. `orchestration/definitions.py` calls `import_dagster_dbt` before it imports a dbt asset.
 """
 import importlib.abc
 import sys
 from collections.abc import Mapping
 from typing import Any
+
+from orchestration.runtime import enabled
 
 MATERIALIZED = "config.materialized:"
 
@@ -29,7 +33,10 @@ _dagster_dbt_select = None
 
 
 def import_dagster_dbt() -> None:
-    """Import dagster-dbt (dbt-core hidden unless already imported) and install the selection."""
+    """With `lean_dbt`: import dagster-dbt (dbt-core hidden unless already imported) and install
+    the selection. Without it, nothing: dagster-dbt is imported as it is, where it is used."""
+    if not enabled("lean_dbt"):
+        return
     hidden = _DbtCoreHidden() if "dagster_dbt" not in sys.modules and "dbt" not in sys.modules else None
     if hidden is not None:
         sys.meta_path.insert(0, hidden)

@@ -1,4 +1,5 @@
-"""Handing freed memory back to the operating system between a run's stages.
+"""The `malloc_trim` piece (orchestration/runtime): handing freed memory back to the operating
+system between a run's stages.
 
 Freed Arrow buffers stay in pyarrow's allocator (mimalloc) and freed Python and pandas objects
 in glibc's arenas: after a national ingest the run's process still held ~2.7 GiB it no longer
@@ -9,6 +10,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+
+from orchestration.runtime import enabled
 
 
 @functools.cache
@@ -22,6 +25,8 @@ def _libc():
 
 
 def release_freed_memory() -> None:
+    if not enabled("malloc_trim"):
+        return
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()

@@ -1,10 +1,11 @@
-"""CPU-bound work (reading and validating deliveries, openpyxl workbooks, matplotlib charts) over the cores.
+"""The `fork_pool` piece (orchestration/runtime): CPU-bound work (reading and validating
+deliveries, openpyxl workbooks, matplotlib charts) over the cores.
 
 The items are prepared in this process; forked workers inherit them (only an index goes out
 and a small result comes back), do their work on them — no warehouse connection, no Dagster,
 no logging; at most an in-memory DuckDB of their own (pseudonymisation) — and return. Results
 come back in the items' order, so the output does not depend on the number of workers.
-`VARDVAL_WORKERS` sets it (see worker_count).
+`VARDVAL_WORKERS` sets it (see worker_count); with the piece off, everything stays in this process.
 """
 from __future__ import annotations
 
@@ -16,11 +17,16 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from orchestration.runtime import enabled
+
 _JOB: tuple[Callable[[Any], Any], Sequence[Any]] | None = None
 
 
 def worker_count() -> int:
-    """VARDVAL_WORKERS, default 2 (or the machine's cores, if fewer); 1 keeps one process."""
+    """VARDVAL_WORKERS, default 2 (or the machine's cores, if fewer); 1 keeps one process, as
+    does the `fork_pool` piece off."""
+    if not enabled("fork_pool"):
+        return 1
     configured = os.environ.get("VARDVAL_WORKERS", "").strip()
     return max(1, int(configured)) if configured else max(1, min(2, os.cpu_count() or 1))
 

@@ -1,4 +1,6 @@
-"""Dagster's SQLite event log, with its database connections kept open.
+"""The `eventlog` piece (orchestration/runtime): Dagster's SQLite event log, with its database
+connections kept open. `vardval`'s Dagster home names it in its `dagster.yaml` when the piece
+is on (orchestration/cli/dagster_home.py); without it the home uses Dagster's own class.
 
 Dagster's `SqliteEventLogStorage` creates a SQLAlchemy engine, opens the file, commits and
 disposes of the engine for every event it stores or reads: 4–8 ms an event on this machine,
@@ -35,13 +37,14 @@ from sqlalchemy.engine import Connection, Engine
 KEPT_RUN_ENGINES = 8
 
 _STORAGES: "weakref.WeakSet[PooledSqliteEventLogStorage]" = weakref.WeakSet()
+_fork_hook_registered = False
 
 
 class PooledSqliteEventLogStorage(SqliteEventLogStorage):
     """`SqliteEventLogStorage` with its engines kept open. Configured in `dagster.yaml`:
 
         event_log_storage:
-          module: orchestration.eventlog
+          module: orchestration.runtime.eventlog
           class: PooledSqliteEventLogStorage
           config:
             base_dir: /absolute/path/to/dagster_home/history/runs
@@ -56,6 +59,7 @@ class PooledSqliteEventLogStorage(SqliteEventLogStorage):
         self._engines_lock = threading.Lock()
         super().__init__(base_dir, inst_data=inst_data)
         _STORAGES.add(self)
+        _register_fork_hook()
 
     @classmethod
     def config_type(cls):
@@ -131,4 +135,9 @@ def _forget_engines_in_child() -> None:
         storage._dispose_engines(close=False)
 
 
-os.register_at_fork(after_in_child=_forget_engines_in_child)
+def _register_fork_hook() -> None:
+    """Once per process, with its first storage (a fork hook cannot be unregistered)."""
+    global _fork_hook_registered
+    if not _fork_hook_registered:
+        os.register_at_fork(after_in_child=_forget_engines_in_child)
+        _fork_hook_registered = True
