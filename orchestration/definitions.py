@@ -10,16 +10,18 @@ from orchestration.runtime.dagster_dbt_import import import_dagster_dbt
 # imported without dbt-core (orchestration/runtime/dagster_dbt_import.py).
 import_dagster_dbt()
 
-from orchestration.defs.operations.definitions import defs as operations  # noqa: E402
-from orchestration.defs.publication.definitions import defs as publication  # noqa: E402
-from orchestration.defs.sources.definitions import defs as sources  # noqa: E402
-from orchestration.defs.transform.definitions import defs as transform  # noqa: E402
+from orchestration.defs.operations import definitions as operations  # noqa: E402
+from orchestration.defs.publication import definitions as publication  # noqa: E402
+from orchestration.defs.sources import definitions as sources  # noqa: E402
+from orchestration.defs.transform import definitions as transform  # noqa: E402
 
+# The domains' modules, not their Definitions objects, are bound here: Dagster's loader accepts
+# one Definitions at a module's scope.
 defs = dg.Definitions.merge(
-    sources,
-    transform,
-    publication,
-    operations,
+    sources.defs,
+    transform.defs,
+    publication.defs,
+    operations.defs,
     # One process for a run: imports, dbt start-up and GE load are paid once.
     dg.Definitions(executor=dg.in_process_executor),
 )

@@ -48,8 +48,17 @@ def where_to_look(settings: Settings, months: list[str]) -> list[tuple[str, str]
     """(event, where) for every event of the demo year, naming table, month, VC and file."""
     from sources.synthetic import months as mo
     from sources.synthetic.reference import EXTRA_ASSIGNMENTS, GRANT_PROGRAMMES
-    from sources.synthetic.units import (CAP_UNIT_NO, CLOSING_MONTH, CLOSING_UNIT_NO, NEW_UNIT_NO,
-                                         TAKEOVER_MONTH, TAKEOVER_PROVIDER, TAKEOVER_UNIT_NO, UNITS, unit_hsa)
+    from sources.synthetic.units import (
+        CAP_UNIT_NO,
+        CLOSING_MONTH,
+        CLOSING_UNIT_NO,
+        NEW_UNIT_NO,
+        TAKEOVER_MONTH,
+        TAKEOVER_PROVIDER,
+        TAKEOVER_UNIT_NO,
+        UNITS,
+        unit_hsa,
+    )
 
     first = mo.month_index(months[0])
     pub, stm = settings.published_dir, settings.statements_dir

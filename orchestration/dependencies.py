@@ -32,8 +32,8 @@ import io
 import json
 from pathlib import Path
 
-from orchestration.defs.sources.ingestion import REFERENCE_FILES, SOURCES, sha256_of
 from core.months import month_bounds, month_range, shift_month
+from orchestration.defs.sources.ingestion import REFERENCE_FILES, SOURCES, sha256_of
 
 LISTING_REACH = 12
 VISITS_REACH = 11

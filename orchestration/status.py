@@ -41,11 +41,11 @@ class MonthState:
 
 
 def month_states(settings: Settings, months: list[str] | None) -> list[MonthState]:
-    from orchestration.defs.publication.gate import load_check_record, month_fingerprints
-    from orchestration.dependencies import read_record, reference_digests, stale_reasons
     from orchestration.defs.publication.commit import complete_interrupted_commit
+    from orchestration.defs.publication.gate import load_check_record, month_fingerprints
     from orchestration.defs.publication.layout import read_catalog
     from orchestration.defs.sources.ingestion import REFERENCE_STEP, reference_error
+    from orchestration.dependencies import read_record, reference_digests, stale_reasons
 
     # A publication killed after its commit point is finished first: the state shown is the
     # committed one, the one catalog.json, published.duckdb and the Parquet then all hold.

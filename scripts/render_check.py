@@ -88,9 +88,9 @@ def to_png(pdf: Path) -> None:
 
 def render_check(folder: Path, pdf_dir: Path, vc: str | None = None, png: bool = False) -> list[str]:
     """The problems found (empty: all checks pass)."""
-    from core.labels import COMPONENTS
-
     import openpyxl
+
+    from core.labels import COMPONENTS
 
     statements = sorted(folder.glob(f"ersattningsunderlag_*_{vc or ''}*.xlsx"))
     regions = sorted(folder.glob("region_summary_*.xlsx"))

@@ -35,9 +35,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from core.settings import Settings, get_settings  # noqa: E402
 from orchestration.cli.dagster_home import prepare_environment  # noqa: E402
 from orchestration.cli.job_run import workspace_location  # noqa: E402
-from core.settings import Settings, get_settings  # noqa: E402
 
 # Routes of the Dagster 1.13 UI.
 PAGES = {

@@ -23,9 +23,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from core.settings import Settings
 from orchestration.defs.sources import ingestion
 from orchestration.defs.sources.ingestion import ingest_month, load_reference
-from core.settings import Settings
 from sources.pseudonym import KEY_ENV
 from sources.reading import SourceFileError
 from sources.reimbursement_model import ModelValidationError

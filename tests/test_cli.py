@@ -16,10 +16,10 @@ import dagster as dg
 import pytest
 import yaml
 
+from core.settings import get_settings
 from orchestration.cli.commands import EXIT_WAREHOUSE_BUSY, main
 from orchestration.cli.concurrency import HOST_TAG, PID_TAG, POOL, holders, release_stale_slots
 from orchestration.cli.dagster_home import dagster_yaml, prepare_environment
-from core.settings import get_settings
 
 VARDVAL = str(Path(sys.executable).with_name("vardval"))
 SUBCOMMANDS = ["run", "status", "payouts", "demo", "generate", "scenario", "ui"]

@@ -4,16 +4,30 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from validations.intake import read_listing
 from sources.reading import SourceFileError
-from validations.contracts.reference import (OPTIONAL_UNIT_COLUMNS, UNIT_COLUMNS, load_acg_weights, load_cni_areas,
-                               load_development_grants, load_units)
-from validations.intake import read_telephony
 from sources.visits import ACCEPTED_COLUMNS as VISITS_COLUMNS
-from validations.intake import read_visits
-from tests.source_fixtures import (KEY, LISTING_HEADER, MONTH, TELEPHONY_HEADER, VISITS_HEADER,
-                                   listing_rows, pnr, telephony_rows, units, visits_rows,
-                                   write_csv)
+from tests.source_fixtures import (
+    KEY,
+    LISTING_HEADER,
+    MONTH,
+    TELEPHONY_HEADER,
+    VISITS_HEADER,
+    listing_rows,
+    pnr,
+    telephony_rows,
+    units,
+    visits_rows,
+    write_csv,
+)
+from validations.contracts.reference import (
+    OPTIONAL_UNIT_COLUMNS,
+    UNIT_COLUMNS,
+    load_acg_weights,
+    load_cni_areas,
+    load_development_grants,
+    load_units,
+)
+from validations.intake import read_listing, read_telephony, read_visits
 
 
 def _findings(result) -> dict[int, dict[str, str]]:

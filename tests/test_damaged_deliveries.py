@@ -17,11 +17,8 @@ import random
 
 import pytest
 
-from validations.intake import read_listing
-from validations.intake import read_telephony
-from validations.intake import read_visits
-from tests.source_fixtures import (KEY, LISTING_HEADER, MONTH, TELEPHONY_HEADER, VISITS_HEADER,
-                                   pnr, units)
+from tests.source_fixtures import KEY, LISTING_HEADER, MONTH, TELEPHONY_HEADER, VISITS_HEADER, pnr, units
+from validations.intake import read_listing, read_telephony, read_visits
 
 SEED = 20261207
 FILES_PER_SOURCE = 80

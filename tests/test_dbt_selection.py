@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from orchestration.defs.transform.assets import MANIFEST_PATH, MONTHLY_SELECTION
-from orchestration.runtime.dagster_dbt_import import select_unique_ids
 from orchestration.defs.transform.views import VIEW_SELECTION
+from orchestration.runtime.dagster_dbt_import import select_unique_ids
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.marts_fixture import VC_B, VC_C, build_marts_warehouse, execute
 from core.warehouse import connect
-from validations.outcome import CheckOutcome
+from tests.marts_fixture import VC_B, VC_C, build_marts_warehouse, execute
 from validations.expectations import run_month_checks
+from validations.outcome import CheckOutcome
 from validations.reconciliations import run_reconciliations
 
 HEX64 = re.compile(r"[0-9a-f]{64}")

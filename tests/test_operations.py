@@ -9,9 +9,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from core.months import check_month, month_bounds, month_range, shift_month
 from orchestration.defs.operations.sensors import landing_sensor, plan_runs
 from orchestration.defs.transform.project import dbt_run_window
-from core.months import month_bounds, month_range, shift_month, check_month
 
 
 def deliver(landing: Path, month: str, listing_ext: str = "csv", content: str = "x") -> None:
@@ -206,8 +206,8 @@ def test_a_run_of_a_corrected_month_takes_the_published_months_that_read_it(tmp_
 
     import duckdb
 
-    from orchestration.dependencies import _reach, dependants_of_run
     from core.warehouse import ensure_schema
+    from orchestration.dependencies import _reach, dependants_of_run
 
     months = month_range("2025-01", "2026-03")
     landing, data = tmp_path / "landing", tmp_path / "data"

@@ -34,14 +34,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from orchestration.defs.sources.ingestion import load_reference
 from core.settings import Settings
+from core.vocabulary import COMPONENTS as REIMBURSEMENT_COMPONENTS
+from orchestration.defs.sources.ingestion import load_reference
 from sources.reading import SourceFileError
-from validations.contracts.reference import load_development_grants, load_extra_assignments, load_units
 from sources.reimbursement_model import ModelValidationError, load_model
 from tests.source_fixtures import write_csv
 from tests.warehouse_fixture import FixtureWarehouse
-from core.vocabulary import COMPONENTS as REIMBURSEMENT_COMPONENTS
+from validations.contracts.reference import load_development_grants, load_extra_assignments, load_units
 
 MONTHS = ("2025-03", "2025-04", "2025-05")
 TOLERANCE = 0.01  # SEK per VC and month (SPEC §10)

@@ -14,10 +14,10 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.defs.publication import payouts as P
-from orchestration.defs.publication.gate import month_fingerprint, record_checks
 from core.vocabulary import COMPONENTS
+from orchestration.defs.publication import payouts as P
 from orchestration.defs.publication.commit import FAULT_ENV
+from orchestration.defs.publication.gate import month_fingerprint, record_checks
 from orchestration.defs.publication.layout import read_catalog
 from orchestration.defs.publication.publisher import publication, publish_month
 from tests.marts_fixture import VC_A, VC_B, build_marts_warehouse, execute

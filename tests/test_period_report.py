@@ -233,8 +233,7 @@ def test_report_periods_are_the_months_quarter_and_year_and_the_next_years():
 def test_a_nations_charts_show_the_region_and_the_vcs_furthest_from_the_target():
     import pandas as pd
 
-    from orchestration.defs.publication.period_report import (MAX_PANELS, ChartKey, YearInputs, _draw, _panels,
-                                                              _view)
+    from orchestration.defs.publication.period_report import MAX_PANELS, ChartKey, YearInputs, _draw, _panels, _view
 
     vcs = [f"SE{i:04d}" for i in range(850)]
     months = {"2025-01": 1, "2025-02": 1, "2025-03": 1}

@@ -16,9 +16,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.defs.publication.periods import compute_period_tables, current_path
 from core.vocabulary import COMPONENTS
 from orchestration.defs.publication.layout import read_catalog
+from orchestration.defs.publication.periods import compute_period_tables, current_path
 from tests.marts_fixture import VC_B
 from tests.test_publication import _checked_publish, _correct, wh  # noqa: F401 (fixture)
 

@@ -15,10 +15,14 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.defs.publication.gate import (
-    PublicationRefused, assert_may_publish, load_check_record, month_fingerprint, record_checks,
-)
 from core.published_tables import PUBLISHED_TABLES
+from orchestration.defs.publication.gate import (
+    PublicationRefused,
+    assert_may_publish,
+    load_check_record,
+    month_fingerprint,
+    record_checks,
+)
 from orchestration.defs.publication.layout import read_catalog
 from orchestration.defs.publication.publisher import publish_month
 from sources.personnummer import luhn_check_digit
@@ -294,8 +298,8 @@ def test_person_rows_are_stored_and_a_file_with_a_person_view_is_rebuilt(wh):
     """published.duckdb stores the person rows (the latest version of each month) like every
     table; a file with them as a view over Parquet (as older code wrote) is rebuilt, in the
     storage version DuckDB 1.x reads."""
-    from orchestration.defs.publication.published_db import STORAGE_VERSION, storage_version
     from orchestration.defs.publication.layout import version_dir
+    from orchestration.defs.publication.published_db import STORAGE_VERSION, storage_version
 
     w, d = wh
     pub = d / "published"

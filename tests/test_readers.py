@@ -6,13 +6,22 @@ import re
 import pandas as pd
 import pytest
 
-from tests.source_fixtures import (KEY, LISTING_HEADER, MONTH, TELEPHONY_HEADER, VISITS_HEADER, listing_rows, pnr,
-                             telephony_rows, units, write_csv, write_xlsx)
 from sources.listing import ACCEPTED_COLUMNS as LISTING_COLUMNS
-from validations.intake import read_listing
 from sources.reading import QUARANTINE_COLUMNS, SourceFileError, _xlsx_sheet, read_table
-from validations.intake import read_telephony
-from validations.intake import read_visits
+from tests.source_fixtures import (
+    KEY,
+    LISTING_HEADER,
+    MONTH,
+    TELEPHONY_HEADER,
+    VISITS_HEADER,
+    listing_rows,
+    pnr,
+    telephony_rows,
+    units,
+    write_csv,
+    write_xlsx,
+)
+from validations.intake import read_listing, read_telephony, read_visits
 
 
 def _listing(tmp_path, **kwargs):

@@ -68,7 +68,7 @@ def warehouse(tmp_path_factory) -> FixtureWarehouse:
     ])
     w.insert("listing", [_listing(m, p, sex, birth) for m in MONTHS
                          for p, sex, birth in (("P1", "female", "1990-06-15"), ("P2", "male", "1944-01-10"))])
-    w.dbt("run", "--select", "+reimbursement_monthly+", "+reimbursement_exceptions_monthly", "+vardcentraler",
+    w.dbt("run", "--select", "+reimbursement_monthly+", "+reimbursement_exceptions_monthly", "+targets", "+vardcentraler",
           month_from=MONTHS[0], month_to=MONTHS[1])
     w.dbt("test", "--select", "path:models/marts/reimbursement", "vardcentraler", "stg_registry__units",
           month_from=MONTHS[0], month_to=MONTHS[1])

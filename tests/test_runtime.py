@@ -12,13 +12,13 @@ import yaml
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
 from dagster_dbt import DbtCliResource
 
+from core.settings import RUNTIME_PIECES, get_settings, runtime_pieces
 from orchestration.cli.dagster_home import dagster_yaml, prepare_environment
 from orchestration.runtime import enabled
 from orchestration.runtime.dbt_resource import FastDbtCliResource, dbt_cli_resource
 from orchestration.runtime.dbt_worker import client_path, start_worker
 from orchestration.runtime.eventlog import PooledSqliteEventLogStorage
 from orchestration.runtime.parallel import map_forked, worker_count
-from core.settings import RUNTIME_PIECES, get_settings, runtime_pieces
 from tests.conftest import REGION_MONTHS
 from tests.pipeline_fixture import Region, published_db_content
 from tests.test_repeatability import manifests, published_bytes

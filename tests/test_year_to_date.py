@@ -15,11 +15,16 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.defs.publication.gate import PublicationRefused
 from core.labels import COMPONENTS
+from orchestration.defs.publication.gate import PublicationRefused
 from orchestration.defs.publication.publisher import read_catalog
-from orchestration.defs.publication.region_year_workbook import (PAID, PAID_ADJUSTMENTS, REIMBURSEMENT_SHEET,
-                                                                 TARGETS_SHEET, year_workbook_path)
+from orchestration.defs.publication.region_year_workbook import (
+    PAID,
+    PAID_ADJUSTMENTS,
+    REIMBURSEMENT_SHEET,
+    TARGETS_SHEET,
+    year_workbook_path,
+)
 from orchestration.defs.publication.statements import FOLLOW_UP_SHEET, SUMMARY_SHEET, YEAR_TO_DATE, write_statements
 from tests.marts_fixture import OPEN_VCS, VC_A, VC_B, build_marts_warehouse, execute
 from tests.test_publication import BAD, _checked_publish

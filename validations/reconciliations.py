@@ -33,6 +33,7 @@ from core.warehouse import table_exists
 from sources.reimbursement_model import AMOUNT_TOLERANCE_SEK as TOLERANCE_SEK
 from validations.expectations.expected import Expected, expected_for_month
 from validations.outcome import CheckOutcome
+
 SAMPLE = 5
 
 

@@ -16,11 +16,11 @@ import sys
 import time
 from pathlib import Path
 
+from core.months import check_month, month_range, shift_month
+from core.settings import get_settings
 from orchestration.cli.dagster_home import prepare_environment
 from orchestration.cli.progress import make_console
 from orchestration.cli.run import run_months
-from core.months import check_month, month_range, shift_month
-from core.settings import get_settings
 
 DEMO_FIRST_MONTH = "2025-01"
 DEMO_MONTHS = 13
@@ -72,8 +72,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from sources.pseudonym import ensure_demo_key
     from orchestration import demo_year
+    from sources.pseudonym import ensure_demo_key
     from sources.synthetic import generate_region
 
     settings = get_settings()

@@ -19,8 +19,8 @@ import json
 import os
 from pathlib import Path
 
-from orchestration.runtime import enabled
 from core.settings import Settings
+from orchestration.runtime import enabled
 
 TELEMETRY_OFF = """\
 telemetry:

@@ -30,7 +30,9 @@ def execute_monthly_job(instance, run_id: str, tags: dict[str, str], run_config:
     from dagster._core.definitions.repository_definition.valid_definitions import SINGLETON_REPOSITORY_NAME
     from dagster._core.execution.api import create_execution_plan, execute_run
     from dagster._core.remote_origin import (
-        ManagedGrpcPythonEnvCodeLocationOrigin, RemoteJobOrigin, RemoteRepositoryOrigin,
+        ManagedGrpcPythonEnvCodeLocationOrigin,
+        RemoteJobOrigin,
+        RemoteRepositoryOrigin,
     )
     from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 

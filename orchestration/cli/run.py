@@ -6,10 +6,10 @@ import sys
 import threading
 import time
 
-from orchestration.cli.dagster_home import prepare_environment
-from orchestration.cli.progress import follow_progress, make_console
 from core.months import month_range, shift_month
 from core.settings import Settings, get_settings
+from orchestration.cli.dagster_home import prepare_environment
+from orchestration.cli.progress import follow_progress, make_console
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
@@ -67,9 +67,9 @@ def run_months(month_from: str, month_to: str, force: bool = False, quiet: bool 
 def _with_dependants(settings: Settings, months: list[str], console) -> list[str]:
     """The run's months and, after them, the published months whose windows read a delivery this
     run ingests anew (SPEC §9): re-run in the same run, up to the first month not published."""
+    from core.warehouse import connect
     from orchestration.defs.publication.layout import read_catalog
     from orchestration.dependencies import dependants_of_run
-    from core.warehouse import connect
 
     published = sorted(read_catalog(settings.published_dir)["months"])
     with connect(settings.warehouse_path, read_only=True) as con:
@@ -95,10 +95,10 @@ def execute_job(months: list[str], force: bool, console, quiet: bool) -> bool:
     import dagster as dg
     from dagster._core.utils import make_new_run_id
 
+    from core.warehouse import WarehouseBusy
     from orchestration.cli.concurrency import process_tags, release_run, release_stale_slots
     from orchestration.cli.job_run import execute_monthly_job
     from orchestration.runtime.exit import allow_fast_exit
-    from core.warehouse import WarehouseBusy
 
     instance = dg.DagsterInstance.get()
     allow_fast_exit(instance)

@@ -24,9 +24,9 @@ from dagster_dbt import DbtCliResource
 from packaging import version
 from pydantic import PrivateAttr
 
+from core.settings import get_settings
 from orchestration.runtime import enabled
 from orchestration.runtime.dbt_worker import DbtWorker, client_path, start_worker
-from core.settings import get_settings
 
 
 class FastDbtCliResource(DbtCliResource):

@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from core.settings import get_settings
 from orchestration.scenario.compute import (
     COMPONENTS,
     ScenarioBuildFailed,
@@ -21,7 +22,6 @@ from orchestration.scenario.compute import (
     compute_scenario,
     summarise,
 )
-from core.settings import get_settings
 from sources.reimbursement_model import ModelValidationError
 
 __all__ = ["COMPONENTS", "ScenarioResult", "compare_monthly", "compute_scenario", "run_scenario", "summarise"]

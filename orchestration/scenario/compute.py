@@ -27,9 +27,9 @@ import pandas as pd
 
 from core.months import month_range
 from core.settings import Settings
+from core.vocabulary import COMPONENTS as REIMBURSEMENT_COMPONENTS
 from core.warehouse import WarehouseBusy, connect
 from sources.reimbursement_model import ReimbursementModel, load_model, model_tables, version_for_month
-from core.vocabulary import COMPONENTS as REIMBURSEMENT_COMPONENTS
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[2] / "dbt_project"
 

@@ -24,11 +24,26 @@ from .calls import OUTCOMES, QUEUES, generate_calls
 from .contacts import CONTACT_TYPES, STATUSES, generate_contacts
 from .listing import initial_population, snapshot_index, step
 from .population import PnrAllocator, build_deso
-from .reference import (cni_years, write_acg, write_cni, write_extra_assignments, write_grants, write_model,
-                        write_registry)
+from .reference import (
+    cni_years,
+    write_acg,
+    write_cni,
+    write_extra_assignments,
+    write_grants,
+    write_model,
+    write_registry,
+)
 from .units import PROFESSIONS, Registry, build_registry
-from .writer import (bool_column, date_column, id_column, label_column, pnr_column, timestamp_column,
-                     variants, write_table)
+from .writer import (
+    bool_column,
+    date_column,
+    id_column,
+    label_column,
+    pnr_column,
+    timestamp_column,
+    variants,
+    write_table,
+)
 
 
 def generate_region(landing_dir: Path, months: list[str], scale: float = 1.0, seed: int = 20250101,

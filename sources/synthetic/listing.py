@@ -11,9 +11,23 @@ import numpy as np
 
 from . import months
 from .population import (
-    AGES, BIRTHS_PER_YEAR, GOMPERTZ_B, IN_MOVERS_PER_YEAR, MIGRATION_AGE, NEVER, PYRAMID, Deso,
-    PnrAllocator, Population, birth_dates, draw_deso, make_persons, mortality_scale,
-    municipality_population, out_migration_scale, sample_ages,
+    AGES,
+    BIRTHS_PER_YEAR,
+    GOMPERTZ_B,
+    IN_MOVERS_PER_YEAR,
+    MIGRATION_AGE,
+    NEVER,
+    PYRAMID,
+    Deso,
+    PnrAllocator,
+    Population,
+    birth_dates,
+    draw_deso,
+    make_persons,
+    mortality_scale,
+    municipality_population,
+    out_migration_scale,
+    sample_ages,
 )
 from .units import MUNI_CODES, N_MUNI, N_UNITS, NEIGHBOUR_SHARES, UNITS, Registry
 

@@ -6,11 +6,22 @@ import pandera.pandas as pa
 
 from core import vocabulary
 from sources import listing
-from sources.registry_history import units_in_month
 from sources.personnummer import SAMORDNINGSNUMMER, classify
-from validations.contracts import (VALUE, Checked, Findings, allowed, check_units, check_unique,
-                                   finish, lower, month_timestamps, parse_bools, parse_dates,
-                                   run_schema)
+from sources.registry_history import units_in_month
+from validations.contracts import (
+    VALUE,
+    Checked,
+    Findings,
+    allowed,
+    check_unique,
+    check_units,
+    finish,
+    lower,
+    month_timestamps,
+    parse_bools,
+    parse_dates,
+    run_schema,
+)
 
 COLUMNS = listing.FILE_COLUMNS
 LISTING_TYPES = vocabulary.LISTING_TYPES

@@ -15,12 +15,11 @@ from pathlib import Path
 import pandas as pd
 import pandera.pandas as pa
 
+from core import vocabulary
 from sources.personnummer import PERSONNUMMER, SAMORDNINGSNUMMER, classify
 from sources.pseudonym import pseudonymise_repeated_column
-from core import vocabulary
 from sources.reading import RawTable, SourceFileError, read_table
-from validations.contracts import (VALUE, Findings, allowed, lower, may_repeat, parse_dates,
-                                   parse_numbers, run_schema)
+from validations.contracts import VALUE, Findings, allowed, lower, may_repeat, parse_dates, parse_numbers, run_schema
 
 UNIT_COLUMNS = ["hsa_id", "name", "unit_type", "parent_hsa_id", "owner_type", "provider_name",
                 "municipality_code", "opened_on", "closed_on", "rural_tier", "listing_cap",

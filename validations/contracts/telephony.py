@@ -7,10 +7,20 @@ import pandera.pandas as pa
 from core import vocabulary
 from sources import telephony
 from sources.registry_history import units_in_month
-
-from validations.contracts import (VALUE, Checked, Findings, allowed, check_units, check_unique,
-                                   finish, lower, month_timestamps, parse_bools, parse_timestamps,
-                                   run_schema)
+from validations.contracts import (
+    VALUE,
+    Checked,
+    Findings,
+    allowed,
+    check_unique,
+    check_units,
+    finish,
+    lower,
+    month_timestamps,
+    parse_bools,
+    parse_timestamps,
+    run_schema,
+)
 
 COLUMNS = telephony.FILE_COLUMNS
 QUEUES = vocabulary.QUEUES

@@ -7,11 +7,22 @@ import pandera.pandas as pa
 
 from core import vocabulary
 from sources import visits
-from sources.registry_history import units_in_month
 from sources.personnummer import INVALID, RESERVE, classify
-from validations.contracts import (VALUE, Checked, Findings, allowed, check_units, check_unique,
-                                   finish, lower, month_timestamps, parse_bools, parse_dates,
-                                   run_schema)
+from sources.registry_history import units_in_month
+from validations.contracts import (
+    VALUE,
+    Checked,
+    Findings,
+    allowed,
+    check_unique,
+    check_units,
+    finish,
+    lower,
+    month_timestamps,
+    parse_bools,
+    parse_dates,
+    run_schema,
+)
 
 COLUMNS = visits.FILE_COLUMNS
 CONTACT_TYPES = vocabulary.CONTACT_TYPES

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import duckdb
 
 from core.months import month_bounds_iso
-from core.warehouse import table_exists
 from core.vocabulary import band_label
+from core.warehouse import table_exists
 
 
 @dataclass(frozen=True)

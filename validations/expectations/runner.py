@@ -32,11 +32,10 @@ import pandas as pd
 
 from core.months import check_month
 from core.published_tables import registry_month_filter
-from core.warehouse import table_exists
-from core.warehouse import connect
+from core.warehouse import connect, table_exists
 from validations.expectations.expected import Expected, expected_for_month
-from validations.outcome import CheckOutcome
 from validations.expectations.suites import SUITES
+from validations.outcome import CheckOutcome
 
 PERSON_SAMPLE_SIZE = 50_000
 SAMPLE = 5

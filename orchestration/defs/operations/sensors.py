@@ -19,11 +19,11 @@ from pathlib import Path
 
 import dagster as dg
 
+from core.months import shift_month
+from core.settings import get_settings
 from orchestration.defs.operations.jobs import monthly_job
 from orchestration.defs.sources.ingestion import REFERENCE_FILES, SOURCES
 from orchestration.dependencies import read_record, reference_digests
-from core.months import shift_month
-from core.settings import get_settings
 
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.defs.partitions import OWNERS, PARTITIONS, SINGLE_RUN, check_outputs, partition_months
-from orchestration.defs.publication.checks import gate_check_specs, month_evaluations, undeclared
 from core.published_tables import PUBLISHED_TABLES
 from core.settings import get_settings
+from orchestration.defs.partitions import OWNERS, PARTITIONS, SINGLE_RUN, check_outputs, partition_months
+from orchestration.defs.publication.checks import gate_check_specs, month_evaluations, undeclared
 
 GATE_KEY = dg.AssetKey(["publication", "month_gate"])
 PROJECT_DIR = Path(__file__).resolve().parents[3]

@@ -34,10 +34,18 @@ from orchestration.defs.publication import payouts as payout_ledger
 from orchestration.defs.publication.current_files import stage_current_files, write_whole_table
 from orchestration.defs.publication.gate import PublicationRefused, write_json_atomic
 from orchestration.defs.publication.layout import (
-    CATALOG, DICTIONARY, LOCK, PUBLISHED_DB, version_dir, whole_table_path,
+    CATALOG,
+    DICTIONARY,
+    LOCK,
+    PUBLISHED_DB,
+    version_dir,
+    whole_table_path,
 )
 from orchestration.defs.publication.periods import (
-    compute_period_tables, min_cell_of, stage_period_files, write_period_tables,
+    compute_period_tables,
+    min_cell_of,
+    stage_period_files,
+    write_period_tables,
 )
 from orchestration.defs.publication.published_db import build_published_db, write_dictionary
 

@@ -17,9 +17,8 @@ from pathlib import Path
 
 from core.months import check_month
 from core.published_tables import PUBLISHED_TABLES
-from core.warehouse import table_exists
+from core.warehouse import connect, table_exists
 from orchestration.defs.publication.tables import combine_hashes, month_digests
-from core.warehouse import connect
 
 
 class PublicationRefused(RuntimeError):

@@ -28,7 +28,13 @@ from core.months import check_month
 from core.published_tables import PUBLISHED_TABLES
 from core.warehouse import connect, table_exists
 from orchestration.defs.publication.commit import (
-    COMMIT_DIR, JOURNAL, commit, fault_point, finish_interrupted_commit, publication_lock, recover,
+    COMMIT_DIR,
+    JOURNAL,
+    commit,
+    fault_point,
+    finish_interrupted_commit,
+    publication_lock,
+    recover,
 )
 from orchestration.defs.publication.gate import PublicationRefused, assert_may_publish, write_json_atomic
 from orchestration.defs.publication.layout import changed_months, read_catalog, version_dir

@@ -13,12 +13,19 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.labels import (EXCEPTION_SV, OWNER_SV, STATUS_SV, TOTAL_LABEL, components_of,
-                                                   indicator_kind, indicator_label, month_sv)
+from core.labels import (
+    EXCEPTION_SV,
+    OWNER_SV,
+    STATUS_SV,
+    TOTAL_LABEL,
+    components_of,
+    indicator_kind,
+    indicator_label,
+    month_sv,
+)
 from orchestration.defs.publication.statement_inputs import MonthInputs
 from orchestration.defs.publication.targets import direction_of, shortfall, status
-from orchestration.defs.publication.workbook import (COUNT, INDICATOR_FORMAT, SEK, Sheet, page_setup, save_stable,
-                                                     styles)
+from orchestration.defs.publication.workbook import COUNT, INDICATOR_FORMAT, SEK, Sheet, page_setup, save_stable, styles
 
 POINTS = '0.0 "p.e."'      # a difference of two shares, in percentage points
 ONE_PAGE_MAX_ROWS = 60     # a region's summary fits one landscape page; a nation's is fit to width only

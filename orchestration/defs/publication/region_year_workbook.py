@@ -20,8 +20,7 @@ import pandas as pd
 from core.labels import TOTAL_LABEL, components_of, indicator_kind, indicator_label, month_sv
 from orchestration.defs.publication.statement_inputs import MonthInputs, targets_of
 from orchestration.defs.publication.targets import direction_of, status
-from orchestration.defs.publication.workbook import (COUNT, INDICATOR_FORMAT, SEK, Sheet, page_setup, save_stable,
-                                                     styles)
+from orchestration.defs.publication.workbook import COUNT, INDICATOR_FORMAT, SEK, Sheet, page_setup, save_stable, styles
 from orchestration.defs.publication.year_to_date import YearRows
 
 REIMBURSEMENT_SHEET, TARGETS_SHEET = "Ersättning året", "Mål året"

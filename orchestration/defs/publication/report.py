@@ -22,15 +22,23 @@ from pathlib import Path
 
 import pandas as pd
 
-from orchestration.runtime.parallel import map_forked
-from core.labels import (EXCEPTION_SV, SEX_SV, components_of, format_value, indicator_kind,
-                                                   indicator_label, month_short, window_note)
+from core.labels import (
+    EXCEPTION_SV,
+    SEX_SV,
+    components_of,
+    format_value,
+    indicator_kind,
+    indicator_label,
+    month_short,
+    window_note,
+)
 from core.labels import month_sv as _month_sv
-from orchestration.defs.publication.statement_inputs import Source, months_back, registry_sql
 from core.months import check_month, previous_month
 from core.warehouse import table_exists
+from orchestration.defs.publication.statement_inputs import Source, months_back, registry_sql
 from orchestration.defs.publication.targets import direction_of, shortfall, status
 from orchestration.defs.publication.workbook import write_if_changed
+from orchestration.runtime.parallel import map_forked
 
 # A per-VC bar chart stays readable up to about this many bars; beyond it (a national body's
 # ~850 VCs drew a 4 MB, 300-inch-tall PNG in ~20 s) it shows the extremes at each end.

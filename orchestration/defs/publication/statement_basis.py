@@ -13,12 +13,20 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from core.labels import (CATEGORY_SV, CONTACT_SV, PAYOUT_SV, PROFESSION_SV,
-                                                   components_of, format_value, indicator_kind,
-                                                   indicator_label)
+from core.labels import (
+    CATEGORY_SV,
+    CONTACT_SV,
+    PAYOUT_SV,
+    PROFESSION_SV,
+    components_of,
+    format_value,
+    indicator_kind,
+    indicator_label,
+)
 from orchestration.defs.publication.statement_inputs import MonthInputs
 from orchestration.defs.publication.targets import direction_of
 from orchestration.defs.publication.workbook import COUNT, FACTOR, SEK, SEK_RATE, SHARE, WEIGHT
+from sources.reimbursement_model import AMOUNT_TOLERANCE_SEK
 
 # Statement columns of a basis line (summary and specifications).
 QUANTITY, RATE, FACTOR_COL, DIVISOR, AMOUNT = "Antal / bas", "Sats", "Faktor", "Delat med", "Belopp"
@@ -178,7 +186,7 @@ def _deduction(inputs: MonthInputs, r: dict, unit: dict) -> ComponentBasis:
     column = "visits_elsewhere_deduction"
     text = "Besök av listade på annan enhet (jour inräknad) × avdrag per besök"
     rows = inputs.of("deductions", r["vardcentral_hsa_id"])
-    if (rows is None or rows.empty) and abs(amount) < 0.005:
+    if (rows is None or rows.empty) and abs(amount) < AMOUNT_TOLERANCE_SEK:
         return ComponentBasis(column, "", amount, "Inga besök av listade på annan enhet",
                               lines=[Line("", quantity=0, rate=0.0)])
     if rows is not None and not rows.empty:
@@ -357,7 +365,7 @@ def component_bases(inputs: MonthInputs, r: dict, unit: dict) -> list[ComponentB
         else:
             basis = ComponentBasis(column, label, float(r[column]), "Belopp enligt ersättningsunderlaget")
         basis.label = label
-        if basis.lines and abs(sum(line.recomputed() or 0.0 for line in basis.lines) - basis.amount) > 0.005:
+        if basis.lines and abs(sum(line.recomputed() or 0.0 for line in basis.lines) - basis.amount) > AMOUNT_TOLERANCE_SEK:
             # the basis found does not explain the amount (e.g. a model table of another run):
             # show the amount without a basis rather than a basis that does not add up
             basis.text = f"{basis.text}; underlaget kunde inte stämmas av mot beloppet"

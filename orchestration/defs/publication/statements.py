@@ -24,18 +24,37 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.labels import COMPONENTS  # noqa: F401  (the components' home is labels.py)
-from core.labels import (EXCEPTION_SV, OWNER_SV, SEX_SV, TOTAL_LABEL, indicator_kind,
-                                                   indicator_label, month_short, month_sv, window_note)
+from core.labels import (
+    COMPONENTS,  # noqa: F401  (the components' home is labels.py)
+    EXCEPTION_SV,
+    OWNER_SV,
+    SEX_SV,
+    TOTAL_LABEL,
+    indicator_kind,
+    indicator_label,
+    month_short,
+    month_sv,
+    window_note,
+)
 from orchestration.defs.publication.region_workbook import write_region_workbook
-from orchestration.defs.publication.statement_basis import (AMOUNT, DIVISOR, FACTOR_COL, QUANTITY, RATE,
-                                                            ComponentBasis, component_bases)
+from orchestration.defs.publication.statement_basis import (
+    AMOUNT,
+    DIVISOR,
+    FACTOR_COL,
+    QUANTITY,
+    RATE,
+    ComponentBasis,
+    component_bases,
+)
 from orchestration.defs.publication.statement_inputs import MonthInputs, load_month
 from orchestration.defs.publication.targets import direction_of, status
-from orchestration.defs.publication.workbook import (COUNT, INDICATOR_FORMAT, SEK, Sheet, page_setup,
-                                                     save_stable, styles)
-from orchestration.defs.publication.year_to_date import (YearRows, last_published_month_of_year, load_year_rows,
-                                                         published_dir)
+from orchestration.defs.publication.workbook import COUNT, INDICATOR_FORMAT, SEK, Sheet, page_setup, save_stable, styles
+from orchestration.defs.publication.year_to_date import (
+    YearRows,
+    last_published_month_of_year,
+    load_year_rows,
+    published_dir,
+)
 from orchestration.runtime.parallel import map_forked
 
 SUMMARY_SHEET, FOLLOW_UP_SHEET = "Ersättningsunderlag", "Uppföljning"

@@ -10,9 +10,9 @@ import duckdb
 
 from core.published_tables import PUBLISHED_TABLES
 from core.vocabulary import COMPONENTS as REIMBURSEMENT_COMPONENTS
+from sources.reimbursement_model import AMOUNT_TOLERANCE_SEK
 
 DIFF_ROW_LIMIT = 200
-AMOUNT_TOLERANCE = 0.005
 
 
 def _fmt(value) -> str:
@@ -81,7 +81,7 @@ def build_diff(old_dir: Path, new_dir: Path, month: str, old_version: int, new_v
                 a, b = o.at[vc, f], n.at[vc, f]
                 a = None if a is None or a != a else float(a)
                 b = None if b is None or b != b else float(b)
-                if (a is None) != (b is None) or (a is not None and abs(a - b) >= AMOUNT_TOLERANCE):
+                if (a is None) != (b is None) or (a is not None and abs(a - b) >= AMOUNT_TOLERANCE_SEK):
                     changes.append((vc, f, a, b))
         lines += ["## Ersättning per vårdcentral (reimbursement_monthly)", ""]
         if changes:

@@ -7,10 +7,10 @@ Both assets take a month range in one execution (single-run backfills).
 import dagster as dg
 
 from core import vocabulary
+from core.settings import get_settings
 from orchestration.defs.partitions import OWNERS, PARTITIONS, SINGLE_RUN, check_outputs, partition_months
 from orchestration.defs.sources.checks import CONTRACT_CHECK_SPECS, contract_check_results
 from orchestration.defs.sources.ingestion import ingest_months, load_reference
-from core.settings import get_settings
 
 REGISTRY = [dg.AssetKey(["raw", "vardcentraler"])]
 REFERENCE_TABLES = ["vardcentraler", "cni_areas", "acg_weights", "development_grants",

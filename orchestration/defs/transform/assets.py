@@ -18,6 +18,8 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
+from core.settings import get_settings
+from core.warehouse import connect, write_run_window
 from orchestration.defs.partitions import OWNERS, PARTITIONS, SINGLE_RUN, partition_months
 from orchestration.defs.transform.project import dbt_project, dbt_run_window, ensure_manifest
 from orchestration.defs.transform.views import (
@@ -31,8 +33,6 @@ from orchestration.dependencies import record_built_from
 from orchestration.runtime.dbt_resource import dbt_cli_resource, wait_for_dbt
 from orchestration.runtime.dbt_worker import keep_partial_parse
 from orchestration.runtime.preload import preload_great_expectations
-from core.settings import get_settings
-from core.warehouse import connect, write_run_window
 
 # the folders of models/intermediate and models/marts; `shared` feeds both indicators and reimbursement
 DOMAINS = ("shared", "indicators", "reimbursement", "quality")
