@@ -43,7 +43,7 @@ from core.labels import STATUS_SV, components_of, format_value, indicator_kind, 
 from orchestration.defs.publication import report
 from orchestration.defs.publication.periods import current_path, period_of
 from orchestration.defs.publication.publisher import read_catalog, version_dir
-from orchestration.defs.publication.report import KEY_INDICATORS, MAX_PANELS, PANEL_COLUMNS
+from orchestration.defs.publication.report import KEY_INDICATORS, MAX_PANELS, PANEL_COLUMNS, panel_labels
 from orchestration.defs.publication.statement_inputs import Source, _targets, registry_sql
 from orchestration.defs.publication.targets import direction_of, shortfall, status
 from orchestration.defs.publication.workbook import write_if_changed
@@ -53,7 +53,6 @@ QUARTER_RE = re.compile(r"^(\d{4})-Q([1-4])$")
 FINGERPRINT_META = "vardval-inputs"
 THIS_YEAR = dict(color="#2b6a9f", linewidth=1.6, marker="o", markersize=3)
 PREVIOUS_YEAR = dict(color="#9e9e9e", linewidth=0.9, linestyle="--", marker="o", markersize=2)
-STATUS_COLOUR = {"missed": "#c0392b", "close": "#9a7d0a"}
 # how a period value was made from its months (the rows' period_kind, from the indicator catalogue)
 PERIOD_KIND_SV = {
     "stock": "Ett kvartals värde är dess sista publicerade månads (lagervärde).",
@@ -414,15 +413,8 @@ def _indicator_chart(plt, view: PeriodView, code: str, prof: str):
         latest = values[(vc, shown[-1])]
         state = status(latest, last_low, last_high, direction) if latest is not None else None
         title = "Regionen" if vc == "REGION" else str(names.get(vc, vc))
-        ax.text(x0, y0 + height + 0.06, title[:30], fontsize=7, va="bottom", color=STATUS_COLOUR.get(state, "#222"),
-                fontweight="bold" if vc == "REGION" or state == "missed" else "normal")
-        if kind in ("count", "ratio"):
-            ax.text(x0 + width, y0 + height + 0.06, f"max {format_value(scale / 1.1, kind)}", fontsize=5.5,
-                    ha="right", va="bottom", color="#666")
-        if col == 0:
-            for frac in (0.0, 0.5, 1.0):
-                label = {"share": f"{frac * 100:.0f} %", "index": f"{frac:.1f}".replace(".", ",")}.get(kind, "")
-                ax.text(x0 - 0.15, y0 + frac * height, label, fontsize=6, ha="right", va="center", color="#444")
+        panel_labels(ax, (x0, y0, width, height), title, vc == "REGION", state, kind, scale,
+                     axis_gap=0.15 if col == 0 else None)
         if row == n_rows - 1 or i + PANEL_COLUMNS >= len(panels):
             for k in range(4):
                 ax.text(x0 + k, y0 - 0.08, f"kv {k + 1}", fontsize=5.5, ha="center", va="top", color="#444")

@@ -239,6 +239,25 @@ def _panels(inputs: dict, code: str, prof: str, targets: pd.DataFrame) -> tuple[
                                 "tabellerna.")
 
 
+
+STATUS_COLOUR = {"missed": "#c0392b", "close": "#9a7d0a"}   # a panel's title by its target status
+
+
+def panel_labels(ax, box: tuple[float, float, float, float], title: str, is_region: bool, state: str | None,
+                 kind: str, scale: float, axis_gap: float | None) -> None:
+    """A small-multiple panel's title (coloured by its status against the target), its scale for
+    counts and ratios, and, with `axis_gap`, the value axis left of it (shares and indices)."""
+    x0, y0, width, height = box
+    ax.text(x0, y0 + height + 0.06, title[:30], fontsize=7, va="bottom", color=STATUS_COLOUR.get(state, "#222"),
+            fontweight="bold" if is_region or state == "missed" else "normal")
+    if kind in ("count", "ratio"):
+        ax.text(x0 + width, y0 + height + 0.06, f"max {format_value(scale / 1.1, kind)}", fontsize=5.5,
+                ha="right", va="bottom", color="#666")
+    if axis_gap is not None:
+        for frac in (0.0, 0.5, 1.0):
+            label = {"share": f"{frac * 100:.0f} %", "index": f"{frac:.1f}".replace(".", ",")}.get(kind, "")
+            ax.text(x0 - axis_gap, y0 + frac * height, label, fontsize=6, ha="right", va="center", color="#444")
+
 def _indicator_chart(plt, inputs: dict, code: str, prof: str):
     """Small multiples: the region's panel and each VC's, 13 months, all/female/male against the
     target. Drawn on one axes (panels side by side in data coordinates): a figure of 36 axes
@@ -290,16 +309,8 @@ def _indicator_chart(plt, inputs: dict, code: str, prof: str):
         state = status(float(latest), low[-1], high[-1], direction) if latest is not None and pd.notna(latest) \
             else None
         title = "Regionen" if vc == "REGION" else str(names.get(vc, vc))
-        ax.text(x0, y0 + height + 0.06, title[:30], fontsize=7, va="bottom",
-                color={"missed": "#c0392b", "close": "#9a7d0a"}.get(state, "#222"),
-                fontweight="bold" if vc == "REGION" or state == "missed" else "normal")
-        if kind in ("count", "ratio"):
-            ax.text(x0 + width, y0 + height + 0.06, f"max {format_value(scale / 1.1, kind)}", fontsize=5.5,
-                    ha="right", va="bottom", color="#666")
-        if col == 0:
-            for frac in (0.0, 0.5, 1.0):
-                label = {"share": f"{frac * 100:.0f} %", "index": f"{frac:.1f}".replace(".", ",")}.get(kind, "")
-                ax.text(x0 - 0.3, y0 + frac * height, label, fontsize=6, ha="right", va="center", color="#444")
+        panel_labels(ax, (x0, y0, width, height), title, vc == "REGION", state, kind, scale,
+                     axis_gap=0.3 if col == 0 else None)
         if row == n_rows - 1 or i + PANEL_COLUMNS >= len(panels):
             for k in (0, 6, 12):
                 ax.text(x0 + k, y0 - 0.08, month_short(months[k]), fontsize=5.5, ha="center", va="top",
